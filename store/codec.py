@@ -1,0 +1,160 @@
+"""The KV value encoding of SPEC section 4, in one place: models <-> compact UTF-8 JSON.
+
+The export JSON of SPEC section 7 uses the same objects, so both go through here.
+Decoders raise ValueError with a reason; readers ignore unknown fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from . import ids
+from .models import ACTIVE, REVOKED, Member, Room, SealedKey, User
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def room_obj(r: Room) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "encrypted": r.encrypted, "owner": r.owner,
+            "epoch": r.epoch, "created_at": r.created_at}
+
+
+def member_obj(m: Member) -> dict[str, Any]:
+    return {"room_id": m.room_id, "endpoint": m.endpoint, "role": m.role, "joined_at": m.joined_at}
+
+
+def reverse_obj(m: Member) -> dict[str, Any]:
+    return {"room_id": m.room_id, "endpoint": m.endpoint}
+
+
+def key_obj(k: SealedKey) -> dict[str, Any]:
+    return {"room_id": k.room_id, "epoch": k.epoch, "endpoint": k.endpoint,
+            "sealed_key": base64.b64encode(k.sealed_key).decode("ascii"), "created_at": k.created_at}
+
+
+def user_obj(u: User) -> dict[str, Any]:
+    return {"key": u.key, "name": u.name, "role": u.role, "status": u.status,
+            "added_at": u.added_at, "revoked_at": u.revoked_at}
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON, non-ASCII kept as UTF-8 (the daemon's encoding)."""
+    return _dumps(obj)
+
+
+def encode_room(r: Room) -> bytes:
+    return _dumps(room_obj(r)).encode()
+
+
+def encode_member(m: Member) -> bytes:
+    return _dumps(member_obj(m)).encode()
+
+
+def encode_reverse(m: Member) -> bytes:
+    return _dumps(reverse_obj(m)).encode()
+
+
+def encode_key(k: SealedKey) -> bytes:
+    return _dumps(key_obj(k)).encode()
+
+
+def encode_user(u: User) -> bytes:
+    return _dumps(user_obj(u)).encode()
+
+
+# -- decoding ------------------------------------------------------------------
+
+def _load(data: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in obj:
+        raise ValueError(f"missing field {name!r}")
+    value = obj[name]
+    # bool is an int subclass: keep them apart both ways
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise ValueError(f"field {name!r} has the wrong type")
+    return value
+
+
+def _checked(fn: Any, value: Any) -> Any:
+    try:
+        checked = fn(value)
+    except ids.InvalidInput as e:
+        raise ValueError(str(e)) from None
+    if checked != value:  # stored keys must already be normalized; don't hide it
+        raise ValueError(f"{value!r} is not lower case")
+    return checked
+
+
+def decode_room(data: bytes) -> Room:
+    o = _load(data)
+    return Room(
+        id=_checked(ids.room_id, _field(o, "id", str)),
+        name=_field(o, "name", str),
+        encrypted=_field(o, "encrypted", bool),
+        owner=_checked(ids.endpoint, _field(o, "owner", str)),
+        epoch=_checked(ids.epoch, _field(o, "epoch", int)),
+        created_at=_field(o, "created_at", int),
+    )
+
+
+def decode_member(data: bytes) -> Member:
+    o = _load(data)
+    return Member(
+        room_id=_checked(ids.room_id, _field(o, "room_id", str)),
+        endpoint=_checked(ids.endpoint, _field(o, "endpoint", str)),
+        role=_checked(ids.member_role, _field(o, "role", str)),
+        joined_at=_field(o, "joined_at", int),
+    )
+
+
+def decode_reverse(data: bytes) -> tuple[str, str]:
+    """(room_id, endpoint) of a rooms_by_member value."""
+    o = _load(data)
+    return (_checked(ids.room_id, _field(o, "room_id", str)),
+            _checked(ids.endpoint, _field(o, "endpoint", str)))
+
+
+def decode_key(data: bytes) -> SealedKey:
+    o = _load(data)
+    raw = _field(o, "sealed_key", str)
+    try:
+        sealed = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("field 'sealed_key' is not standard base64") from None
+    return SealedKey(
+        room_id=_checked(ids.room_id, _field(o, "room_id", str)),
+        epoch=_checked(ids.epoch, _field(o, "epoch", int)),
+        endpoint=_checked(ids.endpoint, _field(o, "endpoint", str)),
+        sealed_key=sealed,
+        created_at=_field(o, "created_at", int),
+    )
+
+
+def decode_user(data: bytes) -> User:
+    o = _load(data)
+    status = _field(o, "status", str)
+    if status not in (ACTIVE, REVOKED):
+        raise ValueError(f"field 'status' is {status!r}, expected active or revoked")
+    revoked_at = o.get("revoked_at", None)
+    if revoked_at is not None and (isinstance(revoked_at, bool) or not isinstance(revoked_at, int)):
+        raise ValueError("field 'revoked_at' has the wrong type")
+    return User(
+        key=_checked(ids.key, _field(o, "key", str)),
+        name=_field(o, "name", str),
+        role=_checked(ids.user_role, _field(o, "role", str)),
+        status=status,
+        added_at=_field(o, "added_at", int),
+        revoked_at=revoked_at,
+    )

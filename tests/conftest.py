@@ -1,0 +1,87 @@
+"""Shared fixtures: a frozen clock, real nats-server processes on 127.0.0.1, fresh databases."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+
+import nats
+import pytest
+
+from store.local_nats import LocalNats
+
+FIXED_NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+
+class FakeClock:
+    """A clock the test moves by hand, so timestamps are known and snapshots stable."""
+
+    def __init__(self, now: int = FIXED_NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: int = 1) -> int:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture
+def bucket_prefix() -> str:
+    """A bucket prefix of this test's own, so tests share one server without sharing state."""
+    return f"t{next(_prefixes)}{uuid.uuid4().hex[:6]}_"
+
+
+async def wait_jetstream(url: str, timeout: float = 30.0) -> None:
+    """Until the JetStream API answers (a cluster needs a meta leader first)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            nc = await nats.connect(url.split(","), connect_timeout=1, max_reconnect_attempts=0)
+            try:
+                await nc.jetstream().account_info()
+                return
+            finally:
+                await nc.close()
+        except Exception as e:  # noqa: BLE001 - waiting for any kind of readiness
+            last = e
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"JetStream at {url} not ready: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory):
+    """One JetStream node for the whole session; isolate tests with bucket_prefix."""
+    with LocalNats(tmp_path_factory.mktemp("nats1"), size=1) as server:
+        asyncio.run(wait_jetstream(server.url))
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A 3-node JetStream cluster for the session. Tests that kill nodes restart them."""
+    with LocalNats(tmp_path_factory.mktemp("nats3"), size=3) as cluster:
+        asyncio.run(wait_jetstream(cluster.url))
+        yield cluster
+
+
+@pytest.fixture
+def cluster(nats_cluster: LocalNats):
+    """The session cluster, with every node running again after the test."""
+    yield nats_cluster
+    for i, node in enumerate(nats_cluster.nodes):
+        if not node.running:
+            nats_cluster.restart(i)
+    asyncio.run(wait_jetstream(nats_cluster.url))

@@ -1,0 +1,1 @@
+"""The membership-admin terminal UI and command line."""

@@ -1,0 +1,50 @@
+"""The `membership-admin` command line (SPEC section 7).
+
+Each command lives in a module of this package; this one builds the parser and
+is the error boundary: a CommandError or a store error becomes one line on stderr
+and an exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from store import StoreError
+
+from . import app_cmd, data, health_cmd, migrate_cmd
+from .common import EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, Parser, add_backend_args, replicas_arg
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="membership-admin",
+               description="Admin tool for the membershipd control plane (SQLite or JetStream KV).")
+    add_backend_args(p)
+    p.add_argument("--read-only", action="store_true", help="refuse every change")
+    p.add_argument("--replicas", type=replicas_arg, default=None,
+                   help="replicas of the buckets the migration screen creates (default 3)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for module in (app_cmd, data, migrate_cmd, health_cmd):
+        module.register(sub)
+    p.set_defaults(func=app_cmd.open_tui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except CommandError as e:
+        print(f"membership-admin: {e}", file=sys.stderr)
+        return e.code
+    except StoreError as e:  # a command that did not catch its own
+        print(f"membership-admin: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("membership-admin: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as e:
+        print(f"membership-admin: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "),
+              file=sys.stderr)
+        return EXIT_UNAVAILABLE if isinstance(e, ConnectionError) else EXIT_USAGE
