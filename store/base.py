@@ -154,6 +154,12 @@ class Store(abc.ABC):
         """The whole state in deterministic order (see store.models.Snapshot)."""
 
     @abc.abstractmethod
+    async def change_marker(self) -> object:
+        """A cheap value that differs whenever the state may have changed since the last call
+        (also by another process: the daemon, another admin). The UI polls it to refresh live.
+        """
+
+    @abc.abstractmethod
     async def close(self) -> None:
         """Release connections. Safe to call twice."""
 
