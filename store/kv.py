@@ -1,0 +1,804 @@
+"""The JetStream KV backend (SPEC sections 2, 4 and 6) on nats-py.
+
+Layout: five buckets (BUCKETS), each named `prefix + base name`, values encoded by
+store.codec. Buckets are created with the requested replicas when missing and used
+as they are when present (the daemon may have created them, with direct gets).
+
+For the migration engineer:
+  KvStore.nc             the nats.aio.client.Client
+  KvStore.js             its JetStreamContext (timeout = op_timeout)
+  KvStore.bucket(base)   full bucket name, e.g. bucket("users") -> "pfx_users"
+  KvStore.replicas_used  replicas of the buckets (created or found); None if none exist
+  KvStore.kv(base)       the nats.js.kv.KeyValue of that bucket (put/create/update ...)
+  KvStore.ensure_buckets(replicas) create the missing buckets (idempotent)
+
+Multi-key writes are ordered so that a crash in between leaves a state a parity
+diff reports and a re-run repairs:
+  create_room: owner's key, member row, reverse row, then the room row last (the
+    room row is the commit point; a re-run after a crash overwrites the children);
+  add_member:  key, member row, reverse row (a re-run adds a missing reverse row);
+  remove_member: reverse row, then member row;
+  delete_room: reverse rows, member rows, keys, then the room row last;
+  rekey: the new epoch's keys (compare-and-set each), then the room (compare-and-set).
+
+Authorization reads (is_authorized, is_admin) go to the stream leader with a
+JetStream API message get, together with the leader's stream info, and admit only
+when that info shows a quorum of current, recently heard peers (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.js.kv import KeyValue
+
+from . import codec, ids
+from .base import Store
+from .errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, InvalidRecord, Member,
+                     Room, SealedKey, Snapshot, User)
+from .snapshot import make_snapshot
+from .spec import Clock, NatsSpec, system_clock
+
+BUCKETS = ("rooms", "members", "rooms_by_member", "room_keys", "users")
+
+T = TypeVar("T")
+
+#: a peer the leader has not heard from for longer than this is not counted for quorum.
+#: Raft heartbeats come every second when idle, so healthy peers stay well below it.
+ACTIVE_LIMIT_S = 1.5
+
+_NOT_FOUND_CODES = (10059,)  # stream not found
+_WRONG_LAST = 10071  # wrong last sequence
+
+
+class KvStore(Store):
+    """A Store on JetStream KV buckets. Open with `await KvStore.open(spec)`."""
+
+    def __init__(self, spec: NatsSpec, nc: Any, clock: Clock) -> None:
+        self.spec = spec
+        self.nc = nc
+        self.js = nc.jetstream(timeout=spec.op_timeout)
+        self.clock = clock
+        self.read_only = spec.read_only
+        self.label = spec.label
+        self.timeout = spec.op_timeout
+        self.replicas_used: int | None = None
+        self._kv: dict[str, KeyValue] = {}
+        self._exists: dict[str, bool] = {}
+        self._closed = False
+
+    # -- opening ---------------------------------------------------------------
+    @classmethod
+    async def open(cls, spec: NatsSpec, clock: Clock = system_clock) -> "KvStore":
+        """Connect and find (or, unless read-only, create) the buckets.
+
+        Raises: Unavailable (unreachable, TLS/auth failure, no JetStream, timeout).
+        """
+        nc = await connect(spec)
+        store = cls(spec, nc, clock)
+        try:
+            await store._discover()
+            if not spec.read_only:
+                await store.ensure_buckets(spec.replicas)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    def bucket(self, base: str) -> str:
+        """The full bucket name of one of BUCKETS."""
+        if base not in BUCKETS:
+            raise ValueError(f"unknown bucket {base!r}")
+        return self.spec.bucket_prefix + base
+
+    def stream(self, base: str) -> str:
+        return "KV_" + self.bucket(base)
+
+    def kv(self, base: str) -> KeyValue:
+        return self._kv[base]
+
+    async def _discover(self) -> None:
+        infos = await asyncio.gather(*(self._stream_info(b) for b in BUCKETS))
+        for base, info in zip(BUCKETS, infos):
+            self._set_bucket(base, info)
+
+    def _set_bucket(self, base: str, info: dict | None) -> None:
+        name = self.bucket(base)
+        direct = bool(info and info["config"].get("allow_direct"))
+        self._exists[base] = info is not None
+        self._kv[base] = KeyValue(name=name, stream="KV_" + name, pre=f"$KV.{name}.", js=self.js,
+                                  direct=direct)
+        if info is not None and self.replicas_used is None:
+            self.replicas_used = int(info["config"].get("num_replicas", 1))
+
+    async def ensure_buckets(self, replicas: int | None = None) -> int:
+        """Create the missing buckets; return the replicas used.
+
+        replicas None: 3 where the cluster can hold it, else 1.
+        Raises: ReadOnly, InvalidInput (replicas out of 1..5), Unavailable.
+        """
+        self._writable()
+        if replicas is not None and not 1 <= replicas <= 5:
+            raise InvalidInput(f"invalid replicas {replicas}: expected 1 to 5")
+        for base in BUCKETS:
+            if self._exists.get(base):
+                continue
+            info = await self._stream_info(base)
+            if info is None:
+                info = await self._create_bucket(base, replicas)
+            self._set_bucket(base, info)
+        assert self.replicas_used is not None
+        return self.replicas_used
+
+    async def _create_bucket(self, base: str, replicas: int | None) -> dict:
+        tries = [replicas] if replicas is not None else (
+            [self.replicas_used] if self.replicas_used is not None else [3, 1])
+        last: Exception | None = None
+        for r in tries:
+            cfg = {
+                "name": self.stream(base), "subjects": [f"$KV.{self.bucket(base)}.>"],
+                "retention": "limits", "max_consumers": -1, "max_msgs": -1, "max_bytes": -1,
+                "max_age": 0, "max_msgs_per_subject": 1, "max_msg_size": -1, "storage": "file",
+                "discard": "new", "num_replicas": r, "duplicate_window": 120_000_000_000,
+                "allow_rollup_hdrs": True, "deny_delete": True, "deny_purge": False,
+                "allow_direct": True,
+            }
+            try:
+                resp = await self._api(f"$JS.API.STREAM.CREATE.{self.stream(base)}", cfg)
+            except StoreError as e:
+                last = e
+                continue
+            self.replicas_used = r
+            return resp
+        # another process may have created it meanwhile
+        info = await self._stream_info(base)
+        if info is not None:
+            return info
+        raise Unavailable(f"cannot create bucket {self.bucket(base)}: {last}")
+
+    # -- plumbing --------------------------------------------------------------
+    async def _bounded(self, aw: Awaitable[T], what: str) -> T:
+        """Run one KV operation within op_timeout, mapping nats errors to store errors."""
+        try:
+            return await asyncio.wait_for(aw, self.timeout)
+        except StoreError:
+            raise
+        except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            raise Unavailable(f"{what}: no answer within {self.timeout:g}s") from None
+        except nats.js.errors.KeyWrongLastSequenceError:
+            raise Conflict(f"{what}: changed meanwhile") from None
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.NotFoundError,
+                nats.js.errors.NoKeysError):
+            raise NotFound(f"{what}: not found") from None
+        except nats.js.errors.APIError as e:
+            if e.err_code == _WRONG_LAST:
+                raise Conflict(f"{what}: changed meanwhile") from None
+            raise Unavailable(f"{what}: {e.description or e}") from None
+        except nats.errors.NoRespondersError:
+            raise Unavailable(f"{what}: no JetStream responders (no quorum?)") from None
+        except (nats.errors.Error, OSError) as e:
+            raise Unavailable(f"{what}: {type(e).__name__} {e}".rstrip()) from None
+
+    async def _api(self, subject: str, payload: Any = None, timeout: float | None = None) -> dict:
+        """One JetStream API request; returns the JSON answer or raises a store error."""
+        data = b"" if payload is None else json.dumps(payload).encode()
+        t = self.timeout if timeout is None else timeout
+        try:
+            msg = await self.nc.request(subject, data, timeout=t)
+        except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            raise Unavailable(f"{subject}: no answer within {t:g}s") from None
+        except nats.errors.NoRespondersError:
+            raise Unavailable(f"{subject}: no JetStream responders (no quorum?)") from None
+        except (nats.errors.Error, OSError) as e:
+            raise Unavailable(f"{subject}: {type(e).__name__} {e}".rstrip()) from None
+        try:
+            resp = json.loads(msg.data)
+        except ValueError:
+            raise Unavailable(f"{subject}: unreadable answer") from None
+        err = resp.get("error")
+        if err:
+            code = err.get("err_code")
+            text = err.get("description", "error")
+            if code in _NOT_FOUND_CODES or err.get("code") == 404:
+                raise NotFound(text)
+            raise Unavailable(f"{text} (code {code})")
+        return resp
+
+    async def _stream_info(self, base: str, timeout: float | None = None) -> dict | None:
+        """The stream's info from its leader, or None when the stream does not exist."""
+        try:
+            return await self._api(f"$JS.API.STREAM.INFO.{self.stream(base)}", timeout=timeout)
+        except NotFound:
+            return None
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ReadOnly(f"{self.label}: opened read-only, no change is made")
+
+    async def _get(self, base: str, key: str) -> tuple[bytes, int] | None:
+        """(value, revision) of a key, None when missing or deleted."""
+        if not self._exists.get(base):
+            return None
+        try:
+            e = await self._bounded(self._kv[base].get(key), f"get {self.bucket(base)} {key}")
+        except NotFound:
+            return None
+        return (e.value or b"", e.revision or 0)
+
+    async def _put(self, base: str, key: str, value: bytes) -> int:
+        self._writable()
+        return await self._bounded(self._kv[base].put(key, value), f"put {self.bucket(base)} {key}")
+
+    async def _create(self, base: str, key: str, value: bytes, what: str) -> int:
+        self._writable()
+        try:
+            return await self._bounded(self._kv[base].create(key, value),
+                                       f"create {self.bucket(base)} {key}")
+        except Conflict:
+            raise AlreadyExists(f"{what} exists already") from None
+
+    async def _update(self, base: str, key: str, value: bytes, last: int, what: str) -> int:
+        self._writable()
+        try:
+            return await self._bounded(self._kv[base].update(key, value, last),
+                                       f"update {self.bucket(base)} {key}")
+        except Conflict:
+            raise Conflict(f"{what} was changed meanwhile; re-read and retry") from None
+
+    async def _delete(self, base: str, key: str) -> None:
+        self._writable()
+        await self._bounded(self._kv[base].delete(key), f"delete {self.bucket(base)} {key}")
+
+    # -- streaming a bucket ----------------------------------------------------
+    async def _scan(self, base: str, filt: str = ">", headers_only: bool = False) -> list[tuple[str, bytes]]:
+        """(key, value) of every live key matching filt, via an ordered push consumer.
+
+        Delivers the last value per subject, no acks, flow control; messages are
+        collected raw and decoded by the caller in bulk. Delete/purge markers are dropped.
+        """
+        if not self._exists.get(base):
+            return []
+        for attempt in range(3):
+            try:
+                msgs = await self._scan_once(base, filt, headers_only)
+            except _Gap:
+                continue
+            pre = len(self.bucket(base)) + 5  # "$KV." + bucket + "."
+            out = []
+            for m in msgs:
+                h = m.headers
+                if h and h.get("KV-Operation") in ("DEL", "PURGE"):
+                    continue
+                out.append((m.subject[pre:], m.data))
+            return out
+        raise Unavailable(f"scan {self.bucket(base)}: messages lost three times")
+
+    async def _scan_once(self, base: str, filt: str, headers_only: bool) -> list[Any]:
+        nc = self.nc
+        inbox = nc.new_inbox()
+        msgs: list[Any] = []
+        append = msgs.append
+        done = asyncio.get_running_loop().create_future()
+        last_activity = [time.monotonic()]
+
+        async def on_msg(m: Any) -> None:
+            reply = m.reply
+            if reply and reply[:8] == "$JS.ACK.":
+                append(m)
+                if reply.endswith(".0") and not done.done():
+                    done.set_result(reply)
+            elif reply:  # flow control request
+                await nc.publish(reply, b"")
+                last_activity[0] = time.monotonic()
+            else:  # idle heartbeat
+                last_activity[0] = time.monotonic()
+
+        sub = await nc.subscribe(inbox, cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+        try:
+            cfg = {"deliver_policy": "last_per_subject", "ack_policy": "none",
+                   "deliver_subject": inbox, "filter_subject": f"$KV.{self.bucket(base)}.{filt}",
+                   "flow_control": True, "idle_heartbeat": 1_000_000_000, "mem_storage": True,
+                   "num_replicas": 1, "inactive_threshold": 5_000_000_000,
+                   "headers_only": headers_only, "max_deliver": 1, "replay_policy": "instant"}
+            stream = self.stream(base)
+            try:
+                info = await self._api(f"$JS.API.CONSUMER.CREATE.{stream}",
+                                       {"stream_name": stream, "config": cfg})
+            except NotFound:
+                return []
+            if info.get("num_pending", 0) == 0 and info.get("delivered", {}).get("consumer_seq", 0) == 0:
+                return []
+            # bounded by inactivity: every op_timeout something must have arrived
+            seen = -1
+            while True:
+                try:
+                    last = await asyncio.wait_for(asyncio.shield(done), self.timeout)
+                    break
+                except asyncio.TimeoutError:
+                    if len(msgs) == seen and time.monotonic() - last_activity[0] > self.timeout:
+                        raise Unavailable(f"scan {self.bucket(base)}: stalled for {self.timeout:g}s") from None
+                    seen = len(msgs)
+            # consumer sequence of the last message must equal the count: else a gap
+            toks = last.split(".")
+            cseq = int(toks[-3] if len(toks) == 9 else toks[-4])
+            if cseq != len(msgs):
+                raise _Gap()
+            return msgs
+        finally:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+
+    # -- decoding helpers ------------------------------------------------------
+    def _decode_all(self, base: str, rows: Iterable[tuple[str, bytes]], decode: Any, key_of: Any,
+                    invalid: list[InvalidRecord]) -> list[Any]:
+        out = []
+        bucket = self.bucket(base)
+        for key, data in rows:
+            try:
+                obj = decode(data)
+            except ValueError as e:
+                invalid.append(InvalidRecord(bucket, key, str(e)))
+                continue
+            k = key_of(obj)
+            if k != key:
+                invalid.append(InvalidRecord(bucket, key, f"value names {k!r}, not its key"))
+                continue
+            out.append(obj)
+        return out
+
+    async def _rooms(self, invalid: list[InvalidRecord]) -> list[Room]:
+        return self._decode_all("rooms", await self._scan("rooms"), codec.decode_room,
+                                lambda r: r.id, invalid)
+
+    async def _members(self, invalid: list[InvalidRecord], filt: str = ">") -> list[Member]:
+        return self._decode_all("members", await self._scan("members", filt), codec.decode_member,
+                                lambda m: f"{m.room_id}.{m.endpoint}", invalid)
+
+    async def _keys(self, invalid: list[InvalidRecord], filt: str = ">") -> list[SealedKey]:
+        return self._decode_all("room_keys", await self._scan("room_keys", filt), codec.decode_key,
+                                lambda k: f"{k.room_id}.{k.epoch}.{k.endpoint}", invalid)
+
+    async def _users(self, invalid: list[InvalidRecord]) -> list[User]:
+        return self._decode_all("users", await self._scan("users"), codec.decode_user,
+                                lambda u: u.key, invalid)
+
+    async def _reverse(self, invalid: list[InvalidRecord]) -> list[tuple[str, str]]:
+        return self._decode_all("rooms_by_member", await self._scan("rooms_by_member"),
+                                codec.decode_reverse, lambda t: f"{t[1]}.{t[0]}", invalid)
+
+    def _decode_one(self, base: str, key: str, data: bytes, decode: Any) -> Any:
+        try:
+            return decode(data)
+        except ValueError as e:
+            raise InvalidInput(f"stored value {self.bucket(base)}/{key} does not decode: {e}") from None
+
+    # -- rooms -----------------------------------------------------------------
+    async def _room_entry(self, room_id: str) -> tuple[Room, int]:
+        got = await self._get("rooms", room_id)
+        if got is None:
+            raise NotFound(f"room {room_id} not found")
+        return self._decode_one("rooms", room_id, got[0], codec.decode_room), got[1]
+
+    async def create_room(self, room_id: str, name: str, owner: str, *, encrypted: bool = False,
+                          sealed_key: bytes | None = None) -> Room:
+        self._writable()
+        room_id, name, owner = ids.room_id(room_id), ids.name(name), ids.endpoint(owner)
+        if encrypted:
+            if sealed_key is None:
+                raise InvalidInput("an encrypted room needs the owner's sealed key")
+            sealed_key = ids.sealed_key(sealed_key)
+        elif sealed_key is not None:
+            raise InvalidInput("an unencrypted room takes no sealed key")
+        if await self._get("rooms", room_id) is not None:
+            raise AlreadyExists(f"room {room_id} exists already")
+        now = self.clock()
+        room = Room(room_id, name, bool(encrypted), owner, 1 if encrypted else 0, now)
+        member = Member(room_id, owner, ROLE_OWNER, now)
+        # children first, the room row last: it is the commit point (see module doc)
+        if encrypted:
+            assert sealed_key is not None
+            k = SealedKey(room_id, 1, owner, sealed_key, now)
+            await self._put("room_keys", f"{room_id}.1.{owner}", codec.encode_key(k))
+        await self._put("members", f"{room_id}.{owner}", codec.encode_member(member))
+        await self._put("rooms_by_member", f"{owner}.{room_id}", codec.encode_reverse(member))
+        await self._create("rooms", room_id, codec.encode_room(room), f"room {room_id}")
+        return room
+
+    async def get_room(self, room_id: str) -> Room:
+        return (await self._room_entry(ids.room_id(room_id)))[0]
+
+    async def list_rooms(self) -> list[Room]:
+        return sorted(await self._rooms([]), key=lambda r: r.id)
+
+    async def delete_room(self, room_id: str) -> None:
+        self._writable()
+        room_id = ids.room_id(room_id)
+        await self._room_entry(room_id)
+        members = await self._scan("members", f"{room_id}.>", headers_only=True)
+        keys = await self._scan("room_keys", f"{room_id}.>", headers_only=True)
+        # children first, the room last: a crash leaves the room, and a re-run finishes
+        for key, _ in members:
+            endpoint = key.split(".", 1)[1]
+            await self._delete("rooms_by_member", f"{endpoint}.{room_id}")
+            await self._delete("members", key)
+        for key, _ in keys:
+            await self._delete("room_keys", key)
+        await self._delete("rooms", room_id)
+
+    # -- members ---------------------------------------------------------------
+    async def add_member(self, room_id: str, endpoint: str, *, role: str = ROLE_MEMBER,
+                         sealed_key: bytes | None = None) -> Member:
+        self._writable()
+        room_id, endpoint, role = ids.room_id(room_id), ids.endpoint(endpoint), ids.member_role(role)
+        room, _ = await self._room_entry(room_id)
+        if room.encrypted:
+            if sealed_key is None:
+                raise InvalidInput(f"room {room_id} is encrypted: a sealed key at epoch {room.epoch} is needed")
+            sealed_key = ids.sealed_key(sealed_key)
+        elif sealed_key is not None:
+            raise InvalidInput(f"room {room_id} is not encrypted: it takes no sealed key")
+        mkey, rkey = f"{room_id}.{endpoint}", f"{endpoint}.{room_id}"
+        if await self._get("members", mkey) is not None:
+            # repair a reverse row lost by an interrupted earlier add, then refuse
+            if await self._get("rooms_by_member", rkey) is None:
+                existing = await self._get("members", mkey)
+                if existing is not None:
+                    m = self._decode_one("members", mkey, existing[0], codec.decode_member)
+                    await self._put("rooms_by_member", rkey, codec.encode_reverse(m))
+            raise AlreadyExists(f"{endpoint} is a member of room {room_id} already")
+        now = self.clock()
+        member = Member(room_id, endpoint, role, now)
+        if room.encrypted:
+            assert sealed_key is not None
+            k = SealedKey(room_id, room.epoch, endpoint, sealed_key, now)
+            await self._put("room_keys", f"{room_id}.{room.epoch}.{endpoint}", codec.encode_key(k))
+        await self._create("members", mkey, codec.encode_member(member),
+                           f"member {endpoint} of room {room_id}")
+        await self._put("rooms_by_member", rkey, codec.encode_reverse(member))
+        return member
+
+    async def remove_member(self, room_id: str, endpoint: str) -> None:
+        self._writable()
+        room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
+        room, _ = await self._room_entry(room_id)
+        if endpoint == room.owner:
+            raise InvalidInput(f"{endpoint} owns room {room_id}: the owner cannot be removed")
+        if await self._get("members", f"{room_id}.{endpoint}") is None:
+            raise NotFound(f"{endpoint} is not a member of room {room_id}")
+        await self._delete("rooms_by_member", f"{endpoint}.{room_id}")
+        await self._delete("members", f"{room_id}.{endpoint}")
+
+    async def list_members(self, room_id: str) -> list[Member]:
+        room_id = ids.room_id(room_id)
+        await self._room_entry(room_id)
+        return sorted(await self._members([], f"{room_id}.>"), key=lambda m: m.endpoint)
+
+    async def rooms_of_member(self, endpoint: str) -> list[str]:
+        endpoint = ids.endpoint(endpoint)
+        rows = await self._scan("rooms_by_member", f"{endpoint}.>", headers_only=True)
+        return sorted(key.split(".", 1)[1] for key, _ in rows)
+
+    async def member_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for key, _ in await self._scan("members", headers_only=True):
+            rid = key.split(".", 1)[0]
+            counts[rid] = counts.get(rid, 0) + 1
+        return dict(sorted(counts.items()))
+
+    # -- keys ------------------------------------------------------------------
+    async def put_key(self, room_id: str, epoch: int, endpoint: str, sealed_key: bytes) -> SealedKey:
+        self._writable()
+        room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
+        epoch, sealed_key = ids.epoch(epoch), ids.sealed_key(sealed_key)
+        room, _ = await self._room_entry(room_id)
+        if not room.encrypted:
+            raise InvalidInput(f"room {room_id} is not encrypted: it has no keys")
+        if not 1 <= epoch <= room.epoch:
+            raise InvalidInput(f"room {room_id} has no epoch {epoch} (epochs 1..{room.epoch})")
+        k = SealedKey(room_id, epoch, endpoint, sealed_key, self.clock())
+        await self._put("room_keys", f"{room_id}.{epoch}.{endpoint}", codec.encode_key(k))
+        return k
+
+    async def get_key(self, room_id: str, endpoint: str, epoch: int | None = None) -> SealedKey:
+        room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
+        if epoch is None:
+            epoch = (await self._room_entry(room_id))[0].epoch
+        epoch = ids.epoch(epoch)
+        key = f"{room_id}.{epoch}.{endpoint}"
+        got = await self._get("room_keys", key)
+        if got is None:
+            raise NotFound(f"no key of {endpoint} at epoch {epoch} of room {room_id}")
+        return self._decode_one("room_keys", key, got[0], codec.decode_key)
+
+    async def list_keys(self, room_id: str) -> list[SealedKey]:
+        room_id = ids.room_id(room_id)
+        await self._room_entry(room_id)
+        return sorted(await self._keys([], f"{room_id}.>"), key=lambda k: (k.epoch, k.endpoint))
+
+    async def rekey(self, room_id: str, sealed_keys: Mapping[str, bytes]) -> Room:
+        self._writable()
+        room_id = ids.room_id(room_id)
+        given: dict[str, bytes] = {}
+        for ep, sk in sealed_keys.items():
+            given[ids.endpoint(ep)] = ids.sealed_key(sk)
+        room, rev = await self._room_entry(room_id)
+        if not room.encrypted:
+            raise InvalidInput(f"room {room_id} is not encrypted: it cannot be rekeyed")
+        members = {m.endpoint for m in await self._members([], f"{room_id}.>")}
+        missing, extra = sorted(members - set(given)), sorted(set(given) - members)
+        if missing:
+            raise InvalidInput(f"rekey of room {room_id} lacks a key for: {', '.join(missing)}")
+        if extra:
+            raise InvalidInput(f"rekey of room {room_id} names non-members: {', '.join(extra)}")
+        new_epoch = room.epoch + 1
+        now = self.clock()
+        # keys left at new_epoch by an interrupted rekey are overwritten, each by revision,
+        # so a concurrent rekey of the same room loses with Conflict instead of mixing keys
+        stale = {k: None for k, _ in await self._scan("room_keys", f"{room_id}.{new_epoch}.>",
+                                                       headers_only=True)}
+        for k in stale:
+            got = await self._get("room_keys", k)
+            stale[k] = got[1] if got else None
+        for ep, sk in sorted(given.items()):
+            key = f"{room_id}.{new_epoch}.{ep}"
+            value = codec.encode_key(SealedKey(room_id, new_epoch, ep, sk, now))
+            last = stale.get(key)
+            if last:
+                await self._update("room_keys", key, value, last, f"room {room_id}")
+            else:
+                try:
+                    await self._create("room_keys", key, value, "key")
+                except AlreadyExists:
+                    raise Conflict(f"room {room_id} was rekeyed meanwhile; re-read and retry") from None
+        new_room = Room(room.id, room.name, room.encrypted, room.owner, new_epoch, room.created_at)
+        await self._update("rooms", room_id, codec.encode_room(new_room), rev, f"room {room_id}")
+        return new_room
+
+    # -- users -----------------------------------------------------------------
+    async def add_user(self, key: str, name: str = "", role: str = "user") -> User:
+        self._writable()
+        key, name, role = ids.key(key), ids.name(name), ids.user_role(role)
+        user = User(key, name, role, ACTIVE, self.clock(), None)
+        await self._create("users", key, codec.encode_user(user), f"user {key}")
+        return user
+
+    async def _user_entry(self, key: str) -> tuple[User, int]:
+        got = await self._get("users", key)
+        if got is None:
+            raise NotFound(f"user {key} not found")
+        return self._decode_one("users", key, got[0], codec.decode_user), got[1]
+
+    async def get_user(self, key: str) -> User:
+        return (await self._user_entry(ids.key(key)))[0]
+
+    async def list_users(self) -> list[User]:
+        return sorted(await self._users([]), key=lambda u: u.key)
+
+    async def _set_status(self, key: str, status: str) -> User:
+        self._writable()
+        key = ids.key(key)
+        user, rev = await self._user_entry(key)
+        if user.status == status:
+            return user  # safe to repeat
+        revoked_at = self.clock() if status == REVOKED else None
+        new = User(user.key, user.name, user.role, status, user.added_at, revoked_at)
+        await self._update("users", key, codec.encode_user(new), rev, f"user {key}")
+        return new
+
+    async def revoke_user(self, key: str) -> User:
+        return await self._set_status(key, REVOKED)
+
+    async def reinstate_user(self, key: str) -> User:
+        return await self._set_status(key, ACTIVE)
+
+    # -- authorization (fail closed) ----------------------------------------------
+    async def authorize(self, key: str) -> tuple[User | None, str]:
+        """The user as read from the users stream leader with a confirmed quorum.
+
+        Returns (user, reason): user None when the key is not in the allowlist.
+        Raises a StoreError (Unavailable when the quorum is not confirmed) on anything
+        else; is_authorized/is_admin turn every raise into a deny.
+        """
+        key = ids.key(key)
+        stream = self.stream("users")
+        subject = f"$KV.{self.bucket('users')}.{key}"
+        # both requests go to the stream leader; run them together to save a round trip
+        info_t = asyncio.ensure_future(self._api(f"$JS.API.STREAM.INFO.{stream}"))
+        get_t = asyncio.ensure_future(self._api(f"$JS.API.STREAM.MSG.GET.{stream}",
+                                                {"last_by_subj": subject}))
+        try:
+            info = await info_t
+            try:
+                got = await get_t
+            except NotFound:  # no message for this subject (10037) or no stream
+                got = None
+        finally:
+            for t in (info_t, get_t):
+                if not t.done():
+                    t.cancel()
+                elif not t.cancelled():
+                    t.exception()  # consumed: no "exception never retrieved" noise
+        problem = quorum_problem(info)
+        if problem:
+            raise Unavailable(f"users stream: {problem}")
+        if got is None:
+            return None, f"{key} is not in the allowlist"
+        import base64
+
+        m = got["message"]
+        if m.get("hdrs"):
+            hdrs = base64.b64decode(m["hdrs"])
+            if b"KV-Operation: DEL" in hdrs or b"KV-Operation: PURGE" in hdrs:
+                return None, f"{key} is not in the allowlist"
+        data = base64.b64decode(m.get("data", "") or "")
+        try:
+            user = codec.decode_user(data)
+        except ValueError as e:
+            raise InvalidInput(f"stored user {key} does not decode: {e}") from None
+        if user.key != key:
+            raise InvalidInput(f"stored user {key} names {user.key!r}")
+        return user, f"{key} is {user.status}, role {user.role}"
+
+    async def _decide(self, key: str, admin: bool) -> bool:
+        try:
+            user, _ = await asyncio.wait_for(self.authorize(key), self.timeout)
+        except BaseException as e:  # noqa: BLE001 - fail closed on anything
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            if isinstance(e, asyncio.CancelledError) and not isinstance(e, asyncio.TimeoutError):
+                # our own cancellation must propagate; a timeout is a deny
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+            return False
+        if user is None or user.status != ACTIVE:
+            return False
+        return not admin or user.role == USER_ADMIN
+
+    async def is_authorized(self, key: str) -> bool:
+        return await self._decide(key, admin=False)
+
+    async def is_admin(self, key: str) -> bool:
+        return await self._decide(key, admin=True)
+
+    # -- whole state -----------------------------------------------------------
+    async def export_snapshot(self) -> Snapshot:
+        invalid: list[InvalidRecord] = []
+        rooms = await self._rooms(invalid)
+        members = await self._members(invalid)
+        reverse = await self._reverse(invalid)
+        keys = await self._keys(invalid)
+        users = await self._users(invalid)
+        # the reverse index must mirror members exactly
+        fwd = {(m.room_id, m.endpoint) for m in members}
+        rev = set(reverse)
+        for room_id, endpoint in sorted(fwd - rev):
+            invalid.append(InvalidRecord(self.bucket("members"), f"{room_id}.{endpoint}",
+                                         "no rooms_by_member row"))
+        for room_id, endpoint in sorted(rev - fwd):
+            invalid.append(InvalidRecord(self.bucket("rooms_by_member"), f"{endpoint}.{room_id}",
+                                         "no members row"))
+        return make_snapshot(rooms, members, keys, users, invalid)
+
+    async def change_marker(self) -> object:
+        async def last(base: str) -> tuple[int, int]:
+            if not self._exists.get(base):
+                info = await self._stream_info(base)
+                if info is None:
+                    return (0, 0)
+                self._set_bucket(base, info)
+            info = await self._stream_info(base)
+            if info is None:
+                return (0, 0)
+            st = info.get("state", {})
+            return (st.get("last_seq", 0), st.get("messages", 0))
+
+        return tuple(await asyncio.gather(*(last(b) for b in BUCKETS)))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.wait_for(self.nc.close(), self.timeout)
+        except BaseException:  # noqa: BLE001 - closing must not fail
+            pass
+
+
+class _Gap(Exception):
+    """An ordered scan saw a sequence gap: it is restarted."""
+
+
+def quorum_problem(info: dict, active_limit_s: float = ACTIVE_LIMIT_S) -> str | None:
+    """Why the leader's stream info does not show a working quorum, or None when it does.
+
+    A quorum is a majority of leader + replicas where each replica counts only when
+    `current`, not `offline` and heard from within active_limit_s.
+    """
+    cl = info.get("cluster") or {}
+    replicas = int((info.get("config") or {}).get("num_replicas", 1))
+    if replicas <= 1:
+        return None  # R1: the one server is the whole quorum
+    if not cl.get("leader"):
+        return "no leader"
+    peers = cl.get("replicas") or []
+    good = 1 + sum(1 for p in peers if peer_ok(p, active_limit_s))
+    need = replicas // 2 + 1
+    if good < need:
+        return f"no quorum: {good} of {replicas} peers current (need {need})"
+    return None
+
+
+def peer_ok(p: dict, active_limit_s: float = ACTIVE_LIMIT_S) -> bool:
+    return bool(p.get("current")) and not p.get("offline") and \
+        p.get("active", 0) / 1e9 < active_limit_s
+
+
+async def connect(spec: NatsSpec) -> Any:
+    """Connect within op_timeout, or raise Unavailable with the reason in one line.
+
+    After the first connection the client reconnects forever (nodes come back);
+    each operation is bounded on its own.
+    """
+    last_error: list[str] = []
+
+    async def on_error(e: Exception) -> None:
+        last_error.append(_describe(e))
+
+    async def quiet(*_: Any) -> None:
+        return None
+
+    tls = None
+    if spec.ca:
+        try:
+            tls = ssl.create_default_context(cafile=spec.ca)
+        except (OSError, ssl.SSLError) as e:
+            raise Unavailable(f"cannot use CA file {spec.ca}: {_describe(e)}") from None
+    opts: dict[str, Any] = dict(
+        servers=spec.servers, error_cb=on_error, disconnected_cb=quiet, reconnected_cb=quiet,
+        closed_cb=quiet, connect_timeout=max(0.2, spec.op_timeout / 2),
+        reconnect_time_wait=0.25, max_reconnect_attempts=-1, allow_reconnect=True,
+        name="membership-admin", tls=tls,
+    )
+    if spec.creds:
+        opts["user_credentials"] = spec.creds
+    if spec.user:
+        opts["user"] = spec.user
+        opts["password"] = spec.password or ""
+    if spec.token:
+        opts["token"] = spec.token
+    if not spec.servers:
+        raise Unavailable("no NATS server URL given")
+    task = asyncio.ensure_future(nats.connect(**opts))
+    try:
+        nc = await asyncio.wait_for(asyncio.shield(task), spec.op_timeout)
+    except asyncio.TimeoutError:
+        task.cancel()
+        try:
+            await task
+        except BaseException:  # noqa: BLE001
+            pass
+        why = f": {last_error[-1]}" if last_error else ""
+        raise Unavailable(f"cannot connect to {spec.url} within {spec.op_timeout:g}s{why}") from None
+    except Exception as e:  # noqa: BLE001 - any connect failure is one line
+        why = last_error[-1] if last_error else _describe(e)
+        raise Unavailable(f"cannot connect to {spec.url}: {why}") from None
+    return nc
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted ({e.verify_message})"
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
