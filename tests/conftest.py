@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import time
 import uuid
@@ -61,11 +62,18 @@ async def wait_jetstream(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"JetStream at {url} not ready: {last!r}")
 
 
+def run_sync(coro) -> None:
+    """asyncio.run in a thread of its own: sync fixtures may be set up (via
+    request.getfixturevalue) from inside an async fixture's running loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory):
     """One JetStream node for the whole session; isolate tests with bucket_prefix."""
     with LocalNats(tmp_path_factory.mktemp("nats1"), size=1) as server:
-        asyncio.run(wait_jetstream(server.url))
+        run_sync(wait_jetstream(server.url))
         yield server
 
 
@@ -73,7 +81,7 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory):
 def nats_cluster(tmp_path_factory: pytest.TempPathFactory):
     """A 3-node JetStream cluster for the session. Tests that kill nodes restart them."""
     with LocalNats(tmp_path_factory.mktemp("nats3"), size=3) as cluster:
-        asyncio.run(wait_jetstream(cluster.url))
+        run_sync(wait_jetstream(cluster.url))
         yield cluster
 
 
@@ -84,4 +92,4 @@ def cluster(nats_cluster: LocalNats):
     for i, node in enumerate(nats_cluster.nodes):
         if not node.running:
             nats_cluster.restart(i)
-    asyncio.run(wait_jetstream(nats_cluster.url))
+    run_sync(wait_jetstream(nats_cluster.url))
