@@ -1,9 +1,198 @@
-"""`migrate-to-kv`, `diff`, `export-to-sqlite` (issue 4 fills this in)."""
+"""`migrate-to-kv`, `diff`, `export-to-sqlite`: SPEC sections 5 and 7.
+
+Exit status: 0 done and identical; 1 differences (or invalid records); 2 bad input;
+3 the backend is unavailable.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from store import open_store
+from store.migrate import MigrationEvent, MigrationReport, migrate
+from store.parity import diff, render_table
+from store.restore import write_database
+
+from .common import (EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError,
+                     add_backend_args, nats_spec, replicas_arg, run_async, say, sqlite_spec)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("migrate-to-kv", help="copy the SQLite state into JetStream KV, then check parity",
+                       description="Back up the database, export it, write every record to the KV "
+                                   "buckets, and diff both sides. Safe to run again.")
+    add_backend_args(p, suppress=True)
+    p.add_argument("--replicas", type=replicas_arg, default=argparse.SUPPRESS,
+                   help="replicas of buckets created now, 1 to 5 (default 3 where the cluster "
+                        "can hold it, else 1)")
+    p.add_argument("--no-backup", action="store_true", help="skip the VACUUM INTO backup")
+    p.add_argument("--prune", action="store_true", help="delete KV records that are not in SQLite")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("diff", help="parity diff of the SQLite file and the KV buckets")
+    add_backend_args(p, suppress=True)
+    p.add_argument("--json", action="store_true", help="print the differences as JSON")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("export-to-sqlite", help="write the KV state to a new SQLite file (rollback)",
+                       description="Write a new schema-v1 database from the KV buckets and check "
+                                   "parity. Refuses an existing file.")
+    add_backend_args(p, suppress=True)
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.set_defaults(func=cmd_export_to_sqlite)
+
+
+# -- migrate-to-kv -------------------------------------------------------------------
+
+class Progress:
+    """\\r-updated status on a terminal, else one line per phase, on stderr."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.phase = ""
+        self.width = 0
+
+    def show(self, ev: MigrationEvent) -> None:
+        if ev.phase == "import" and ev.progress and not ev.message:
+            if self.tty:
+                done = sum(p.done for p in ev.progress)
+                parts = "  ".join(f"{p.bucket} {p.done}/{p.total}" for p in ev.progress)
+                self._line(f"import  {parts}  ({done} done)")
+            return
+        if not ev.message:
+            return
+        if self.tty:
+            self._line(f"{ev.phase:<7} {ev.message}")
+            if ev.phase in ("done", "failed"):
+                self._end()
+        else:
+            print(f"{ev.phase}: {ev.message}", file=self.stream, flush=True)
+
+    def _line(self, text: str) -> None:
+        pad = max(0, self.width - len(text))
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+        self.width = len(text)
+
+    def _end(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+        self.width = 0
+
+
+def _summary(report: MigrationReport) -> str:
+    lines = []
+    if report.backup:
+        b = report.backup
+        lines.append(f"backup: {b.path} ({b.size} bytes, {'verified' if b.verified else 'NOT verified: ' + b.note})")
+    else:
+        lines.append("backup: skipped")
+    lines.append(f"target: {report.target} (replicas {report.replicas if report.replicas else 'as found'})")
+    lines.append("records written per bucket:")
+    for bucket, n in report.counts.items():
+        lines.append(f"  {bucket:<16} {n:>10}")
+    if report.pruned:
+        lines.append("records only in KV deleted: "
+                     + ", ".join(f"{b} {n}" for b, n in report.pruned.items()))
+    lines.append(f"import: {report.records} records in {report.import_seconds:.2f}s "
+                 f"({report.rate:.0f} records/s, {report.retries} retries); total {report.duration:.2f}s")
+    lines.append(render_table(report.parity))
+    return "\n".join(lines)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    source = sqlite_spec(args)
+    target = nats_spec(args, replicas=getattr(args, "replicas", None))
+
+    async def run() -> int:
+        progress = Progress()
+        async for ev in migrate(source, target, backup=not args.no_backup, prune_extra=args.prune):
+            progress.show(ev)
+            if ev.phase == "failed":
+                code = {"unavailable": EXIT_UNAVAILABLE}.get(ev.error_kind, EXIT_USAGE)
+                raise CommandError(ev.message if ev.error_kind != "unavailable"
+                                   else f"unavailable: {ev.message}", code)
+            if ev.report is not None:
+                report = ev.report
+        if args.json:
+            print(json.dumps(report.to_json(), indent=2))
+        else:
+            print(_summary(report))
+        return EXIT_OK if report.identical else EXIT_FOUND
+
+    return run_async(run)
+
+
+# -- diff ----------------------------------------------------------------------------
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    source = sqlite_spec(args, read_only=True)
+    target = nats_spec(args, read_only=True)
+
+    async def run() -> int:
+        sq = await open_store(source)
+        try:
+            a = await sq.export_snapshot()
+        finally:
+            await sq.close()
+        kv = await open_store(target)
+        try:
+            b = await kv.export_snapshot()
+        finally:
+            await kv.close()
+        report = diff(a, b)
+        if args.json:
+            print(json.dumps(report.to_json(), indent=2))
+        else:
+            print(render_table(report))
+        return EXIT_OK if report.identical else EXIT_FOUND
+
+    return run_async(run)
+
+
+# -- export-to-sqlite ----------------------------------------------------------------
+
+def cmd_export_to_sqlite(args: argparse.Namespace) -> int:
+    if not getattr(args, "db", None):
+        raise CommandError("--db NEW_PATH is required")
+    if Path(args.db).exists():
+        raise CommandError(f"{args.db} exists already: name a new file", EXIT_USAGE)
+    target = nats_spec(args, read_only=True)
+
+    async def run() -> int:
+        kv = await open_store(target)
+        try:
+            snap = await kv.export_snapshot()
+        finally:
+            await kv.close()
+        if snap.invalid:
+            for r in snap.invalid:
+                say(f"invalid record: bucket {r.bucket} key {r.key}: {r.reason}")
+            raise CommandError(f"refusing to write {args.db}: the KV state has "
+                               f"{len(snap.invalid)} invalid record(s)", EXIT_FOUND)
+        info = await asyncio.to_thread(write_database, snap, args.db)
+        written = await open_store(replace(sqlite_spec(args), read_only=True))
+        try:
+            back = await written.export_snapshot()
+        finally:
+            await written.close()
+        report = diff(back, snap)
+        if args.json:
+            print(json.dumps({"path": info.path, "size": info.size, "counts": info.counts,
+                              "parity": report.to_json()}, indent=2))
+        else:
+            print(f"wrote {info.path} ({info.size} bytes)")
+            for table, n in info.counts.items():
+                print(f"  {table:<10} {n:>10}")
+            print(render_table(report))
+        return EXIT_OK if report.identical else EXIT_FOUND
+
+    return run_async(run)
+

@@ -1,0 +1,482 @@
+"""The migration SQLite -> JetStream KV (SPEC section 5), as an async generator of events.
+
+    async for event in migrate(SqliteSpec(path), NatsSpec(url, replicas=3)):
+        ...  # show event.phase / event.progress; the last event is "done" or "failed"
+
+Steps: connect (both sides are opened first, so an unreachable target leaves nothing
+behind), backup (VACUUM INTO, verified), export (one read transaction), import
+(pipelined writes), prune (only when asked), parity (the KV state exported again and
+diffed against the SQLite snapshot), done.
+
+Events (frozen dataclasses, cheap to pass to a UI thread or message):
+
+- MigrationEvent.phase: one of PHASES. Several events may share a phase (a start
+  event and an end event; import events about every 0.2 s).
+- MigrationEvent.message: one human line about the phase.
+- MigrationEvent.progress: per bucket (BucketProgress: bucket, done, total) during
+  and after import, in write order.
+- MigrationEvent.backup: the BackupInfo once the backup is made.
+- MigrationEvent.parity: the ParityReport once parity is known.
+- MigrationEvent.report: the MigrationReport, on the final "done" event only.
+- MigrationEvent.error / error_kind: on the final "failed" event only: the StoreError
+  and "invalid" (bad input: exit 2) or "unavailable" (exit 3) or "error".
+
+The generator never raises a StoreError: it ends with a "failed" event instead.
+Cancelling the consumer's task stops the migration and closes both stores.
+
+Write order (an interrupted run leaves both sides usable; running again completes
+it): users first, then sealed keys, then members with their reverse rows, then rooms
+last, each bucket group fully acknowledged before the next starts. So a room that
+is visible in KV always has its members and keys, and every member's user exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import codec
+from .backup import BackupInfo, backup_database
+from .errors import InvalidInput, StoreError, Unavailable
+from .models import Snapshot
+from .parity import ParityReport, diff
+from .spec import NatsSpec, SqliteSpec, open_store
+
+PHASES = ("connect", "backup", "export", "import", "prune", "parity", "done", "failed")
+
+#: the buckets in write order
+WRITE_ORDER = ("users", "room_keys", "members", "rooms_by_member", "rooms")
+#: groups written one after the other, each fully acknowledged before the next
+_GROUPS = (("users",), ("room_keys",), ("members", "rooms_by_member"), ("rooms",))
+
+DEFAULT_WINDOW = 4096
+PROGRESS_INTERVAL = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class BucketProgress:
+    bucket: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    source: str
+    target: str
+    replicas: int | None
+    backup: BackupInfo | None
+    #: records written per bucket (equal to the records exported)
+    counts: dict[str, int]
+    #: records deleted from KV because they are not in SQLite (only with prune)
+    pruned: dict[str, int]
+    parity: ParityReport
+    duration: float
+    import_seconds: float
+    retries: int
+
+    @property
+    def records(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def rate(self) -> float:
+        """Records written per second during the import."""
+        return self.records / self.import_seconds if self.import_seconds > 0 else 0.0
+
+    @property
+    def identical(self) -> bool:
+        return self.parity.identical
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "replicas": self.replicas,
+            "backup": self.backup.to_json() if self.backup else None,
+            "counts": dict(self.counts),
+            "records": self.records,
+            "pruned": dict(self.pruned),
+            "duration_seconds": round(self.duration, 3),
+            "import_seconds": round(self.import_seconds, 3),
+            "rate_records_per_second": round(self.rate, 1),
+            "retries": self.retries,
+            "parity": self.parity.to_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationEvent:
+    phase: str
+    message: str = ""
+    progress: tuple[BucketProgress, ...] = ()
+    elapsed: float = 0.0
+    backup: BackupInfo | None = None
+    parity: ParityReport | None = None
+    report: MigrationReport | None = None
+    error: StoreError | None = field(default=None, compare=False)
+    error_kind: str = ""
+
+
+# -- the pipelined writer ------------------------------------------------------------
+
+class PipelinedWriter:
+    """Publishes to JetStream subjects with thousands of acknowledgements in flight.
+
+    Each message carries its own reply subject under one inbox; one wildcard
+    subscription collects the PubAcks. Every ack is checked; a write that fails or
+    is not acknowledged within ack_timeout is sent again (KV puts are idempotent
+    overwrites), until record_deadline has passed since its first send: then the
+    whole write fails with Unavailable.
+    """
+
+    def __init__(self, nc: Any, *, window: int = DEFAULT_WINDOW, ack_timeout: float = 2.0,
+                 record_deadline: float = 30.0) -> None:
+        self._nc = nc
+        self._window = max(1, window)
+        self._low = max(1, self._window * 3 // 4)
+        self._ack_timeout = ack_timeout
+        self._deadline = record_deadline
+        # seq -> (subject, payload, tag, first_sent, sent_at); insertion order is send order
+        self._pending: dict[int, tuple] = {}
+        self._retry: deque[tuple] = deque()  # (not_before, attempts, record)
+        self._attempts: dict[int, int] = {}
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._wake_at = self._low
+        self._next_expire = 0.0
+        self._error: StoreError | None = None
+        self._prefix = ""
+        self._sub: Any = None
+        self.acked: dict[str, int] = {}
+        self.retries = 0
+
+    async def start(self) -> None:
+        self._prefix = self._nc.new_inbox() + "."
+        self._sub = await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                pass
+            self._sub = None
+
+    async def _on_ack(self, msg: Any) -> None:
+        try:
+            seq = int(msg.subject[len(self._prefix):])
+        except ValueError:
+            return
+        rec = self._pending.pop(seq, None)
+        if rec is None:
+            return  # the late ack of a write already sent again
+        data = msg.data
+        if data[:10] == b'{"stream":' and b'"error"' not in data:
+            tag = rec[2]
+            self.acked[tag] = self.acked.get(tag, 0) + 1
+            self._attempts.pop(seq, None)
+        else:
+            self._requeue(seq, rec, _ack_error(msg), time.monotonic())
+        if len(self._pending) <= self._wake_at:
+            self._wake.set()
+
+    def _requeue(self, seq: int, rec: tuple, reason: str, now: float) -> None:
+        attempts = self._attempts.pop(seq, 1)
+        if now - rec[3] > self._deadline:
+            if self._error is None:
+                self._error = Unavailable(
+                    f"write to {rec[0]} not acknowledged within {self._deadline:g}s: {reason}")
+            self._wake.set()
+            return
+        self.retries += 1
+        backoff = min(0.05 * 2 ** min(attempts, 5), 1.0)
+        self._retry.append((now + backoff, attempts + 1, rec))
+
+    def _expire(self, now: float) -> None:
+        # checked at most every 0.1 s: the pending dict is scanned from its oldest entry
+        if now < self._next_expire:
+            return
+        self._next_expire = now + 0.1
+        limit = now - self._ack_timeout
+        expired = []
+        for seq, rec in self._pending.items():
+            if rec[4] > limit:
+                break
+            expired.append(seq)
+        for seq in expired:
+            self._requeue(seq, self._pending.pop(seq), f"no ack within {self._ack_timeout:g}s", now)
+
+    async def _send(self, subject: str, payload: bytes, tag: str, first: float, attempts: int) -> None:
+        self._seq += 1
+        seq = self._seq
+        now = time.monotonic()
+        rec = (subject, payload, tag, first, now)
+        self._pending[seq] = rec
+        if attempts > 1:
+            self._attempts[seq] = attempts
+        try:
+            await self._nc.publish(subject, payload, reply=f"{self._prefix}{seq}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reconnecting, buffer full: retry later
+            if self._pending.pop(seq, None) is not None:
+                self._attempts[seq] = attempts
+                self._requeue(seq, rec, f"publish failed: {type(e).__name__}", now)
+
+    async def put(self, subject: str, payload: bytes, tag: str) -> None:
+        """Send one write; waits only when the window is full or retries are due."""
+        if self._error is not None or self._retry or len(self._pending) >= self._window:
+            await self._service(lambda: len(self._pending) < self._window and not self._retry,
+                                self._low)
+        await self._send(subject, payload, tag, time.monotonic(), 1)
+
+    async def drain(self) -> None:
+        """Until every write sent so far is acknowledged (or failed for good)."""
+        try:
+            await self._nc.flush(timeout=max(self._ack_timeout, 1.0))
+        except Exception:  # noqa: BLE001 - a lost flush only delays; the acks decide
+            pass
+        await self._service(lambda: not self._pending and not self._retry, 0)
+
+    async def _service(self, done: Callable[[], bool], wake_at: int) -> None:
+        self._wake_at = wake_at
+        try:
+            while True:
+                if self._error is not None:
+                    raise self._error
+                now = time.monotonic()
+                self._expire(now)
+                while self._retry and self._retry[0][0] <= now and len(self._pending) < self._window:
+                    _, attempts, rec = self._retry.popleft()
+                    await self._send(rec[0], rec[1], rec[2], rec[3], attempts)
+                if self._error is not None:
+                    raise self._error
+                if done():
+                    return
+                self._wake.clear()
+                timeout = 0.1
+                if self._retry and len(self._pending) < self._window:
+                    timeout = max(0.0, min(timeout, self._retry[0][0] - now))
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except (asyncio.TimeoutError, TimeoutError):
+                    pass
+        finally:
+            self._wake_at = self._low
+
+
+def _ack_error(msg: Any) -> str:
+    headers = getattr(msg, "headers", None) or {}
+    status = headers.get("Status")
+    if status:
+        return f"status {status} {headers.get('Description', '')}".strip()
+    try:
+        err = json.loads(msg.data).get("error") or {}
+        return f"{err.get('code', '')} {err.get('description', '')}".strip() or "bad ack"
+    except Exception:  # noqa: BLE001 - any undecodable ack is just an error
+        return "bad ack"
+
+
+# -- records of a snapshot, per bucket ------------------------------------------------
+
+def bucket_records(snap: Snapshot) -> dict[str, Callable[[], Iterable[tuple[str, bytes]]]]:
+    """(key, value) producers per bucket: values encoded by store.codec, keys per SPEC 4."""
+    return {
+        "users": lambda: ((u.key, codec.encode_user(u)) for u in snap.users),
+        "room_keys": lambda: ((f"{k.room_id}.{k.epoch}.{k.endpoint}", codec.encode_key(k))
+                              for k in snap.sealed_keys),
+        "members": lambda: ((f"{m.room_id}.{m.endpoint}", codec.encode_member(m))
+                            for m in snap.members),
+        "rooms_by_member": lambda: ((f"{m.endpoint}.{m.room_id}", codec.encode_reverse(m))
+                                    for m in snap.members),
+        "rooms": lambda: ((r.id, codec.encode_room(r)) for r in snap.rooms),
+    }
+
+
+def bucket_totals(snap: Snapshot) -> dict[str, int]:
+    return {"users": len(snap.users), "room_keys": len(snap.sealed_keys),
+            "members": len(snap.members), "rooms_by_member": len(snap.members),
+            "rooms": len(snap.rooms)}
+
+
+async def import_snapshot(writer: PipelinedWriter, snap: Snapshot,
+                          bucket_name: Callable[[str], str]) -> None:
+    """Write every record of the snapshot, group after group (see WRITE_ORDER)."""
+    producers = bucket_records(snap)
+    for group in _GROUPS:
+        iters = [(b, f"$KV.{bucket_name(b)}.", iter(producers[b]())) for b in group]
+        # members and their reverse rows go out interleaved, so they land together
+        active = iters
+        while active:
+            still = []
+            for b, prefix, it in active:
+                batch = 0
+                for key, value in it:
+                    await writer.put(prefix + key, value, b)
+                    batch += 1
+                    if batch == 256:
+                        break
+                if batch == 256:
+                    still.append((b, prefix, it))
+            active = still
+        await writer.drain()
+
+
+# -- prune ---------------------------------------------------------------------------
+
+def expected_keys(snap: Snapshot) -> dict[str, set[str]]:
+    return {b: {k for k, _ in producer()} for b, producer in bucket_records(snap).items()}
+
+
+async def _list_keys(js: Any, bucket: str) -> list[str]:
+    from nats.js.errors import NoKeysError
+
+    kv = await js.key_value(bucket)
+    try:
+        return await kv.keys()
+    except NoKeysError:
+        return []
+
+
+async def prune(kv_store: Any, snap: Snapshot) -> dict[str, int]:
+    """Delete the KV records whose keys the SQLite snapshot does not have."""
+    expected = expected_keys(snap)
+    pruned: dict[str, int] = {}
+    try:
+        # reverse of the write order: a room disappears before its members and keys
+        for b in reversed(WRITE_ORDER):
+            name = kv_store.bucket(b)
+            extra = sorted(set(await _list_keys(kv_store.js, name)) - expected[b])
+            kv = await kv_store.js.key_value(name)
+            for i in range(0, len(extra), 256):
+                await asyncio.gather(*(kv.delete(k) for k in extra[i:i + 256]))
+            pruned[b] = len(extra)
+    except StoreError:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # noqa: BLE001 - nats.* must not escape
+        raise Unavailable(f"prune failed: {type(e).__name__} {e}".strip()) from None
+    return pruned
+
+
+# -- the migration --------------------------------------------------------------------
+
+def _progress(totals: dict[str, int], acked: dict[str, int]) -> tuple[BucketProgress, ...]:
+    return tuple(BucketProgress(b, acked.get(b, 0), totals[b]) for b in WRITE_ORDER)
+
+
+def _kind(e: BaseException) -> str:
+    if isinstance(e, InvalidInput):
+        return "invalid"
+    if isinstance(e, Unavailable):
+        return "unavailable"
+    return "error"
+
+
+async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
+                  prune_extra: bool = False, window: int = DEFAULT_WINDOW,
+                  record_deadline: float = 30.0, now: float | None = None,
+                  ) -> AsyncIterator[MigrationEvent]:
+    """Run the migration, yielding MigrationEvents; the last is "done" or "failed"."""
+    t0 = time.monotonic()
+
+    def ev(phase: str, message: str = "", **kw: Any) -> MigrationEvent:
+        return MigrationEvent(phase, message, elapsed=time.monotonic() - t0, **kw)
+
+    sq = kv = writer = None
+    task: asyncio.Task | None = None
+    try:
+        yield ev("connect", f"opening {source.label} and {target.label}")
+        sq = await open_store(replace(source, read_only=True))
+        kv = await open_store(replace(target, read_only=False))
+        replicas = getattr(kv, "replicas_used", target.replicas)
+
+        info: BackupInfo | None = None
+        if backup:
+            yield ev("backup", f"backing up {source.path}")
+            info = await asyncio.to_thread(backup_database, source.path, now)
+            state = "verified" if info.verified else f"NOT verified ({info.note})"
+            yield ev("backup", f"backup {info.path} ({info.size} bytes) {state}", backup=info)
+        else:
+            yield ev("backup", "backup skipped (--no-backup)")
+
+        yield ev("export", f"exporting {source.path}")
+        snap = await sq.export_snapshot()
+        totals = bucket_totals(snap)
+        yield ev("export", f"exported {snap.record_count} records", progress=_progress(totals, {}))
+
+        writer = PipelinedWriter(kv.nc, window=window, ack_timeout=target.op_timeout,
+                                 record_deadline=record_deadline)
+        await writer.start()
+        t_import = time.monotonic()
+        task = asyncio.create_task(import_snapshot(writer, snap, kv.bucket))
+        yield ev("import", f"writing {sum(totals.values())} records", progress=_progress(totals, {}))
+        while not task.done():
+            await asyncio.wait({task}, timeout=PROGRESS_INTERVAL)
+            yield ev("import", "", progress=_progress(totals, writer.acked))
+        task.result()
+        import_seconds = time.monotonic() - t_import
+        await writer.close()
+        progress = _progress(totals, writer.acked)
+        yield ev("import", f"wrote {sum(totals.values())} records in {import_seconds:.1f}s",
+                 progress=progress)
+
+        pruned: dict[str, int] = {}
+        if prune_extra:
+            yield ev("prune", "deleting records only in KV")
+            pruned = await prune(kv, snap)
+            yield ev("prune", f"deleted {sum(pruned.values())} records only in KV")
+
+        yield ev("parity", "exporting KV and comparing")
+        kv_snap = await kv.export_snapshot()
+        parity = await asyncio.to_thread(diff, snap, kv_snap)
+        text = "identical" if parity.identical else f"{len(parity.differences)} difference(s)"
+        yield ev("parity", f"parity: {text}", parity=parity)
+
+        report = MigrationReport(
+            source=source.path, target=target.label, replicas=replicas, backup=info,
+            counts=dict(totals), pruned=pruned, parity=parity,
+            duration=time.monotonic() - t0, import_seconds=import_seconds, retries=writer.retries)
+        yield ev("done", f"migrated {report.records} records, parity {text}",
+                 progress=progress, backup=info, parity=parity, report=report)
+    except StoreError as e:
+        yield ev("failed", str(e), error=e, error_kind=_kind(e))
+    except OSError as e:
+        err = StoreError(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "))
+        yield ev("failed", str(err), error=err, error_kind="error")
+    except Exception as e:  # noqa: BLE001 - a bug must still end in one readable line
+        err = StoreError(f"internal error: {type(e).__name__}: {e}")
+        yield ev("failed", str(err), error=err, error_kind="error")
+    finally:
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - cancelled on the way out
+                pass
+        if writer is not None:
+            await writer.close()
+        for s in (kv, sq):
+            if s is not None:
+                try:
+                    await s.close()
+                except Exception:  # noqa: BLE001 - closing on the way out
+                    pass
+
+
+async def run_migration(source: SqliteSpec, target: NatsSpec, **kw: Any) -> MigrationReport:
+    """The migration without progress: its report, or the StoreError it failed with."""
+    async for event in migrate(source, target, **kw):
+        if event.phase == "failed":
+            assert event.error is not None
+            raise event.error
+        if event.report is not None:
+            return event.report
+    raise StoreError("migration ended without a report")

@@ -1,0 +1,70 @@
+"""The rollback path: a Snapshot (usually of the KV state) -> a new schema-v1 SQLite file.
+
+The database is built under a temporary name next to the target with the schema of
+store.sqlite (build_database) and bulk inserts in one transaction, then linked into
+place: an existing file is never overwritten and a crash leaves no half-written
+database under the requested name.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidInput
+from .models import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreInfo:
+    path: str
+    size: int
+    counts: dict[str, int]
+
+
+def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
+    """Write the snapshot to a new database at path.
+
+    Raises: InvalidInput (the path exists, its directory does not, or the snapshot has
+    invalid records), StoreError (the database could not be written).
+    """
+    from .sqlite import build_database
+
+    target = Path(path)
+    if target.exists():
+        raise InvalidInput(f"{target} exists already: name a new file")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"no such directory: {target.parent}")
+    if snap.invalid:
+        raise InvalidInput(f"the snapshot has {len(snap.invalid)} invalid record(s)")
+
+    def fill(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO rooms (id, name, encrypted, owner, epoch, created_at) VALUES (?,?,?,?,?,?)",
+            ((r.id, r.name, int(r.encrypted), r.owner, r.epoch, r.created_at) for r in snap.rooms))
+        conn.executemany(
+            "INSERT INTO members (room_id, endpoint, role, joined_at) VALUES (?,?,?,?)",
+            ((m.room_id, m.endpoint, m.role, m.joined_at) for m in snap.members))
+        conn.executemany(
+            "INSERT INTO room_keys (room_id, epoch, endpoint, sealed_key, created_at) VALUES (?,?,?,?,?)",
+            ((k.room_id, k.epoch, k.endpoint, k.sealed_key, k.created_at) for k in snap.sealed_keys))
+        conn.executemany(
+            "INSERT INTO users (key, name, role, status, added_at, revoked_at) VALUES (?,?,?,?,?,?)",
+            ((u.key, u.name, u.role, u.status, u.added_at, u.revoked_at) for u in snap.users))
+        # members or keys of a room that is not there: the KV state is not a valid database
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            conn.execute("ROLLBACK")
+            raise InvalidInput(f"the snapshot breaks {len(broken)} foreign key(s) "
+                               f"(first: a {broken[0][0]} row refers to a missing {broken[0][2]})")
+        conn.execute("COMMIT")
+
+    # build_database writes under a temporary name and links it into place (never overwrites)
+    build_database(str(target), fill)
+    size = target.stat().st_size
+    counts = {"rooms": len(snap.rooms), "members": len(snap.members),
+              "room_keys": len(snap.sealed_keys), "users": len(snap.users)}
+    return RestoreInfo(str(target), size, counts)
