@@ -441,6 +441,8 @@ class KvStore(Store):
                          sealed_key: bytes | None = None) -> Member:
         self._writable()
         room_id, endpoint, role = ids.room_id(room_id), ids.endpoint(endpoint), ids.member_role(role)
+        if role == ROLE_OWNER:
+            raise InvalidInput("the owner is set when the room is created; add members as role member")
         room, _ = await self._room_entry(room_id)
         if room.encrypted:
             if sealed_key is None:
@@ -531,7 +533,10 @@ class KvStore(Store):
         room_id = ids.room_id(room_id)
         given: dict[str, bytes] = {}
         for ep, sk in sealed_keys.items():
-            given[ids.endpoint(ep)] = ids.sealed_key(sk)
+            norm = ids.endpoint(ep)
+            if norm in given:
+                raise InvalidInput(f"rekey of room {room_id} names {norm} twice (keys are case-insensitive)")
+            given[norm] = ids.sealed_key(sk)
         room, rev = await self._room_entry(room_id)
         if not room.encrypted:
             raise InvalidInput(f"room {room_id} is not encrypted: it cannot be rekeyed")
