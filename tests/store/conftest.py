@@ -10,17 +10,22 @@ BACKENDS = ["sqlite", "kv"]
 
 
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path, clock, bucket_prefix):
+def store_spec(request: pytest.FixtureRequest, tmp_path, bucket_prefix):
+    """Sync on purpose: the session nats_server fixture starts with asyncio.run, which
+    cannot run inside the event loop of an async fixture."""
     if request.param == "sqlite":
         from store.sqlite import create_database
 
         path = tmp_path / "membership.sqlite"
         create_database(str(path))
-        spec = SqliteSpec(str(path))
-    else:
-        server = request.getfixturevalue("nats_server")
-        spec = NatsSpec(url=server.url, bucket_prefix=bucket_prefix, replicas=1)
-    s = await open_store(spec, clock=clock)
+        return SqliteSpec(str(path))
+    server = request.getfixturevalue("nats_server")
+    return NatsSpec(url=server.url, bucket_prefix=bucket_prefix, replicas=1)
+
+
+@pytest.fixture
+async def store(store_spec, clock):
+    s = await open_store(store_spec, clock=clock)
     try:
         yield s
     finally:
