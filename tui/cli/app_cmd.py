@@ -1,19 +1,119 @@
-"""Opening the TUI: `membership-admin --db PATH | --nats-url URL` and `demo`. (issue 5 fills this in)"""
+"""Opening the TUI: `membership-admin --db PATH | --nats-url URL` and `demo`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+from pathlib import Path
 
-from .common import CommandError
+from store import SqliteSpec, StoreSpec, open_store, system_clock
+from store.spec import NatsSpec
+
+from .common import CommandError, backend_spec, nats_spec, run_async, say, sqlite_spec
+
+DEMO_FILE = "demo.sqlite"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("demo", help="seed a demo database and open the TUI on it").set_defaults(func=demo)
+    p = sub.add_parser("demo", help="seed a demo database and open the TUI on it")
+    p.add_argument("--dir", metavar="DIR", default=None,
+                   help="folder for the demo database (default $XDG_DATA_HOME/membership-admin "
+                        "or ~/.local/share/membership-admin)")
+    p.add_argument("--no-cluster", action="store_true",
+                   help="do not start a local 3-node nats-server cluster for the migration screen")
+    p.add_argument("--seed-only", action="store_true",
+                   help="create the demo database, print where it is, and do not open the TUI")
+    p.set_defaults(func=demo)
+
+
+def _specs(args: argparse.Namespace) -> tuple[StoreSpec, NatsSpec | None]:
+    """The backend to browse and, with --db and --nats-url, the migration screen's target."""
+    read_only = bool(getattr(args, "read_only", False))
+    if getattr(args, "db", None) and getattr(args, "nats_url", None):
+        return (sqlite_spec(args, read_only=read_only),
+                nats_spec(args, replicas=getattr(args, "replicas", None) or 3))
+    return backend_spec(args, read_only=read_only), None
+
+
+async def _check_opens(spec: StoreSpec) -> None:
+    """Open the store once, briefly: a bad file or an unreachable NATS fails before any TUI."""
+    store = await open_store(spec)
+    await store.close()
+
+
+def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None) -> int:
+    from tui.app import MembershipApp  # textual loads only when a TUI is wanted
+
+    MembershipApp(spec, clock=system_clock, migration_target=migration_target).run()
+    return 0
 
 
 def open_tui(args: argparse.Namespace) -> int:
-    raise CommandError("the TUI is not built yet")
+    spec, target = _specs(args)
+    run_async(lambda: _check_opens(spec))
+    return run_app(spec, target)
+
+
+def demo_dir(args: argparse.Namespace) -> Path:
+    if args.dir:
+        return Path(args.dir).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "membership-admin"
+
+
+def make_demo_database(folder: Path) -> Path:
+    """A fresh demo database in folder (the previous demo file there is replaced)."""
+    from store.demo import daemon_join_without_key, seed_demo
+    from store.sqlite import create_database
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CommandError(f"cannot create {folder}: {e.strerror or e}") from None
+    path = folder / DEMO_FILE
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (folder / (DEMO_FILE + suffix)).unlink()
+    create_database(str(path))
+
+    async def seed() -> None:
+        store = await open_store(SqliteSpec(str(path)))
+        try:
+            await seed_demo(store, system_clock)
+        finally:
+            await store.close()
+
+    run_async(seed)
+    daemon_join_without_key(str(path), system_clock())
+    return path
 
 
 def demo(args: argparse.Namespace) -> int:
-    raise CommandError("demo is not built yet")
+    folder = demo_dir(args)
+    path = make_demo_database(folder)
+    say(f"demo database: {path}")
+    if args.seed_only:
+        return 0
+    spec = SqliteSpec(str(path))
+    from store.local_nats import find_nats_server
+
+    if args.no_cluster or not find_nats_server():
+        if not args.no_cluster:
+            say("no nats-server found: the migration screen has no local cluster")
+        return run_app(spec)
+    from store.local_nats import LocalNats
+
+    nats_dir = folder / "nats"
+    shutil.rmtree(nats_dir, ignore_errors=True)  # a fresh cluster, like the fresh database
+    try:
+        cluster = LocalNats(nats_dir, size=3).start()
+    except (RuntimeError, OSError) as e:
+        say(f"could not start a local nats-server cluster ({e}): the migration screen has none")
+        return run_app(spec)
+    try:
+        say(f"local 3-node JetStream cluster: {cluster.url}")
+        return run_app(spec, NatsSpec(url=cluster.url, replicas=3))
+    finally:
+        cluster.stop()

@@ -1,0 +1,90 @@
+"""Add a user: key, name, role. Validates as you type with store.ids; errors show inline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from store import InvalidInput, ids
+
+
+@dataclass(frozen=True)
+class NewUser:
+    key: str
+    name: str
+    role: str
+
+
+def check(key: str, name: str, known: frozenset[str] = frozenset()) -> str:
+    """The first problem with the form's values, or '' when they can be submitted."""
+    if not key:
+        return "key: required"
+    try:
+        normal = ids.key(key)
+        ids.name(name)
+    except InvalidInput as e:
+        return str(e)
+    if normal in known:
+        return f"user {normal} exists already"
+    return ""
+
+
+class AddUserScreen(ModalScreen["NewUser | None"]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, known: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.known = known
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Add a user", classes="dialog-title")
+            yield Label("key (public key: 1-128 of A-Z a-z 0-9 _ -)")
+            yield Input(id="key", placeholder="key")
+            yield Label("name")
+            yield Input(id="name", placeholder="name (optional)")
+            yield Label("role")
+            yield Select([("user", "user"), ("admin", "admin")], value="user", allow_blank=False,
+                         id="role")
+            yield Static("key: required", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Add", id="add", variant="primary", disabled=True)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#key", Input).focus()
+
+    def _values(self) -> tuple[str, str, str]:
+        return (self.query_one("#key", Input).value, self.query_one("#name", Input).value,
+                str(self.query_one("#role", Select).value))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        key, name, _ = self._values()
+        problem = check(key, name, self.known)
+        self.query_one("#error", Static).update(problem)
+        self.query_one("#add", Button).disabled = bool(problem)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "add":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        key, name, role = self._values()
+        problem = check(key, name, self.known)
+        if problem:
+            self.query_one("#error", Static).update(problem)
+            return
+        self.dismiss(NewUser(ids.key(key), name, role))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

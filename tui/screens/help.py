@@ -1,0 +1,43 @@
+"""The help screen: every key of SPEC section 8."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("1 2 3 4", "rooms, users, migration, health"),
+    ("/", "filter the current table (typing narrows it; enter: back to the table; escape: clear)"),
+    ("enter", "open the selected row (a room's detail; a user's rooms)"),
+    ("escape", "back"),
+    ("r", "revoke the selected user (confirm with y; n or escape cancels)"),
+    ("i", "reinstate the selected user (same confirmation)"),
+    ("a", "add a user (a form that validates as you type)"),
+    ("m", "on the migration screen: start (or re-run) the migration"),
+    ("?", "this help"),
+    ("ctrl+p", "command palette"),
+    ("q", "quit"),
+]
+
+
+def help_text() -> str:
+    lines = [f"  {k:<9} {what}" for k, what in KEYS]
+    lines += ["", "  Sealed keys are shown as fingerprints only.",
+              "  Changes by others (the daemon, another admin) appear within 2 s."]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Static("Keys", classes="dialog-title")
+            yield Static(help_text(), classes="dialog-body")
+            yield Static("escape, q or ? closes", classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

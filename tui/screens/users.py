@@ -1,0 +1,49 @@
+"""Users (key 2): the allowlist. Enter shows a user's rooms; r / i / a change it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import Footer, Header
+
+from store import User
+
+from ..messages import UsersLoaded
+from ..widgets.record_table import Record, RecordTable
+from .base import DataScreen, iso_date
+
+COLUMNS = ("key", "name", "role", "status", "added", "revoked")
+
+
+def user_record(u: User) -> Record:
+    status = Text(u.status, style="bold red") if u.status == "revoked" else u.status
+    return Record(u.key, (u.key, u.name, u.role, status, iso_date(u.added_at), iso_date(u.revoked_at)),
+                  f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
+
+
+class UsersScreen(DataScreen):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield RecordTable("users", COLUMNS, id="users")
+        yield Footer(compact=True)
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def load(self) -> None:
+        users = await self.admin.store.list_users()
+        self.post_message(UsersLoaded(users))
+
+    def on_users_loaded(self, message: UsersLoaded) -> None:
+        self.query_one(RecordTable).set_records([user_record(u) for u in message.users])
+
+    @on(RecordTable.Opened)
+    def _open(self, event: RecordTable.Opened) -> None:
+        from .user_rooms import UserRoomsScreen
+
+        self.app.push_screen(UserRoomsScreen(event.key))
+
+    def selected_user_key(self) -> str | None:
+        return self.query_one(RecordTable).selected_key
+
+    def open_filter(self) -> None:
+        self.query_one(RecordTable).open_filter()

@@ -1,0 +1,180 @@
+"""A table of records with a live filter that shows a window of the matches.
+
+A Textual DataTable with 100,000 rows is too slow to fill, so the table holds at most
+`window` rows (the first matches in order) and says how many it shows of how many;
+the filter narrows the whole list, not only the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One row: its key (what enter opens), its cells, and the lower-cased text the filter searches."""
+
+    key: str
+    cells: tuple[str | Text, ...]
+    search: str
+
+
+class FilterInput(Input):
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter")]
+
+    @dataclass
+    class Cleared(Message):
+        pass
+
+    def action_clear_filter(self) -> None:
+        self.post_message(self.Cleared())
+
+
+class RecordGrid(DataTable):
+    """The DataTable, with enter shown in the footer as 'Open'."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
+
+class RecordTable(Vertical):
+    """A filterable, windowed table. Posts Opened(key) on enter."""
+
+    @dataclass
+    class Opened(Message):
+        table: "RecordTable"
+        key: str
+
+    def __init__(self, noun: str, columns: Sequence[str], *, window: int = 1000,
+                 id: str | None = None) -> None:
+        super().__init__(id=id, classes="record-table")
+        self.noun = noun
+        self.window = window
+        self._columns = tuple(columns)
+        self._records: list[Record] = []
+        self._shown: list[str] = []
+        self._loaded = False
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield FilterInput(placeholder="filter (enter: back to the table, escape: clear)",
+                          classes="filter hidden")
+        yield RecordGrid(cursor_type="row", zebra_stripes=True)
+        yield Static(f"loading {self.noun}…", classes="count")
+
+    def on_mount(self) -> None:
+        self.grid.add_columns(*self._columns)
+
+    @property
+    def grid(self) -> RecordGrid:
+        return self.query_one(RecordGrid)
+
+    @property
+    def filter_input(self) -> FilterInput:
+        return self.query_one(FilterInput)
+
+    @property
+    def records(self) -> list[Record]:
+        return self._records
+
+    @property
+    def shown_keys(self) -> list[str]:
+        return list(self._shown)
+
+    @property
+    def selected_key(self) -> str | None:
+        row = self.grid.cursor_row
+        if not self._shown or row is None or not 0 <= row < len(self._shown):
+            return None
+        return self._shown[row]
+
+    # -- data in ----------------------------------------------------------------
+    def set_columns(self, columns: Sequence[str]) -> None:
+        columns = tuple(columns)
+        if columns != self._columns:
+            self._columns = columns
+            self.grid.clear(columns=True)
+            self.grid.add_columns(*columns)
+            self._shown = []
+
+    def set_records(self, records: list[Record]) -> None:
+        """Replace the data, keeping the filter and, if still shown, the selected row."""
+        self._records = records
+        self._loaded = True
+        self._render_rows(keep=self.selected_key)
+
+    def set_loading(self) -> None:
+        self.query_one(".count", Static).update(f"loading {self.noun}…")
+
+    # -- filter -------------------------------------------------------------------
+    def open_filter(self) -> None:
+        box = self.filter_input
+        box.remove_class("hidden")
+        box.focus()
+
+    def matches(self) -> list[Record]:
+        needle = self.filter_text.strip().lower()
+        if not needle:
+            return self._records
+        return [r for r in self._records if needle in r.search]
+
+    @on(Input.Changed, "FilterInput")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value
+        self._render_rows(keep=None)
+
+    @on(Input.Submitted, "FilterInput")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        grid = self.grid
+        grid.focus()
+        if self._shown:
+            grid.move_cursor(row=0)
+
+    @on(FilterInput.Cleared)
+    def _filter_cleared(self, event: FilterInput.Cleared) -> None:
+        event.stop()
+        box = self.filter_input
+        box.value = ""  # posts Changed, which re-renders with no filter
+        self.filter_text = ""
+        box.add_class("hidden")
+        self.grid.focus()
+        self._render_rows(keep=None)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = self.selected_key
+        if key is not None:
+            self.post_message(self.Opened(self, key))
+
+    # -- rendering ----------------------------------------------------------------
+    def _render_rows(self, keep: str | None) -> None:
+        found = self.matches()
+        window = found[: self.window]
+        grid = self.grid
+        grid.clear()
+        self._shown = [r.key for r in window]
+        for r in window:
+            grid.add_row(*r.cells)
+        if keep is not None and keep in self._shown:
+            grid.move_cursor(row=self._shown.index(keep), animate=False)
+        total = len(self._records)
+        if not self._loaded:
+            text = f"loading {self.noun}…"
+        elif len(found) == total:
+            text = f"{len(window):,} of {total:,} {self.noun}"
+        else:
+            text = f"{len(window):,} of {len(found):,} matching (of {total:,}) {self.noun}"
+        if self.filter_text.strip():
+            text += f"  filter: {self.filter_text.strip()!r}"
+        self.query_one(".count", Static).update(text)
