@@ -394,7 +394,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
     task: asyncio.Task | None = None
     try:
         yield ev("connect", f"opening {source.label} and {target.label}")
-        sq = await open_store(replace(source, read_only=True))
+        sq = await open_store(source)
         kv = await open_store(replace(target, read_only=False))
         replicas = getattr(kv, "replicas_used", target.replicas)
 
