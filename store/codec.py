@@ -40,6 +40,36 @@ def user_obj(u: User) -> dict[str, Any]:
             "added_at": u.added_at, "revoked_at": u.revoked_at}
 
 
+# -- the same objects as compact JSON text, one record at a time ----------------
+# For bulk exports (a million keys): an f-string per record is several times faster
+# than building a dict and encoding it, and gives the very same bytes (json's own
+# string escaper; ints and None render as json does). tests/store/test_contract.py
+# pins the equality with dumps(*_obj(...)).
+
+_str = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
+
+
+def room_json(r: Room) -> str:
+    return (f'{{"id":{_str(r.id)},"name":{_str(r.name)},"encrypted":{"true" if r.encrypted else "false"},'
+            f'"owner":{_str(r.owner)},"epoch":{r.epoch:d},"created_at":{r.created_at:d}}}')
+
+
+def member_json(m: Member) -> str:
+    return (f'{{"room_id":{_str(m.room_id)},"endpoint":{_str(m.endpoint)},"role":{_str(m.role)},'
+            f'"joined_at":{m.joined_at:d}}}')
+
+
+def key_json(k: SealedKey) -> str:
+    return (f'{{"room_id":{_str(k.room_id)},"epoch":{k.epoch:d},"endpoint":{_str(k.endpoint)},'
+            f'"sealed_key":"{base64.b64encode(k.sealed_key).decode("ascii")}","created_at":{k.created_at:d}}}')
+
+
+def user_json(u: User) -> str:
+    revoked = "null" if u.revoked_at is None else f"{u.revoked_at:d}"
+    return (f'{{"key":{_str(u.key)},"name":{_str(u.name)},"role":{_str(u.role)},"status":{_str(u.status)},'
+            f'"added_at":{u.added_at:d},"revoked_at":{revoked}}}')
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON, non-ASCII kept as UTF-8 (the daemon's encoding)."""
     return _dumps(obj)

@@ -13,7 +13,7 @@ import itertools
 import os
 import sqlite3
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 
 import aiosqlite
@@ -22,7 +22,7 @@ from . import ids
 from .base import Store
 from .errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
 from .models import ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, Member, Room, SealedKey, Snapshot, User
-from .snapshot import make_snapshot
+from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, SqliteSpec, system_clock
 
 SCHEMA_VERSION = 1
@@ -85,7 +85,7 @@ def create_database(path: str) -> None:
     build_database(path, lambda con: None)
 
 
-def build_database(path: str, fill) -> None:
+def build_database(path: str, fill: Callable[[sqlite3.Connection], None]) -> None:
     """Create a schema-v1 database, let fill(sqlite3.Connection) write into it, then put it
     at path; used by create_database and the seeder. Raises: InvalidInput."""
     if os.path.lexists(path):
@@ -98,8 +98,9 @@ def build_database(path: str, fill) -> None:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
             con.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-            con.execute("PRAGMA journal_mode = WAL")
             fill(con)
+            con.execute("PRAGMA synchronous = FULL")  # fill may have lowered it; flush before linking
+            con.execute("PRAGMA journal_mode = WAL")  # last: a bulk fill need not pass through the WAL
         finally:
             con.close()  # the last connection checkpoints and removes -wal/-shm
         os.link(tmp, path)  # unlike rename, fails when path exists
@@ -496,17 +497,20 @@ class SqliteStore(Store):
     # -- whole state -----------------------------------------------------------
 
     async def export_snapshot(self) -> Snapshot:
-        async with self._read() as db:  # one read transaction: one consistent state
-            rooms = await db.execute_fetchall(f"SELECT {_ROOM_COLS} FROM rooms")
-            members = await db.execute_fetchall(f"SELECT {_MEMBER_COLS} FROM members")
-            keys = await db.execute_fetchall(f"SELECT {_KEY_COLS} FROM room_keys")
-            users = await db.execute_fetchall(f"SELECT {_USER_COLS} FROM users")
-        return make_snapshot(
-            map(_room, rooms),
-            itertools.starmap(Member, members),
-            itertools.starmap(SealedKey, keys),
-            itertools.starmap(User, users),
-        )
+        # millions of rows and models: the GC would only rescan them (it merely delays
+        # cycle collection for other tasks meanwhile)
+        with paused_gc():
+            async with self._read() as db:  # one read transaction: one consistent state
+                rooms = await db.execute_fetchall(f"SELECT {_ROOM_COLS} FROM rooms")
+                members = await db.execute_fetchall(f"SELECT {_MEMBER_COLS} FROM members")
+                keys = await db.execute_fetchall(f"SELECT {_KEY_COLS} FROM room_keys")
+                users = await db.execute_fetchall(f"SELECT {_USER_COLS} FROM users")
+            return make_snapshot(
+                map(_room, rooms),
+                itertools.starmap(Member, members),
+                itertools.starmap(SealedKey, keys),
+                itertools.starmap(User, users),
+            )
 
     async def change_marker(self) -> object:
         rows = await self._fetch("PRAGMA data_version")  # moves on other connections' commits
