@@ -1,9 +1,219 @@
-"""`init-db`, `seed`, `export`, `users ...`, `authorize` (issue 2 fills this in)."""
+"""`init-db`, `seed`, `export`, `users ...`, `authorize`: the data commands of SPEC section 7.
+
+Every command that reads or changes state opens its backend through
+open_store(backend_spec(args)), so it works on SQLite and on JetStream KV alike.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import datetime, timezone
+
+from store import NotFound, StoreError, Unavailable, User, open_store
+from store import codec, ids
+from store.models import REVOKED, USER_ADMIN, USER_USER
+from store.snapshot import export_chunks, paused_gc
+
+from .common import (EXIT_FOUND, EXIT_OK, CommandError, Parser, add_backend_args, backend_spec,
+                     run_async, say)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("init-db", help="create an empty schema-v1 database (refuses an existing file)")
+    p.add_argument("path", metavar="PATH")
+    p.set_defaults(func=init_db)
+
+    p = sub.add_parser("seed", help="fill a new database with deterministic synthetic data")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--rooms", type=int, default=20, metavar="N", help="rooms (default 20)")
+    p.add_argument("--users", type=int, default=50, metavar="N", help="users (default 50)")
+    p.add_argument("--members-per-room", type=int, default=5, metavar="N",
+                   help="members of each room, the owner included (default 5)")
+    p.add_argument("--epochs", type=int, default=3, metavar="N", help="key epochs of each room (default 3)")
+    p.add_argument("--seed", type=int, default=1, metavar="N", help="random seed (default 1)")
+    p.set_defaults(func=seed)
+
+    p = sub.add_parser("export", help="print the whole state as JSON")
+    add_backend_args(p, suppress=True)
+    p.set_defaults(func=export)
+
+    users = sub.add_parser("users", help="the user allowlist: list, add, revoke, reinstate")
+    add_backend_args(users, suppress=True)
+    usub = users.add_subparsers(dest="users_command", metavar="ACTION", parser_class=Parser,
+                                required=True)
+    p = usub.add_parser("list", help="every user, sorted by key")
+    p.add_argument("--json", action="store_true", help="one JSON document (the export's user objects)")
+    p.set_defaults(func=users_list)
+    p = usub.add_parser("add", help="add an active user")
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("--name", default="")
+    p.add_argument("--role", choices=(USER_USER, USER_ADMIN), default=USER_USER)
+    p.set_defaults(func=users_add)
+    for action, func, text in (("revoke", users_revoke, "revoke a user (memberships stay)"),
+                               ("reinstate", users_reinstate, "make a revoked user active again")):
+        p = usub.add_parser(action, help=text)
+        p.add_argument("key", metavar="KEY")
+        p.set_defaults(func=func)
+    for p in usub.choices.values():
+        add_backend_args(p, suppress=True)
+
+    p = sub.add_parser("authorize", help="what is_authorized (or is_admin) answers now")
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("--admin", action="store_true", help="ask is_admin instead")
+    add_backend_args(p, suppress=True)
+    p.set_defaults(func=authorize)
+
+
+def iso(ts: int | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key(text: str) -> str:
+    """Validate before opening a backend: a bad key is bad input (2) even with NATS down."""
+    try:
+        return ids.key(text)
+    except StoreError as e:
+        raise CommandError(str(e)) from None
+
+
+def _with_store(args: argparse.Namespace, action, *, read_only: bool = False):
+    """Open the backend named by args, run action(store), close it; store errors -> exit codes."""
+    spec = backend_spec(args, read_only=read_only or bool(getattr(args, "read_only", False)))
+
+    async def run():
+        store = await open_store(spec)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return run_async(run)
+
+
+# -- commands --------------------------------------------------------------------
+
+def init_db(args: argparse.Namespace) -> int:
+    from store.sqlite import create_database
+
+    try:
+        create_database(args.path)
+    except StoreError as e:
+        raise CommandError(str(e)) from None
+    print(f"created {args.path} (schema version 1)")
+    return EXIT_OK
+
+
+def seed(args: argparse.Namespace) -> int:
+    from store.seed import seed_database
+
+    try:
+        counts = seed_database(args.path, rooms=args.rooms, users=args.users,
+                               members_per_room=args.members_per_room, epochs=args.epochs, seed=args.seed)
+    except StoreError as e:
+        raise CommandError(str(e)) from None
+    print(f"seeded {args.path}: {counts}")
+    return EXIT_OK
+
+
+def export(args: argparse.Namespace) -> int:
+    # a short-lived process building millions of objects: the cyclic GC would only rescan them
+    with paused_gc():
+        snap = _with_store(args, lambda store: store.export_snapshot(), read_only=True)
+        out = sys.stdout
+        for chunk in export_chunks(snap):  # streamed: no second copy of a large document
+            out.write(chunk)
+        out.write("\n")
+        out.flush()
+    for bad in snap.invalid:  # never silently skipped
+        say(f"invalid record: bucket {bad.bucket}, key {bad.key}: {bad.reason}")
+    return EXIT_FOUND if snap.invalid else EXIT_OK
+
+
+def _user_line(u: User) -> str:
+    return f"{u.key}  {u.role:<5}  {u.status:<7}  added {iso(u.added_at)}  revoked {iso(u.revoked_at)}  {u.name}"
+
+
+def users_list(args: argparse.Namespace) -> int:
+    users = _with_store(args, lambda store: store.list_users(), read_only=True)
+    if args.json:
+        print(codec.dumps([codec.user_obj(u) for u in users]))
+    else:
+        for u in users:
+            print(_user_line(u))
+    return EXIT_OK
+
+
+def users_add(args: argparse.Namespace) -> int:
+    key = _key(args.key)
+    try:
+        name = ids.name(args.name)
+    except StoreError as e:
+        raise CommandError(str(e)) from None
+    user = _with_store(args, lambda store: store.add_user(key, name, args.role))
+    print(f"added {_user_line(user)}")
+    return EXIT_OK
+
+
+def users_revoke(args: argparse.Namespace) -> int:
+    key = _key(args.key)
+
+    async def revoke(store):
+        before = await store.get_user(key)
+        return before, await store.revoke_user(key)
+
+    before, user = _with_store(args, revoke)
+    verb = "already revoked" if before.status == REVOKED else "revoked"
+    print(f"{verb} {_user_line(user)}")
+    return EXIT_OK
+
+
+def users_reinstate(args: argparse.Namespace) -> int:
+    key = _key(args.key)
+
+    async def reinstate(store):
+        before = await store.get_user(key)
+        return before, await store.reinstate_user(key)
+
+    before, user = _with_store(args, reinstate)
+    verb = "already active" if before.status != REVOKED else "reinstated"
+    print(f"{verb} {_user_line(user)}")
+    return EXIT_OK
+
+
+UNCONFIRMED = "backend unavailable or state not confirmed current"
+
+
+def authorize(args: argparse.Namespace) -> int:
+    """allow/deny from is_authorized or is_admin only; the reason is looked up afterwards."""
+    key = _key(args.key)
+    spec = backend_spec(args, read_only=True)
+
+    async def decide() -> tuple[bool, str]:
+        try:
+            store = await open_store(spec)
+        except Unavailable as e:  # fail closed: a backend failure is a deny, not an error
+            return False, f"{UNCONFIRMED} ({e})"
+        try:
+            allowed = await (store.is_admin(key) if args.admin else store.is_authorized(key))
+            if allowed:
+                return True, "active admin" if args.admin else "active user"
+            try:
+                user = await store.get_user(key)
+            except NotFound:
+                return False, "unknown user"
+            except StoreError:
+                return False, UNCONFIRMED
+            if user.status == REVOKED:
+                return False, f"revoked at {iso(user.revoked_at)}"
+            if args.admin and user.role != USER_ADMIN:
+                return False, "not an admin"
+            return False, UNCONFIRMED
+        finally:
+            await store.close()
+
+    allowed, reason = run_async(decide)
+    print(f"{'allow' if allowed else 'deny'}: {reason}")
+    return EXIT_OK if allowed else EXIT_FOUND
