@@ -1,9 +1,66 @@
-"""`health` and the KV side of `authorize` (issue 3 fills this in)."""
+"""`health --nats-url URL [--json]`: the KV quorum state of SPEC section 6.
+
+Exit status: 0 healthy, 1 degraded, 3 no-quorum or unreachable.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+
+from store import ids
+from store.health import DEFAULT_PROBE_KEY, DEGRADED, HEALTHY, HealthReport, check_health
+
+from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, nats_spec, run_async
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("health", help="quorum health of the JetStream KV buckets",
+                       description="Per bucket: configured replicas, leader, each replica's state "
+                                   "(from the leader's view), and a live authorization probe. "
+                                   "Exit 0 healthy, 1 degraded, 3 no-quorum or unreachable.")
+    add_backend_args(p, db=False, suppress=True)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--probe-key", default=DEFAULT_PROBE_KEY,
+                   help=f"key the live is_authorized probe asks about (default {DEFAULT_PROBE_KEY})")
+    p.set_defaults(func=cmd_health)
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    spec = nats_spec(args, read_only=True)
+    try:
+        probe_key = ids.key(args.probe_key)
+    except ids.InvalidInput as e:
+        raise CommandError(str(e)) from None
+    report = run_async(lambda: check_health(spec, probe_key))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else render(report))
+    if report.overall == HEALTHY:
+        return EXIT_OK
+    if report.overall == DEGRADED:
+        return EXIT_FOUND
+    return EXIT_UNAVAILABLE
+
+
+def render(report: HealthReport) -> str:
+    """A readable table: one line per bucket, then one per replica."""
+    lines = [f"{report.target}: {report.overall}"]
+    if report.error:
+        lines.append(f"  unreachable: {report.error}")
+        return "\n".join(lines)
+    rows = [("bucket", "R", "leader", "state", "replicas")]
+    for b in report.buckets:
+        peers = ", ".join(
+            p.name + ("" if p.state == "current" else
+                      f" lagging({p.lag})" if p.state == "lagging" else " offline")
+            for p in b.peers) or "-"
+        state = b.state + (f" ({b.reason})" if b.reason else "")
+        rows.append((b.bucket, "?" if b.replicas is None else str(b.replicas), b.leader or "-",
+                     state, peers))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+    if report.probe:
+        p = report.probe
+        lines.append(f"probe is_authorized({p.key}): {'allow' if p.allowed else 'deny'} "
+                     f"in {p.seconds * 1000:.1f} ms: {p.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,165 @@
+"""KV quorum health (SPEC section 6): per-bucket stream state from the leader's view, and
+a live fail-closed probe. Plain dataclasses, no UI.
+
+Every bucket's stream info is requested from its leader (the JetStream API routes it
+there). A replica is `offline` when the leader marks it so or has not heard from it for
+STALE_S (after a SIGKILL the leader keeps calling it `current` for ~10 s), `lagging`
+when not current or behind, else `current`. A bucket is `healthy` with a leader and every
+replica current, `degraded` with a leader and a quorum of current peers (leader included),
+else `no-quorum`; a stream info that does not answer within the op timeout is `no-quorum`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+
+from .errors import NotFound, StoreError, Unavailable
+from .spec import NatsSpec
+
+HEALTHY = "healthy"
+DEGRADED = "degraded"
+NO_QUORUM = "no-quorum"
+_RANK = {HEALTHY: 0, DEGRADED: 1, NO_QUORUM: 2}
+
+DEFAULT_PROBE_KEY = "health-probe"
+
+
+@dataclass(frozen=True)
+class ReplicaHealth:
+    name: str
+    state: str  # "current", "lagging" or "offline"
+    lag: int = 0  # operations behind the leader
+    active_s: float | None = None  # seconds since the leader last heard from it
+
+
+@dataclass(frozen=True)
+class BucketHealth:
+    bucket: str
+    stream: str
+    replicas: int | None  # configured; None when unknown (no answer, missing)
+    leader: str | None
+    peers: tuple[ReplicaHealth, ...]  # the replicas other than the leader
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    key: str
+    allowed: bool
+    reason: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    target: str
+    overall: str
+    buckets: tuple[BucketHealth, ...] = ()
+    probe: ProbeResult | None = None
+    error: str | None = None  # set when the deployment could not be reached at all
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def worst(states: list[str]) -> str:
+    return max(states, key=lambda s: _RANK[s]) if states else NO_QUORUM
+
+
+def judge_stream(bucket: str, stream: str, info: dict, stale_s: float | None = None) -> BucketHealth:
+    """One bucket's health from its leader's stream info."""
+    from .kv import STALE_S
+
+    stale = STALE_S if stale_s is None else stale_s
+    cfg = info.get("config") or {}
+    replicas = int(cfg.get("num_replicas", 1))
+    cl = info.get("cluster") or {}
+    leader = cl.get("leader")
+    peers = []
+    for p in cl.get("replicas") or []:
+        active = p.get("active")
+        active_s = None if active is None else round(active / 1e9, 3)
+        lag = int(p.get("lag", 0) or 0)
+        if p.get("offline") or (active_s is not None and active_s >= stale):
+            state = "offline"
+        elif not p.get("current") or lag > 0:
+            state = "lagging"
+        else:
+            state = "current"
+        peers.append(ReplicaHealth(p.get("name", "?"), state, lag, active_s))
+    peers.sort(key=lambda r: r.name)
+    if replicas <= 1:
+        # one server holds the whole stream: its answer is the quorum
+        return BucketHealth(bucket, stream, replicas, leader or "(single server)", tuple(peers),
+                            HEALTHY)
+    if not leader:
+        return BucketHealth(bucket, stream, replicas, None, tuple(peers), NO_QUORUM, "no leader")
+    need = replicas // 2 + 1
+    good = 1 + sum(1 for p in peers if p.state == "current")
+    if good < need:
+        state, reason = NO_QUORUM, f"{good} of {replicas} current, {need} needed"
+    elif good < replicas:
+        state, reason = DEGRADED, f"{good} of {replicas} current"
+    else:
+        state, reason = HEALTHY, ""
+    return BucketHealth(bucket, stream, replicas, leader, tuple(peers), state, reason)
+
+
+async def check_health(target: object, probe_key: str = DEFAULT_PROBE_KEY) -> HealthReport:
+    """The health of every bucket and a live authorization probe.
+
+    target: a NatsSpec (opened read-only here, never creating buckets, closed after) or
+    an open store.kv.KvStore. Never raises for an unreachable deployment: the report then
+    has `error` set and overall no-quorum.
+    """
+    from .kv import BUCKETS, KvStore
+
+    own = False
+    if isinstance(target, NatsSpec):
+        try:
+            store = await KvStore.open(dataclasses.replace(target, read_only=True))
+        except StoreError as e:
+            return HealthReport(target.label, NO_QUORUM, error=str(e))
+        own = True
+    elif isinstance(target, KvStore):
+        store = target
+    else:
+        raise TypeError("check_health needs a NatsSpec or a KvStore")
+    try:
+        buckets, probe = await asyncio.gather(
+            asyncio.gather(*(_bucket(store, b) for b in BUCKETS)), _probe(store, probe_key))
+        return HealthReport(store.label, worst([b.state for b in buckets]), tuple(buckets), probe)
+    finally:
+        if own:
+            await store.close()
+
+
+async def _bucket(store: object, base: str) -> BucketHealth:
+    name, stream = store.bucket(base), store.stream(base)  # type: ignore[attr-defined]
+    try:
+        info = await asyncio.wait_for(
+            store._api(f"$JS.API.STREAM.INFO.{stream}"), store.timeout)  # type: ignore[attr-defined]
+    except NotFound:
+        # nothing to replicate; an operator still wants to see it
+        return BucketHealth(name, stream, None, None, (), DEGRADED, "bucket does not exist")
+    except (StoreError, asyncio.TimeoutError) as e:
+        reason = str(e) if isinstance(e, Unavailable) else "no answer within the op timeout"
+        return BucketHealth(name, stream, None, None, (), NO_QUORUM, reason)
+    return judge_stream(name, stream, info)
+
+
+async def _probe(store: object, key: str) -> ProbeResult:
+    """What is_authorized answers now, with the reason behind it, and how long it took."""
+    start = time.monotonic()
+    try:
+        user, reason = await asyncio.wait_for(store.authorize(key), store.timeout)  # type: ignore[attr-defined]
+        allowed = user is not None and user.active
+    except asyncio.TimeoutError:
+        allowed, reason = False, f"no confirmed answer within {store.timeout:g}s (fail closed)"  # type: ignore[attr-defined]
+    except StoreError as e:
+        allowed, reason = False, f"{e} (fail closed)"
+    return ProbeResult(key, allowed, reason, round(time.monotonic() - start, 4))
