@@ -95,8 +95,17 @@ def backend_spec(args: argparse.Namespace, *, read_only: bool = False) -> StoreS
 
 def run_async(fn: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine, turning store errors into CommandError (exit 2 or 3)."""
+    box: list[T] = []
+
+    async def main() -> None:
+        # the result is kept out of the main task: on exit, asyncio.run (3.11) formats the
+        # repr of its SIGINT handler, which holds the task and so its result; for an
+        # export that is a million-record repr (seconds)
+        box.append(await fn())
+
     try:
-        return asyncio.run(fn())
+        asyncio.run(main())
+        return box[0]
     except Unavailable as e:
         raise CommandError(f"unavailable: {e}", EXIT_UNAVAILABLE) from None
     except InvalidInput as e:
