@@ -1,17 +1,344 @@
-"""The migration screen (key 3). A placeholder: the migration engineer replaces this file.
+"""The migration screen (key 3): SQLite -> JetStream KV, step by step, then the target's health.
 
-The app passes its migration target (a NatsSpec or None) as `app.migration_target`;
-key `m` calls `action_migrate` on this screen.
+Source: the open database (app.spec, a SqliteSpec). Target: app.migration_target (from
+--nats-url / --replicas), or a URL typed in the target field. `m` starts or re-runs.
+
+The migration (store.migrate.migrate, an async generator of events) runs in a thread
+worker with an event loop of its own, so a large import never stalls the UI; its events
+come back as messages, progress ticks at most ~10 per second. Durations, rates, paths and
+the target URL go through injectable formatters so snapshot tests can fix them.
 """
 
 from __future__ import annotations
 
-from .placeholder import PlaceholderScreen
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Header, Input, Label, Static
+from textual.worker import get_current_worker
+
+from store import NatsSpec, SqliteSpec
+from store.migrate import WRITE_ORDER, MigrationEvent, migrate
+
+from ..widgets.health_panel import HealthPanel
+from ..widgets.migration_progress import MigrationProgress, format_rate
+from ..widgets.parity_view import ParityView
+from .base import DataScreen
+from .health import watch_health
+
+#: the steps shown, in order (prune is not offered from the TUI)
+STEPS = ("connect", "backup", "export", "import", "parity")
+STEP_TITLES = {"connect": "connect", "backup": "backup", "export": "export", "import": "import",
+               "parity": "parity"}
+#: progress ticks closer together than this are coalesced into the latest one
+MIN_TICK = 0.1
+
+ICONS = {"pending": ("·", "dim"), "running": ("…", "bold yellow"), "ok": ("✔", "bold green"),
+         "warn": ("!", "bold yellow"), "failed": ("✖", "bold red")}
 
 
-class MigrationScreen(PlaceholderScreen):
-    TITLE_TEXT = "Migration SQLite -> JetStream KV"
-    BODY = "not built yet"
+def format_seconds(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.1f}s"
+
+
+def format_size(size: int) -> str:
+    return f"{size:,} bytes"
+
+
+@dataclass
+class MigrationEventMessage(Message):
+    """One event of the running migration, carried from the worker thread to the screen."""
+
+    run: int
+    event: MigrationEvent
+
+
+class MigrationScreen(DataScreen):
+    """Run the migration from the TUI and watch each step; `m` starts or re-runs it."""
+
+    DEFAULT_CSS = """
+    #migration-endpoints { height: 3; }
+    #migration-endpoints Label { height: 3; content-align: left middle; padding: 0 1; }
+    #migration-endpoints .endpoint-title { text-style: bold; padding-right: 0; }
+    #migration-source { max-width: 50; }
+    #migration-target { width: 1fr; }
+    #migration-body { height: 1fr; }
+    #migration-main { width: 3fr; padding: 0 1; }
+    #migration-status { margin-bottom: 1; }
+    #migration-steps { margin-bottom: 1; }
+    #migration-progress { margin-bottom: 1; }
+    #migration-health { width: 2fr; border-left: vkey $primary; }
+    """
+
+    AUTO_FOCUS = ""  # keys (m, 1-4, q) must reach the bindings, not the target field
+
+    def __init__(self, *, format_path: Callable[[str], str] = str,
+                 format_seconds: Callable[[float | None], str] | None = None,
+                 format_rate: Callable[[float | None], str] = format_rate,
+                 health_interval: float = 1.0, **kw) -> None:
+        super().__init__(**kw)
+        self.format_path = format_path
+        # None: real durations (the health panel's probe in ms); snapshot tests pass one
+        self._format_seconds = format_seconds
+        self.format_seconds = format_seconds or globals()["format_seconds"]
+        self.format_rate = format_rate
+        self.health_interval = health_interval
+        self.running = False
+        #: the last run's outcome: None (never ran), "done" or "failed"
+        self.outcome: str | None = None
+        self.identical: bool | None = None
+        self._run = 0
+        self._steps: dict[str, tuple[str, str]] = {}
+        self._target: NatsSpec | None = None
+
+    # -- layout ----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        source = self.admin.spec
+        target = self.admin.migration_target
+        with Horizontal(id="migration-endpoints"):
+            yield Label("source", classes="endpoint-title")
+            yield Label(self._source_text(), id="migration-source", classes="endpoint-value")
+            yield Label("target", classes="endpoint-title")
+            yield Input(value=target.url if target else "",
+                        placeholder="nats://host:4222 (type the target URL)",
+                        id="migration-target", disabled=not isinstance(source, SqliteSpec))
+            yield Label(f"replicas {self._replicas(target)}", id="migration-replicas")
+        with Horizontal(id="migration-body"):
+            with VerticalScroll(id="migration-main"):
+                yield Static(self._intro(), id="migration-status")
+                yield Static("", id="migration-steps")
+                yield MigrationProgress(WRITE_ORDER, format_rate=self.format_rate,
+                                        id="migration-progress")
+                yield ParityView(id="migration-parity")
+            kw = {"format_seconds": self._format_seconds} if self._format_seconds else {}
+            yield HealthPanel(id="migration-health", title="target health", **kw)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._reset_steps()
+        self.query_one(MigrationProgress).display = False
+        self.query_one(HealthPanel).show_message("shown after a migration")
+
+    def load(self) -> None:
+        """Nothing to read from the open store: this screen works on demand."""
+
+    # -- what is shown -----------------------------------------------------------------
+    def _source_text(self) -> str:
+        spec = self.admin.spec
+        if isinstance(spec, SqliteSpec):
+            return self.format_path(spec.path)
+        return "none: the app is open on KV"
+
+    @staticmethod
+    def _replicas(target: NatsSpec | None) -> int:
+        return target.replicas if target is not None and target.replicas else 3
+
+    def _intro(self) -> Text:
+        if not isinstance(self.admin.spec, SqliteSpec):
+            return Text("The migration needs a SQLite source: open the app with --db PATH "
+                        "(and --nats-url URL for the target).", style="bold yellow")
+        return Text("m: back up, export, write every record to the KV buckets, compare both "
+                    "sides (safe to run again)", style="dim")
+
+    def _reset_steps(self) -> None:
+        self._steps = {s: ("pending", "") for s in STEPS}
+        self._render_steps()
+
+    def _set_step(self, step: str, state: str, text: str = "") -> None:
+        self._steps[step] = (state, text)
+        self._render_steps()
+
+    def _render_steps(self) -> None:
+        out = Text()
+        for i, step in enumerate(STEPS):
+            state, text = self._steps[step]
+            icon, style = ICONS[state]
+            if i:
+                out.append("\n")
+            out.append(f"{icon} ", style=style)
+            out.append(f"{STEP_TITLES[step]:<8}", style="bold" if state != "pending" else "dim")
+            out.append(text, style="red" if state == "failed" else "")
+        self.query_one("#migration-steps", Static).update(out)
+
+    def _status(self, text: str, style: str = "") -> None:
+        self.query_one("#migration-status", Static).update(Text(text, style=style))
+
+    # -- starting ------------------------------------------------------------------------
+    def target_spec(self) -> NatsSpec | None:
+        """The target: the typed URL, with --nats-url's options (prefix, creds...) if given."""
+        url = self.query_one("#migration-target", Input).value.strip()
+        base = self.admin.migration_target
+        if not url:
+            return None
+        if base is not None:
+            return base if url == base.url else replace(base, url=url)
+        return NatsSpec(url=url, replicas=3)
+
+    @on(Input.Submitted, "#migration-target")
+    def _target_entered(self) -> None:
+        self.set_focus(None)  # back to the keys; m starts
 
     def action_migrate(self) -> None:
-        self.notify("the migration screen is not built yet", severity="warning")
+        source = self.admin.spec
+        if not isinstance(source, SqliteSpec):
+            self.notify("the migration needs --db: the app is open on KV, there is no SQLite source",
+                        severity="warning")
+            return
+        if self.running:
+            self.notify("a migration is running already", severity="warning")
+            return
+        target = self.target_spec()
+        if target is None:
+            self.notify("no target: give --nats-url or type the target URL", severity="warning")
+            self.query_one("#migration-target", Input).focus()
+            return
+        self._target = target
+        self.query_one("#migration-replicas", Label).update(f"replicas {self._replicas(target)}")
+        self.running = True
+        self.outcome = self.identical = None
+        self._run += 1
+        self._reset_steps()
+        progress = self.query_one(MigrationProgress)
+        progress.reset()
+        progress.display = True
+        self.query_one(ParityView).clear()
+        self.workers.cancel_group(self, "health")
+        self.query_one(HealthPanel).show_message("shown after the migration")
+        self._status("migrating…", "bold yellow")
+        self._set_step("connect", "running", "opening both sides")
+        self._migrate(self._run, source, target, self.admin.clock())
+
+    @work(thread=True, exclusive=True, group="migration", exit_on_error=False)
+    def _migrate(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
+        worker = get_current_worker()
+
+        async def consume() -> None:
+            pending: MigrationEvent | None = None
+            last = 0.0
+            events = migrate(source, replace(target, replicas=self._replicas(target)), now=now)
+            try:
+                async for ev in events:
+                    if worker.is_cancelled:
+                        break
+                    tick = ev.phase == "import" and not ev.message
+                    t = time.monotonic()
+                    if tick and t - last < MIN_TICK:
+                        pending = ev  # coalesced: only the latest counts are worth a repaint
+                        continue
+                    pending = None
+                    last = t
+                    self.post_message(MigrationEventMessage(run, ev))
+                if pending is not None:
+                    self.post_message(MigrationEventMessage(run, pending))
+            finally:
+                await events.aclose()
+
+        asyncio.run(consume())
+
+    # -- events ----------------------------------------------------------------------------
+    def on_migration_event_message(self, message: MigrationEventMessage) -> None:
+        if message.run != self._run:
+            return  # a late event of an earlier run
+        ev = message.event
+        phase = ev.phase
+        if phase == "failed":
+            self._failed(ev)
+            return
+        # every step before this phase is finished
+        if phase in STEPS or phase == "done":
+            upto = STEPS.index(phase) if phase in STEPS else len(STEPS)
+            for step in STEPS[:upto]:
+                if self._steps[step][0] in ("pending", "running"):
+                    self._set_step(step, "ok", self._steps[step][1] if step != "connect"
+                                   else "both sides open")
+        if ev.progress:
+            self.query_one(MigrationProgress).show(ev.progress, ev.elapsed)
+        if phase == "backup":
+            self._on_backup(ev)
+        elif phase == "export":
+            self._set_step("export", "running" if not ev.progress else "ok",
+                           "reading one snapshot" if not ev.progress
+                           else f"{sum(p.total for p in ev.progress if p.bucket != 'rooms_by_member'):,} records")
+        elif phase == "import":
+            total = sum(p.total for p in ev.progress)
+            done = sum(p.done for p in ev.progress)
+            if ev.message.startswith("wrote"):
+                took = self.format_seconds(ev.elapsed - self._import_started)
+                self._set_step("import", "ok", f"{total:,} writes" + (f" in {took}" if took else ""))
+            else:
+                if self._steps["import"][0] == "pending":
+                    self._import_started = ev.elapsed
+                self._set_step("import", "running", f"{done:,}/{total:,} writes")
+        elif phase == "parity":
+            if ev.parity is None:
+                self._set_step("parity", "running", "exporting KV and comparing")
+            else:
+                self._show_parity(ev)
+        elif phase == "done":
+            self._done(ev)
+
+    _import_started = 0.0
+
+    def _on_backup(self, ev: MigrationEvent) -> None:
+        info = ev.backup
+        if info is None:
+            if "skipped" in ev.message:
+                self._set_step("backup", "warn", "skipped")
+            else:
+                self._set_step("backup", "running", "VACUUM INTO a copy next to the database")
+            return
+        text = f"{self.format_path(info.path)} ({format_size(info.size)}) "
+        if info.verified:
+            self._set_step("backup", "ok", text + "verified")
+        else:
+            self._set_step("backup", "warn", text + f"NOT verified: {info.note}")
+
+    def _show_parity(self, ev: MigrationEvent) -> None:
+        parity = ev.parity
+        assert parity is not None
+        if parity.identical:
+            self._set_step("parity", "ok", "identical")
+        else:
+            self._set_step("parity", "failed", f"{len(parity.differences):,} difference(s)")
+        self.identical = parity.identical
+        self.query_one(ParityView).show(parity)
+
+    def _done(self, ev: MigrationEvent) -> None:
+        self.running = False
+        self.outcome = "done"
+        report = ev.report
+        if report is not None and ev.parity is not None:
+            self.identical = ev.parity.identical
+        took = self.format_seconds(report.duration if report else None)
+        if self.identical:
+            self._status("migration done: both sides identical" + (f" ({took})" if took else ""),
+                         "bold green")
+        else:
+            self._status("migration done, but the two sides differ: see the differences below",
+                         "bold red")
+        self._watch_target_health()
+
+    def _failed(self, ev: MigrationEvent) -> None:
+        self.running = False
+        self.outcome = "failed"
+        step = next((s for s in STEPS if self._steps[s][0] == "running"), None)
+        if step is None:
+            step = next((s for s in STEPS if self._steps[s][0] == "pending"), STEPS[-1])
+        self._set_step(step, "failed", ev.message)
+        self._status(f"migration failed at {step}: m runs it again", "bold red")
+        if step != "connect":
+            self._watch_target_health()
+
+    # -- the target's health ----------------------------------------------------------------
+    def _watch_target_health(self) -> None:
+        if self._target is not None:
+            watch_health(self, self.query_one(HealthPanel), self._target, self.health_interval)

@@ -1,0 +1,124 @@
+"""The KV quorum health of one deployment: per bucket replicas, leader and state, the overall
+state in colour, and the live authorization probe. Used by the health and migration screens.
+
+Data comes in as a store.health.HealthReport, by message (a worker posts Checked to the
+panel) or by calling show(report); the panel never talks to a store itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Static
+
+from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
+
+STATE_STYLE = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red"}
+REPLICA_STYLE = {"current": "green", "lagging": "yellow", "offline": "red"}
+
+QUORUM_LOST = ("quorum lost: authorizations are denied (fail closed); "
+               "revoke, reinstate and add are disabled")
+
+
+def format_probe_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def replica_text(b: BucketHealth) -> Text:
+    out = Text()
+    for i, r in enumerate(b.peers):
+        if i:
+            out.append("  ")
+        out.append(f"{r.name} ", style="bold")
+        state = f"lagging ({r.lag:,} behind)" if r.state == "lagging" and r.lag else r.state
+        out.append(state, style=REPLICA_STYLE.get(r.state, ""))
+    return out
+
+
+def state_text(state: str) -> Text:
+    return Text(state, style=STATE_STYLE.get(state, "bold"))
+
+
+class HealthPanel(Static):
+    """Renders the last HealthReport. format_seconds is injectable (snapshots hide timings)."""
+
+    DEFAULT_CSS = """
+    HealthPanel { height: auto; padding: 0 1; }
+    """
+
+    @dataclass
+    class Checked(Message):
+        """A fresh report (or None with error: the target could not be asked)."""
+
+        report: HealthReport | None
+        error: str = ""
+
+    def __init__(self, *, title: str = "quorum health",
+                 format_seconds: Callable[[float | None], str] = format_probe_seconds,
+                 **kw) -> None:
+        super().__init__("", **kw)
+        self.heading = title
+        self.format_seconds = format_seconds
+        self.report: HealthReport | None = None
+        self.checks = 0
+
+    def on_health_panel_checked(self, message: Checked) -> None:
+        # handled here and bubbles on, so a screen can react (the app's quorum gate)
+        if message.report is not None:
+            self.show(message.report)
+        else:
+            self.show_message(message.error, style="bold red")
+
+    def show_message(self, text: str, style: str = "dim") -> None:
+        self.report = None
+        self.update(Group(Text(self.heading, style="bold underline"), Text(text, style=style)))
+        self.set_class(False, "-no-quorum", "-degraded", "-healthy")
+
+    def show(self, report: HealthReport) -> None:
+        self.report = report
+        self.checks += 1
+        parts: list = [Text(self.heading, style="bold underline")]
+        overall = Text("overall ", style="bold")
+        overall.append(f" {report.overall.upper()} ", style=STATE_STYLE.get(report.overall, "bold")
+                       + " reverse")
+        parts.append(overall)
+        if report.overall == NO_QUORUM:
+            parts.append(Text(QUORUM_LOST, style="bold red"))
+        if report.error:
+            parts.append(Text(report.error, style="red"))
+        if report.buckets:
+            table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False,
+                          header_style="bold")
+            table.add_column("bucket", no_wrap=True)
+            table.add_column("R", justify="right")
+            table.add_column("leader", no_wrap=True)
+            table.add_column("replicas")
+            table.add_column("state", no_wrap=True)
+            for b in report.buckets:
+                state = state_text(b.state)
+                if b.reason:
+                    state.append(f"\n{b.reason}", style="dim")
+                table.add_row(b.bucket, "?" if b.replicas is None else str(b.replicas),
+                              b.leader or Text("none", style="bold red"), replica_text(b), state)
+            parts.append(table)
+        if report.probe is not None:
+            p = report.probe
+            probe = Text("probe ", style="bold")
+            probe.append(f"is_authorized({p.key}) ")
+            probe.append("allow" if p.allowed else "deny",
+                         style="bold green" if p.allowed else "bold red")
+            took = self.format_seconds(p.seconds)
+            if took:
+                probe.append(f" in {took}")
+            probe.append(f"\n{p.reason}", style="dim")
+            parts.append(probe)
+        self.update(Group(*parts))
+        for state in (HEALTHY, DEGRADED, NO_QUORUM):
+            self.set_class(report.overall == state, f"-{state}")
