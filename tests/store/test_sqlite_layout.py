@@ -251,3 +251,23 @@ def test_seed_refuses_bad_arguments_and_existing_files(tmp_path, db):
     with pytest.raises(InvalidInput):
         seed_database(str(tmp_path / "x.sqlite"), epochs=0)
     assert sorted(os.listdir(tmp_path)) == ["m.sqlite"]
+
+
+async def test_refused_changes_leave_the_file_byte_identical(db, clock):
+    from store import AlreadyExists
+
+    s = await open_store(SqliteSpec(str(db)), clock=clock)
+    await s.create_room("r", "r", "o", encrypted=True, sealed_key=b"k")
+    await s.add_member("r", "m", sealed_key=b"k")
+    await s.add_user("abc")
+    await s.close()
+    before = digest(db)
+    s = await open_store(SqliteSpec(str(db)), clock=clock)
+    with pytest.raises(InvalidInput, match="misses a sealed key for member.*m"):
+        await s.rekey("r", {"o": b"k2"})
+    with pytest.raises(AlreadyExists):
+        await s.add_user("ABC")
+    with pytest.raises(InvalidInput):
+        await s.add_user("bad key")
+    await s.close()
+    assert digest(db) == before
