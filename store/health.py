@@ -142,7 +142,7 @@ async def _bucket(store: object, base: str) -> BucketHealth:
     name, stream = store.bucket(base), store.stream(base)  # type: ignore[attr-defined]
     try:
         info = await asyncio.wait_for(
-            store._api(f"$JS.API.STREAM.INFO.{stream}"), store.timeout)  # type: ignore[attr-defined]
+            store._read_api(f"$JS.API.STREAM.INFO.{stream}"), store.timeout)  # type: ignore[attr-defined]
     except NotFound:
         # nothing to replicate; an operator still wants to see it
         return BucketHealth(name, stream, None, None, (), DEGRADED, "bucket does not exist")

@@ -232,10 +232,25 @@ class KvStore(Store):
             raise Unavailable(f"{text} (code {code})")
         return resp
 
+    async def _read_api(self, subject: str, payload: Any = None, timeout: float | None = None) -> dict:
+        """A read-only API request, retried within the bound: a request written to a
+        connection that just died is lost, and the retry goes out after the reconnect."""
+        total = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + total
+        attempt = max(0.25, total / 2)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return await self._api(subject, payload, timeout=min(attempt, max(left, 0.01)))
+            except Unavailable:
+                if deadline - time.monotonic() < 0.05:
+                    raise
+                await asyncio.sleep(0.02)
+
     async def _stream_info(self, base: str, timeout: float | None = None) -> dict | None:
         """The stream's info from its leader, or None when the stream does not exist."""
         try:
-            return await self._api(f"$JS.API.STREAM.INFO.{self.stream(base)}", timeout=timeout)
+            return await self._read_api(f"$JS.API.STREAM.INFO.{self.stream(base)}", timeout=timeout)
         except NotFound:
             return None
 
@@ -638,9 +653,9 @@ class KvStore(Store):
         stream = self.stream("users")
         subject = f"$KV.{self.bucket('users')}.{key}"
         # both requests go to the stream leader; run them together to save a round trip
-        info_t = asyncio.ensure_future(self._api(f"$JS.API.STREAM.INFO.{stream}"))
-        get_t = asyncio.ensure_future(self._api(f"$JS.API.STREAM.MSG.GET.{stream}",
-                                                {"last_by_subj": subject}))
+        info_t = asyncio.ensure_future(self._read_api(f"$JS.API.STREAM.INFO.{stream}"))
+        get_t = asyncio.ensure_future(self._read_api(f"$JS.API.STREAM.MSG.GET.{stream}",
+                                                     {"last_by_subj": subject}))
         try:
             info = await info_t
             try:
@@ -661,7 +676,7 @@ class KvStore(Store):
             if not wait:
                 raise Unavailable(f"users stream: {problem}")
             await asyncio.sleep(POLL_S)
-            info = await self._api(f"$JS.API.STREAM.INFO.{stream}")
+            info = await self._read_api(f"$JS.API.STREAM.INFO.{stream}")
         if got is None:
             return None, f"{key} is not in the allowlist"
         m = got["message"]

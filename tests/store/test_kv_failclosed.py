@@ -1,0 +1,214 @@
+"""Fail-closed authorization on a real 3-node cluster: SIGKILL nodes, watch the answers.
+
+Buckets are R3 and created the way the daemon does (direct gets allowed), so a decision
+read from any replica would still answer after the quorum is gone: the store must not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nats
+import pytest
+
+from store import NatsSpec, Unavailable
+from store.health import DEGRADED, NO_QUORUM, check_health
+from store.kv import BUCKETS, KvStore
+from store.local_nats import NatsNode, find_nats_server, free_port
+
+OP = 2.0  # the store's op_timeout
+MARGIN = 0.5
+
+
+@pytest.fixture
+async def r3(cluster, bucket_prefix):
+    """A store on daemon-made R3 buckets, with alice (active admin) and bob (revoked)."""
+    async def quiet(e):  # a killed node makes this raw client log EOFs otherwise
+        pass
+
+    nc = await nats.connect(cluster.url.split(","), error_cb=quiet)
+    js = nc.jetstream()
+    for b in BUCKETS:
+        await js.create_key_value(bucket=bucket_prefix + b, replicas=3, direct=True)
+    s = await KvStore.open(NatsSpec(url=cluster.url, bucket_prefix=bucket_prefix, op_timeout=OP))
+    await s.add_user("alice", "Alice", "admin")
+    await s.add_user("bob")
+    await s.revoke_user("bob")
+    try:
+        yield s, js
+    finally:
+        await s.close()
+        await nc.close()
+
+
+async def users_leader(js, store) -> tuple[str, list[str]]:
+    info = await js.stream_info(store.stream("users"))
+    return info.cluster.leader, sorted(r.name for r in info.cluster.replicas)
+
+
+def index(cluster, name: str) -> int:
+    return [n.name for n in cluster.nodes].index(name)
+
+
+async def timed(coro) -> tuple[bool, float]:
+    start = time.monotonic()
+    result = await coro
+    return result, time.monotonic() - start
+
+
+async def assert_denies_after_kill(store, killed_at: float, watch: float = 3.0) -> None:
+    """Every call is bounded; every call started op_timeout after the kill denies."""
+    calls = 0
+    while time.monotonic() < killed_at + OP + watch:
+        started = time.monotonic()
+        for fn in (store.is_authorized, store.is_admin):
+            ok, took = await timed(fn("alice"))
+            assert took <= OP + MARGIN, f"{fn.__name__} took {took:.2f}s"
+            if started >= killed_at + OP:
+                assert ok is False, f"{fn.__name__} admitted {started - killed_at:.2f}s after the kill"
+                calls += 1
+        await asyncio.sleep(0.1)
+    assert calls >= 2
+
+
+async def assert_recovers(store, cluster, killed: list[int]) -> None:
+    for i in killed:
+        cluster.restart(i)
+    deadline = time.monotonic() + 30
+    while not await store.is_authorized("alice"):
+        assert time.monotonic() < deadline, "never allowed again after the restart"
+        await asyncio.sleep(0.2)
+    assert await store.is_admin("alice") is True
+    assert await store.is_authorized("bob") is False  # revoked stays revoked
+
+
+async def test_kill_two_survivor_is_leader(cluster, r3):
+    store, js = r3
+    assert await store.is_authorized("alice") and await store.is_admin("alice")
+    assert not await store.is_authorized("bob")
+    leader, followers = await users_leader(js, store)
+    killed = [index(cluster, f) for f in followers]
+    for i in killed:
+        cluster.kill(i)
+    killed_at = time.monotonic()
+    await assert_denies_after_kill(store, killed_at)
+    # the leader still answers API gets now (it steps down ~10 s after the kill): health
+    # must still call it no-quorum from its own view
+    report = await check_health(store)
+    users = next(b for b in report.buckets if b.bucket == store.bucket("users"))
+    assert users.state == NO_QUORUM and report.overall == NO_QUORUM
+    assert report.probe is not None and report.probe.allowed is False
+    await assert_recovers(store, cluster, killed)
+
+
+async def test_kill_two_survivor_is_follower(cluster, r3):
+    store, js = r3
+    assert await store.is_authorized("alice")
+    leader, followers = await users_leader(js, store)
+    killed = [index(cluster, leader), index(cluster, followers[0])]
+    for i in killed:
+        cluster.kill(i)
+    killed_at = time.monotonic()
+    await assert_denies_after_kill(store, killed_at)
+    report = await check_health(store)
+    assert report.overall == NO_QUORUM
+    assert next(b for b in report.buckets if b.bucket == store.bucket("users")).state == NO_QUORUM
+    await assert_recovers(store, cluster, killed)
+
+
+async def test_kill_one_is_degraded_and_still_authorizes(cluster, r3):
+    store, js = r3
+    leader, followers = await users_leader(js, store)
+    killed = index(cluster, followers[0])
+    cluster.kill(killed)
+    # the decision keeps working on the remaining quorum
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        ok, took = await timed(store.is_authorized("alice"))
+        assert ok is True and took <= OP + MARGIN
+        assert await store.is_authorized("bob") is False
+        await asyncio.sleep(0.1)
+    # buckets whose leader was on the killed node elect a new one, then all are degraded
+    deadline = time.monotonic() + 20
+    while True:
+        report = await check_health(store)
+        if report.overall == DEGRADED:
+            break
+        assert time.monotonic() < deadline, f"never degraded: {report}"
+        await asyncio.sleep(0.5)
+    users = next(b for b in report.buckets if b.bucket == store.bucket("users"))
+    assert users.leader == leader and users.replicas == 3
+    assert {p.name: p.state for p in users.peers}[followers[0]] == "offline"
+    assert report.probe is not None and report.probe.reason  # a real answer, not a timeout
+    # the command line says degraded too: exit 1
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tui", "health", "--nats-url", cluster.url,
+        "--bucket-prefix", store.spec.bucket_prefix, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1, (out, err)
+    assert b"degraded" in out and b"offline" in out
+    assert await store.is_authorized("alice") is True
+
+
+# -- unreachable and untrusted -----------------------------------------------------
+
+async def test_unreachable_url_is_unavailable_within_the_timeout():
+    url = f"nats://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(Unavailable, match="cannot connect"):
+        await KvStore.open(NatsSpec(url=url, op_timeout=1.0))
+    assert time.monotonic() - start <= 1.0 + MARGIN
+
+
+def test_health_cli_unreachable_exits_3():
+    url = f"nats://127.0.0.1:{free_port()}"
+    proc = subprocess.run([sys.executable, "-m", "tui", "health", "--nats-url", url,
+                           "--op-timeout", "0.5"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 3, proc
+    assert "no-quorum" in proc.stdout and "cannot connect" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def _self_signed(d: Path, name: str) -> tuple[str, str]:
+    cert, key = d / f"{name}.pem", d / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", f"/CN={name}",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.fixture(scope="module")
+def tls_node(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = _self_signed(d, "server")
+    other, _ = _self_signed(d, "other")
+    node = NatsNode("tls", free_port(), d / "tls", ["--tls", "--tlscert", cert, "--tlskey", key])
+    node.start(find_nats_server())
+    try:
+        yield node, cert, other
+    finally:
+        node.stop()
+
+
+async def test_wrong_ca_is_unavailable_within_the_timeout(tls_node):
+    node, right_ca, wrong_ca = tls_node
+    start = time.monotonic()
+    with pytest.raises(Unavailable) as err:
+        await KvStore.open(NatsSpec(url=node.url, ca=wrong_ca, op_timeout=1.0))
+    assert time.monotonic() - start <= 1.0 + MARGIN
+    assert "certificate" in str(err.value).lower() and "\n" not in str(err.value)
+    # the right CA connects, so the failure above was the trust, not the server
+    s = await KvStore.open(NatsSpec(url=node.url, ca=right_ca, op_timeout=5.0, replicas=1))
+    try:
+        await s.add_user("alice")
+        assert await s.is_authorized("alice") is True
+    finally:
+        await s.close()
+    with pytest.raises(Unavailable, match="CA file"):
+        await KvStore.open(NatsSpec(url=node.url, ca=os.devnull + "-missing", op_timeout=1.0))
