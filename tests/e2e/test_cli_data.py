@@ -137,3 +137,28 @@ def test_authorize_fails_closed_when_the_backend_is_down():
     proc = cli("authorize", "abc", "--nats-url", "nats://127.0.0.1:9", "--op-timeout", "0.5")
     assert proc.returncode == 1
     assert proc.stdout.startswith("deny: backend unavailable or state not confirmed current")
+
+
+def test_export_reports_kv_values_that_do_not_decode(nats_server, bucket_prefix):
+    """Printed document first, then one stderr line per bad record, exit 1: never skipped silently."""
+    import asyncio
+
+    import nats
+
+    from store import NatsSpec, open_store
+
+    async def prepare() -> None:
+        s = await open_store(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
+        await s.add_user("good")
+        await s.close()
+        nc = await nats.connect(nats_server.url)
+        kv = await nc.jetstream().key_value(f"{bucket_prefix}users")
+        await kv.put("broken", b"{not json")
+        await nc.close()
+
+    asyncio.run(prepare())
+    proc = cli("export", "--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix)
+    assert proc.returncode == 1
+    assert [u["key"] for u in json.loads(proc.stdout)["users"]] == ["good"]
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"invalid record: bucket {bucket_prefix}users, key broken: ")
