@@ -21,7 +21,8 @@ import aiosqlite
 from . import ids
 from .base import Store
 from .errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
-from .models import ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, Member, Room, SealedKey, Snapshot, User
+from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, InvalidRecord, Member, Room, SealedKey,
+                     Snapshot, User)
 from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, SqliteSpec, system_clock
 
@@ -164,6 +165,43 @@ def _check_header(path: str) -> None:
 def _uri(path: str, read_only: bool) -> str:
     mode = "ro" if read_only else "rw"  # rw: never create the file
     return f"file:{urllib.request.pathname2url(os.path.abspath(path))}?mode={mode}"
+
+
+# Column types a row needs to become a model; SQLite stores what a writer gives it (a daemon
+# bug could put text in sealed_key or in a timestamp). Such rows are reported as invalid
+# records, like undecodable KV values, instead of crashing an export.
+_TYPED = {
+    "rooms": ("id", [("id", "text"), ("name", "text"), ("owner", "text"), ("epoch", "integer"),
+                     ("created_at", "integer")]),
+    "members": ("room_id || '.' || endpoint", [("room_id", "text"), ("endpoint", "text"),
+                                               ("role", "text"), ("joined_at", "integer")]),
+    "room_keys": ("room_id || '.' || epoch || '.' || endpoint",
+                  [("room_id", "text"), ("epoch", "integer"), ("endpoint", "text"), ("sealed_key", "blob"),
+                   ("created_at", "integer")]),
+    "users": ("key", [("key", "text"), ("name", "text"), ("role", "text"), ("status", "text"),
+                      ("added_at", "integer"), ("revoked_at", "integer")]),
+}
+
+
+def _bad_type(col: str, kind: str) -> str:
+    if col == "revoked_at":
+        return "typeof(revoked_at) NOT IN ('integer', 'null')"
+    return f"typeof({col}) != '{kind}'"
+
+
+def _bad_rows_sql() -> str:
+    parts = []
+    for table, (key, cols) in _TYPED.items():
+        reason = " ".join(f"WHEN {_bad_type(c, k)} THEN '{c} is ' || typeof({c}) || ', expected {k}'"
+                          for c, k in cols)
+        where = " OR ".join(_bad_type(c, k) for c, k in cols)
+        parts.append(f"SELECT '{table}', {key}, CASE {reason} END FROM {table} WHERE {where}")
+    return " UNION ALL ".join(parts)
+
+
+_BAD_ROWS = _bad_rows_sql()
+_VALID = {t: " WHERE NOT (" + " OR ".join(_bad_type(c, k) for c, k in cols) + ")"
+          for t, (_, cols) in _TYPED.items()}
 
 
 def _room(row: tuple) -> Room:
@@ -501,15 +539,19 @@ class SqliteStore(Store):
         # cycle collection for other tasks meanwhile)
         with paused_gc():
             async with self._read() as db:  # one read transaction: one consistent state
-                rooms = await db.execute_fetchall(f"SELECT {_ROOM_COLS} FROM rooms")
-                members = await db.execute_fetchall(f"SELECT {_MEMBER_COLS} FROM members")
-                keys = await db.execute_fetchall(f"SELECT {_KEY_COLS} FROM room_keys")
-                users = await db.execute_fetchall(f"SELECT {_USER_COLS} FROM users")
+                bad = await db.execute_fetchall(_BAD_ROWS)
+                # filtered selects only when needed: the filter costs as much as the check
+                where = _VALID if bad else dict.fromkeys(_VALID, "")
+                rooms = await db.execute_fetchall(f"SELECT {_ROOM_COLS} FROM rooms{where['rooms']}")
+                members = await db.execute_fetchall(f"SELECT {_MEMBER_COLS} FROM members{where['members']}")
+                keys = await db.execute_fetchall(f"SELECT {_KEY_COLS} FROM room_keys{where['room_keys']}")
+                users = await db.execute_fetchall(f"SELECT {_USER_COLS} FROM users{where['users']}")
             return make_snapshot(
                 map(_room, rooms),
                 itertools.starmap(Member, members),
                 itertools.starmap(SealedKey, keys),
                 itertools.starmap(User, users),
+                (InvalidRecord(table, str(key), reason) for table, key, reason in bad),
             )
 
     async def change_marker(self) -> object:

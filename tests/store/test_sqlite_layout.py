@@ -271,3 +271,33 @@ async def test_refused_changes_leave_the_file_byte_identical(db, clock):
         await s.add_user("bad key")
     await s.close()
     assert digest(db) == before
+
+
+async def test_rows_of_the_wrong_type_are_reported_not_exported(db, clock):
+    """What a buggy writer could leave: reported as invalid records, never a crash, never silent."""
+    import subprocess
+    import sys
+
+    s = await open_store(SqliteSpec(str(db)), clock=clock)
+    await s.create_room("r", "r", "o", encrypted=True, sealed_key=b"k")
+    await s.add_user("good")
+    await s.close()
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO room_keys VALUES ('r', 1, 'x', 'text, not a blob', 5)")
+    con.execute("INSERT INTO users VALUES ('bad', '', 'user', 'active', 'yesterday', NULL)")
+    con.commit()
+    con.close()
+    s = await open_store(SqliteSpec(str(db), read_only=True), clock=clock)
+    snap = await s.export_snapshot()
+    await s.close()
+    assert [(i.bucket, i.key, i.reason) for i in snap.invalid] == [
+        ("room_keys", "r.1.x", "sealed_key is text, expected blob"),
+        ("users", "bad", "added_at is text, expected integer")]
+    assert [k.endpoint for k in snap.sealed_keys] == ["o"] and [u.key for u in snap.users] == ["good"]
+    proc = subprocess.run([sys.executable, "-m", "tui", "export", "--db", str(db)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "invalid record: bucket room_keys, key r.1.x: sealed_key is text, expected blob",
+        "invalid record: bucket users, key bad: added_at is text, expected integer"]
+    assert proc.stdout.startswith('{"rooms":[{"id":"r"')
