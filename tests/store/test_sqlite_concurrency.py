@@ -4,7 +4,6 @@ store reads, exports and revokes, and the CLI exports from another process."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import subprocess
