@@ -5,8 +5,9 @@
 
 Steps: connect (both sides are opened first, so an unreachable target leaves nothing
 behind), backup (VACUUM INTO, verified), export (one read transaction), import
-(pipelined writes), prune (only when asked), parity (the KV state exported again and
-diffed against the SQLite snapshot), done.
+(pipelined writes), prune (only when asked), parity (every bucket read back and
+compared with the SQLite snapshot: byte for byte, values that differ decoded and
+diffed field by field; see store.parity.diff_raw), done.
 
 Events (frozen dataclasses, cheap to pass to a UI thread or message):
 
@@ -44,7 +45,7 @@ from . import codec
 from .backup import BackupInfo, backup_database
 from .errors import InvalidInput, StoreError, Unavailable
 from .models import Snapshot
-from .parity import ParityReport, diff
+from .parity import ParityReport, bucket_records, diff_raw
 from .spec import NatsSpec, SqliteSpec, open_store
 
 PHASES = ("connect", "backup", "export", "import", "prune", "parity", "done", "failed")
@@ -285,20 +286,6 @@ def _ack_error(msg: Any) -> str:
 
 # -- records of a snapshot, per bucket ------------------------------------------------
 
-def bucket_records(snap: Snapshot) -> dict[str, Callable[[], Iterable[tuple[str, bytes]]]]:
-    """(key, value) producers per bucket: values encoded by store.codec, keys per SPEC 4."""
-    return {
-        "users": lambda: ((u.key, codec.encode_user(u)) for u in snap.users),
-        "room_keys": lambda: ((f"{k.room_id}.{k.epoch}.{k.endpoint}", codec.encode_key(k))
-                              for k in snap.sealed_keys),
-        "members": lambda: ((f"{m.room_id}.{m.endpoint}", codec.encode_member(m))
-                            for m in snap.members),
-        "rooms_by_member": lambda: ((f"{m.endpoint}.{m.room_id}", codec.encode_reverse(m))
-                                    for m in snap.members),
-        "rooms": lambda: ((r.id, codec.encode_room(r)) for r in snap.rooms),
-    }
-
-
 def bucket_totals(snap: Snapshot) -> dict[str, int]:
     return {"users": len(snap.users), "room_keys": len(snap.sealed_keys),
             "members": len(snap.members), "rooms_by_member": len(snap.members),
@@ -306,33 +293,36 @@ def bucket_totals(snap: Snapshot) -> dict[str, int]:
 
 
 async def import_snapshot(writer: PipelinedWriter, snap: Snapshot,
-                          bucket_name: Callable[[str], str]) -> None:
-    """Write every record of the snapshot, group after group (see WRITE_ORDER)."""
+                          bucket_name: Callable[[str], str],
+                          written: dict[str, dict[str, bytes]] | None = None) -> None:
+    """Write every record of the snapshot, group after group (see WRITE_ORDER).
+
+    written, when given, receives bucket -> key -> the bytes written (for parity).
+    """
     producers = bucket_records(snap)
     for group in _GROUPS:
-        iters = [(b, f"$KV.{bucket_name(b)}.", iter(producers[b]())) for b in group]
+        iters = [(b, f"$KV.{bucket_name(b)}.", iter(producers[b]()),
+                  written.setdefault(b, {}) if written is not None else {}) for b in group]
+        put = writer.put
         # members and their reverse rows go out interleaved, so they land together
         active = iters
         while active:
             still = []
-            for b, prefix, it in active:
+            for b, prefix, it, seen in active:
                 batch = 0
                 for key, value in it:
-                    await writer.put(prefix + key, value, b)
+                    seen[key] = value
+                    await put(prefix + key, value, b)
                     batch += 1
                     if batch == 256:
                         break
                 if batch == 256:
-                    still.append((b, prefix, it))
+                    still.append((b, prefix, it, seen))
             active = still
         await writer.drain()
 
 
 # -- prune ---------------------------------------------------------------------------
-
-def expected_keys(snap: Snapshot) -> dict[str, set[str]]:
-    return {b: {k for k, _ in producer()} for b, producer in bucket_records(snap).items()}
-
 
 async def _list_keys(js: Any, bucket: str) -> list[str]:
     from nats.js.errors import NoKeysError
@@ -344,15 +334,14 @@ async def _list_keys(js: Any, bucket: str) -> list[str]:
         return []
 
 
-async def prune(kv_store: Any, snap: Snapshot) -> dict[str, int]:
-    """Delete the KV records whose keys the SQLite snapshot does not have."""
-    expected = expected_keys(snap)
+async def prune(kv_store: Any, expected: dict[str, dict[str, bytes]]) -> dict[str, int]:
+    """Delete the KV records whose keys are not expected (see parity.expected_rows)."""
     pruned: dict[str, int] = {}
     try:
         # reverse of the write order: a room disappears before its members and keys
         for b in reversed(WRITE_ORDER):
             name = kv_store.bucket(b)
-            extra = sorted(set(await _list_keys(kv_store.js, name)) - expected[b])
+            extra = sorted(set(await _list_keys(kv_store.js, name)) - expected[b].keys())
             kv = await kv_store.js.key_value(name)
             for i in range(0, len(extra), 256):
                 await asyncio.gather(*(kv.delete(k) for k in extra[i:i + 256]))
@@ -364,6 +353,27 @@ async def prune(kv_store: Any, snap: Snapshot) -> dict[str, int]:
     except Exception as e:  # noqa: BLE001 - nats.* must not escape
         raise Unavailable(f"prune failed: {type(e).__name__} {e}".strip()) from None
     return pruned
+
+
+async def read_buckets(kv_store: Any, deadline: float = 0.0) -> dict[str, list[tuple[str, bytes]]]:
+    """The live (key, value) rows of every bucket, by base name (for parity.diff_raw).
+
+    A bucket whose read fails (a stream electing a new leader after a node restart)
+    is read again until `deadline` seconds have passed; then Unavailable.
+    """
+    out: dict[str, list[tuple[str, bytes]]] = {}
+    until = time.monotonic() + deadline
+    for b in WRITE_ORDER:
+        while True:
+            try:
+                # KvStore._scan: an ordered push consumer, last value per key, no delete markers
+                out[b] = await kv_store._scan(b)
+                break
+            except Unavailable:
+                if time.monotonic() >= until:
+                    raise
+                await asyncio.sleep(0.5)
+    return out
 
 
 # -- the migration --------------------------------------------------------------------
@@ -416,7 +426,8 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
                                  record_deadline=record_deadline)
         await writer.start()
         t_import = time.monotonic()
-        task = asyncio.create_task(import_snapshot(writer, snap, kv.bucket))
+        written: dict[str, dict[str, bytes]] = {}
+        task = asyncio.create_task(import_snapshot(writer, snap, kv.bucket, written))
         yield ev("import", f"writing {sum(totals.values())} records", progress=_progress(totals, {}))
         while not task.done():
             await asyncio.wait({task}, timeout=PROGRESS_INTERVAL)
@@ -431,14 +442,13 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
         pruned: dict[str, int] = {}
         if prune_extra:
             yield ev("prune", "deleting records only in KV")
-            pruned = await prune(kv, snap)
+            pruned = await prune(kv, written)
             yield ev("prune", f"deleted {sum(pruned.values())} records only in KV")
 
-        yield ev("parity", "exporting KV and comparing")
-        kv_snap = await kv.export_snapshot()
-        parity = await asyncio.to_thread(diff, snap, kv_snap)
+        yield ev("parity", "reading KV back and comparing")
+        parity = diff_raw(snap, await read_buckets(kv, record_deadline), written)
         text = "identical" if parity.identical else f"{len(parity.differences)} difference(s)"
-        yield ev("parity", f"parity: {text}", parity=parity)
+        yield ev("parity", text, parity=parity)
 
         report = MigrationReport(
             source=source.path, target=target.label, replicas=replicas, backup=info,

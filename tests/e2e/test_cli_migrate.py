@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import os
+import pty
 import signal
 import sqlite3
 import subprocess
@@ -86,7 +87,7 @@ def test_migrate_json_report_then_diff_identical(db, nats_server, bucket_prefix)
     assert report["backup"]["verified"] is True and Path(report["backup"]["path"]).exists()
     assert report["replicas"] == 1
     # stderr is not a terminal here: one line per phase, no \r
-    assert "\r" not in r.stderr and "import: writing" in r.stderr and "parity: parity: identical" in r.stderr
+    assert "\r" not in r.stderr and "import: writing" in r.stderr and "parity: identical" in r.stderr
 
     r = cli("diff", "--db", str(db), *kv)
     assert r.returncode == 0, r.stderr
@@ -96,6 +97,31 @@ def test_migrate_json_report_then_diff_identical(db, nats_server, bucket_prefix)
     assert r.returncode == 0, r.stderr
     assert "backup: skipped" in r.stdout and "rooms_by_member" in r.stdout
     assert len(list(db.parent.glob("m.backup-*.sqlite"))) == 1
+
+
+def test_progress_on_a_terminal_is_one_updated_line(db, nats_server, bucket_prefix):
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "tui", "migrate-to-kv", "--db", str(db),
+                                 *kv_args(nats_server.url, bucket_prefix), "--replicas", "1"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        out, _ = proc.communicate(timeout=60)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the pty is closed once the child is gone
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    text = err.decode()
+    assert "\r" in text and "import " in text and "done    migrated" in text
+    assert "parity: identical" in out.decode()  # the summary goes to stdout
 
 
 def test_diff_reports_differences_with_exit_1(db, nats_server, bucket_prefix):
@@ -179,7 +205,8 @@ def test_export_to_sqlite_refuses_invalid_records(tmp_path, nats_server, bucket_
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".back")]
     r = cli("diff", "--db", str(db), *kv, "--json")
     assert r.returncode == 1
-    assert [d["kind"] for d in json.loads(r.stdout)["differences"]] == ["invalid_in_kv"]
+    assert [(d["entity"], d["key"], d["kind"]) for d in json.loads(r.stdout)["differences"]] == [
+        ("users", "broken", "invalid_in_kv")]
 
 
 def test_killed_mid_import_then_rerun_completes(tmp_path, nats_server, bucket_prefix):

@@ -126,7 +126,7 @@ async def test_records_only_in_kv_are_reported_then_pruned_when_asked(db, nats_s
     assert not report.identical
     assert {(d.entity, d.key, d.kind) for d in report.parity.differences} == {
         ("users", "extra", ONLY_IN_KV), ("rooms", "kv-only", ONLY_IN_KV),
-        ("members", "kv-only.extra", ONLY_IN_KV)}
+        ("members", "kv-only.extra", ONLY_IN_KV), ("rooms_by_member", "extra.kv-only", ONLY_IN_KV)}
     assert report.pruned == {}
 
     pruned = await run_migration(SqliteSpec(str(db)), target, backup=False, prune_extra=True)

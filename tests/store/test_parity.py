@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from store.models import InvalidRecord, Member, Room, SealedKey, User
-from store.parity import (FIELDS_DIFFER, INVALID_IN_KV, INVALID_IN_SQLITE, ONLY_IN_KV,
+from store.parity import (FIELDS_DIFFER, INVALID_IN_KV, INVALID_IN_SQLITE, ONLY_IN_KV, diff_raw, expected_rows,
                           ONLY_IN_SQLITE, diff, render_table)
 from store.snapshot import make_snapshot
 
@@ -94,3 +94,58 @@ def test_table_limits_long_lists():
     text = render_table(diff(state(), b), limit=10)
     assert "parity: 30 difference(s)" in text
     assert "... and 20 more" in text
+
+
+# -- diff_raw: the migration's byte-for-byte parity against the buckets' raw rows ---------
+
+def raw_of(snap):
+    return {b: list(rows.items()) for b, rows in expected_rows(snap).items()}
+
+
+def test_raw_rows_equal_to_the_encoding_are_identical():
+    snap = state()
+    report = diff_raw(snap, raw_of(snap))
+    assert report.identical
+    assert report.kv_counts == {"rooms": 2, "members": 3, "rooms_by_member": 3, "sealed_keys": 3,
+                                "users": 2}
+    assert "rooms_by_member" in render_table(report)
+
+
+def test_raw_other_formatting_or_unknown_fields_are_no_difference():
+    snap = state()
+    raw = raw_of(snap)
+    key, value = raw["users"][0]
+    doc = json.loads(value)
+    doc["note"] = "added by the daemon"
+    raw["users"][0] = (key, json.dumps(doc, indent=1).encode())
+    assert diff_raw(snap, raw).identical
+
+
+def test_raw_differences_missing_extra_invalid_and_reverse_rows():
+    snap = state()
+    raw = raw_of(snap)
+    raw["rooms_by_member"] = [r for r in raw["rooms_by_member"] if r[0] != "bob.r1"]
+    raw["room_keys"] = [(k, v) for k, v in raw["room_keys"] if k != "r1.2.bob"]
+    raw["users"].append(("zed", b"{oops"))
+    raw["users"].append(("carol", json.dumps({"key": "dave", "name": "", "role": "user",
+                                              "status": "active", "added_at": 1,
+                                              "revoked_at": None}).encode()))
+    raw["users"].append(("erin", json.dumps({"key": "erin", "name": "", "role": "user",
+                                             "status": "active", "added_at": 1,
+                                             "revoked_at": None}).encode()))
+    k, v = raw["rooms"][0]
+    doc = json.loads(v)
+    doc["epoch"] = 7
+    raw["rooms"][0] = (k, json.dumps(doc).encode())
+    report = diff_raw(snap, raw)
+    got = [(d.entity, d.key, d.kind) for d in report.differences]
+    assert got == [
+        ("rooms", "r1", FIELDS_DIFFER),
+        ("rooms_by_member", "bob.r1", ONLY_IN_SQLITE),
+        ("sealed_keys", "r1.2.bob", ONLY_IN_SQLITE),
+        ("users", "erin", ONLY_IN_KV),
+        ("users", "carol", INVALID_IN_KV),
+        ("users", "zed", INVALID_IN_KV),
+    ]
+    assert [(f.field, f.sqlite, f.kv) for f in report.differences[0].fields] == [("epoch", 2, 7)]
+    assert "not its key" in report.differences[4].reason

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from store import open_store
-from store.migrate import MigrationEvent, MigrationReport, migrate
-from store.parity import diff, render_table
+from store.migrate import MigrationEvent, MigrationReport, migrate, read_buckets
+from store.parity import diff, diff_raw, render_table
 from store.restore import write_database
 
 from .common import (EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError,
@@ -144,10 +144,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
             await sq.close()
         kv = await open_store(target)
         try:
-            b = await kv.export_snapshot()
+            rows = await read_buckets(kv)
         finally:
             await kv.close()
-        report = diff(a, b)
+        report = diff_raw(a, rows)
         if args.json:
             print(json.dumps(report.to_json(), indent=2))
         else:
