@@ -374,8 +374,22 @@ class KvStore(Store):
                 pass
 
     # -- decoding helpers ------------------------------------------------------
-    def _decode_all(self, base: str, rows: Iterable[tuple[str, bytes]], decode: Any, key_of: Any,
+    def _decode_all(self, base: str, rows: list[tuple[str, bytes]], kind: str, key_of: Any,
                     invalid: list[InvalidRecord]) -> list[Any]:
+        """Decode a bucket's rows in bulk (codec.load_many), checking each value's identity
+        against its key. Any bad row makes the whole bucket go one value at a time, so every
+        reason is exact and a value that broke the bulk parse cannot shift the others.
+        """
+        from_obj = getattr(codec, f"{kind}_from_obj")
+        objs = codec.load_many([data for _, data in rows])
+        if objs is not None:
+            try:
+                out = [from_obj(o) for o in objs]
+                if all(key_of(obj) == key for obj, (key, _) in zip(out, rows)):
+                    return out
+            except ValueError:
+                pass
+        decode = getattr(codec, f"decode_{kind}")
         out = []
         bucket = self.bucket(base)
         for key, data in rows:
@@ -392,24 +406,22 @@ class KvStore(Store):
         return out
 
     async def _rooms(self, invalid: list[InvalidRecord]) -> list[Room]:
-        return self._decode_all("rooms", await self._scan("rooms"), codec.decode_room,
-                                lambda r: r.id, invalid)
+        return self._decode_all("rooms", await self._scan("rooms"), "room", lambda r: r.id, invalid)
 
     async def _members(self, invalid: list[InvalidRecord], filt: str = ">") -> list[Member]:
-        return self._decode_all("members", await self._scan("members", filt), codec.decode_member,
+        return self._decode_all("members", await self._scan("members", filt), "member",
                                 lambda m: f"{m.room_id}.{m.endpoint}", invalid)
 
     async def _keys(self, invalid: list[InvalidRecord], filt: str = ">") -> list[SealedKey]:
-        return self._decode_all("room_keys", await self._scan("room_keys", filt), codec.decode_key,
+        return self._decode_all("room_keys", await self._scan("room_keys", filt), "key",
                                 lambda k: f"{k.room_id}.{k.epoch}.{k.endpoint}", invalid)
 
     async def _users(self, invalid: list[InvalidRecord]) -> list[User]:
-        return self._decode_all("users", await self._scan("users"), codec.decode_user,
-                                lambda u: u.key, invalid)
+        return self._decode_all("users", await self._scan("users"), "user", lambda u: u.key, invalid)
 
     async def _reverse(self, invalid: list[InvalidRecord]) -> list[tuple[str, str]]:
-        return self._decode_all("rooms_by_member", await self._scan("rooms_by_member"),
-                                codec.decode_reverse, lambda t: f"{t[1]}.{t[0]}", invalid)
+        return self._decode_all("rooms_by_member", await self._scan("rooms_by_member"), "reverse",
+                                lambda t: f"{t[1]}.{t[0]}", invalid)
 
     def _decode_one(self, base: str, key: str, data: bytes, decode: Any) -> Any:
         try:
