@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -143,10 +143,11 @@ class PipelinedWriter:
         self._low = max(1, self._window * 3 // 4)
         self._ack_timeout = ack_timeout
         self._deadline = record_deadline
-        # seq -> (subject, payload, tag, first_sent, sent_at); insertion order is send order
-        self._pending: dict[int, tuple] = {}
+        # reply subject -> (subject, payload, tag, first_sent, sent_at); insertion order is
+        # send order, and every send (also a retry) has a reply subject of its own
+        self._pending: dict[str, tuple] = {}
         self._retry: deque[tuple] = deque()  # (not_before, attempts, record)
-        self._attempts: dict[int, int] = {}
+        self._attempts: dict[str, int] = {}  # reply subject -> attempts, for retried writes
         self._seq = 0
         self._wake = asyncio.Event()
         self._wake_at = self._low
@@ -154,7 +155,7 @@ class PipelinedWriter:
         self._error: StoreError | None = None
         self._prefix = ""
         self._sub: Any = None
-        self.acked: dict[str, int] = {}
+        self.acked: defaultdict[str, int] = defaultdict(int)
         self.retries = 0
 
     async def start(self) -> None:
@@ -170,24 +171,21 @@ class PipelinedWriter:
             self._sub = None
 
     async def _on_ack(self, msg: Any) -> None:
-        try:
-            seq = int(msg.subject[len(self._prefix):])
-        except ValueError:
-            return
-        rec = self._pending.pop(seq, None)
+        # pending is keyed by the reply subject itself: no parsing on the hot path
+        rec = self._pending.pop(msg.subject, None)
         if rec is None:
             return  # the late ack of a write already sent again
         data = msg.data
-        if data[:10] == b'{"stream":' and b'"error"' not in data:
-            tag = rec[2]
-            self.acked[tag] = self.acked.get(tag, 0) + 1
-            self._attempts.pop(seq, None)
+        if data.startswith(b'{"stream":') and b'"error"' not in data:
+            self.acked[rec[2]] += 1
+            if self._attempts:
+                self._attempts.pop(msg.subject, None)
         else:
-            self._requeue(seq, rec, _ack_error(msg), time.monotonic())
+            self._requeue(msg.subject, rec, _ack_error(msg), time.monotonic())
         if len(self._pending) <= self._wake_at:
             self._wake.set()
 
-    def _requeue(self, seq: int, rec: tuple, reason: str, now: float) -> None:
+    def _requeue(self, seq: str, rec: tuple, reason: str, now: float) -> None:
         attempts = self._attempts.pop(seq, 1)
         if now - rec[3] > self._deadline:
             if self._error is None:
@@ -215,14 +213,14 @@ class PipelinedWriter:
 
     async def _send(self, subject: str, payload: bytes, tag: str, first: float, attempts: int) -> None:
         self._seq += 1
-        seq = self._seq
+        seq = f"{self._prefix}{self._seq}"
         now = time.monotonic()
         rec = (subject, payload, tag, first, now)
         self._pending[seq] = rec
         if attempts > 1:
             self._attempts[seq] = attempts
         try:
-            await self._nc.publish(subject, payload, reply=f"{self._prefix}{seq}")
+            await self._nc.publish(subject, payload, reply=seq)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - reconnecting, buffer full: retry later

@@ -66,8 +66,8 @@ def export_of(spec) -> str:
 def one_line_error(r: subprocess.CompletedProcess) -> str:
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert "Traceback" not in r.stderr
-    assert lines and lines[-1].startswith("membership-admin: "), r.stderr
-    return lines[-1]
+    assert len(lines) == 1 and lines[0].startswith("membership-admin: "), r.stderr
+    return lines[0]
 
 
 @pytest.fixture
@@ -164,7 +164,13 @@ def test_unreachable_target_exit_3_and_nothing_written(db, bucket_prefix):
 def test_bad_input_exit_2(tmp_path, nats_server, bucket_prefix):
     kv = kv_args(nats_server.url, bucket_prefix)
     r = cli("migrate-to-kv", "--db", str(tmp_path / "missing.sqlite"), *kv)
+    assert r.returncode == 2 and "missing.sqlite" in one_line_error(r)
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("hello")
+    r = cli("migrate-to-kv", "--db", str(foreign), *kv)
     assert r.returncode == 2 and one_line_error(r)
+    assert foreign.read_text() == "hello"
+    foreign.unlink()
     r = cli("migrate-to-kv", "--db", str(tmp_path / "x.sqlite"), *kv, "--replicas", "7")
     assert r.returncode == 2 and "replicas" in one_line_error(r)
     r = cli("diff", *kv)
@@ -201,7 +207,9 @@ def test_export_to_sqlite_refuses_invalid_records(tmp_path, nats_server, bucket_
     out = tmp_path / "back.sqlite"
     r = cli("export-to-sqlite", *kv, "--db", str(out))
     assert r.returncode == 1
-    assert "broken" in r.stderr and "invalid" in one_line_error(r)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and "bucket" in lines[0] and "broken" in lines[0]
+    assert lines[1].startswith("membership-admin: refusing") and "1 invalid record" in lines[1]
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".back")]
     r = cli("diff", "--db", str(db), *kv, "--json")
     assert r.returncode == 1

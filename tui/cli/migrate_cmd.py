@@ -51,26 +51,43 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- migrate-to-kv -------------------------------------------------------------------
 
 class Progress:
-    """\\r-updated status on a terminal, else one line per phase, on stderr."""
+    """\r-updated status on a terminal, else one line per phase, on stderr.
+
+    The connect line is held back until the next phase: a failure to open either side
+    then leaves only the command's one error line on stderr. The failed event is not
+    shown either, for the same reason.
+    """
 
     def __init__(self, stream=sys.stderr) -> None:
         self.stream = stream
         self.tty = stream.isatty()
-        self.phase = ""
         self.width = 0
+        self.held: MigrationEvent | None = None
 
     def show(self, ev: MigrationEvent) -> None:
+        if ev.phase == "connect":
+            self.held = ev
+            return
+        if ev.phase == "failed":
+            if self.width:
+                self._end()
+            return
+        if self.held is not None:
+            held, self.held = self.held, None
+            self.show_line(held)
         if ev.phase == "import" and ev.progress and not ev.message:
             if self.tty:
                 done = sum(p.done for p in ev.progress)
                 parts = "  ".join(f"{p.bucket} {p.done}/{p.total}" for p in ev.progress)
                 self._line(f"import  {parts}  ({done} done)")
             return
-        if not ev.message:
-            return
+        if ev.message:
+            self.show_line(ev)
+
+    def show_line(self, ev: MigrationEvent) -> None:
         if self.tty:
             self._line(f"{ev.phase:<7} {ev.message}")
-            if ev.phase in ("done", "failed"):
+            if ev.phase == "done":
                 self._end()
         else:
             print(f"{ev.phase}: {ev.message}", file=self.stream, flush=True)
