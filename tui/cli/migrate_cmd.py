@@ -77,9 +77,12 @@ class Progress:
             self.show_line(held)
         if ev.phase == "import" and ev.progress and not ev.message:
             if self.tty:
-                done = sum(p.done for p in ev.progress)
-                parts = "  ".join(f"{p.bucket} {p.done}/{p.total}" for p in ev.progress)
-                self._line(f"import  {parts}  ({done} done)")
+                # one short line (a wrapped line would defeat \r): the total and the bucket
+                # being written now
+                done, total = sum(p.done for p in ev.progress), sum(p.total for p in ev.progress)
+                now = next((p for p in ev.progress if p.done < p.total), ev.progress[-1])
+                pct = 100 * done // total if total else 100
+                self._line(f"import  {done}/{total} records ({pct}%)  {now.bucket} {now.done}/{now.total}")
             return
         if ev.message:
             self.show_line(ev)
