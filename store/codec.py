@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from . import ids
-from .models import ACTIVE, REVOKED, Member, Room, SealedKey, User
+from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER, Member, Room,
+                     SealedKey, User)
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -112,6 +114,15 @@ def _is_object(obj: Any) -> None:
         raise ValueError("not a JSON object")
 
 
+# Fast paths for bulk decoding: one predicate accepts a well-formed value (JSON gives
+# exact str/int/bool types); anything else falls through to the field-by-field checks,
+# which accept or refuse exactly the same values and name the problem.
+_ROOM_OK = ids.ROOM_ID_RE.fullmatch
+_LOWER_KEY_OK = re.compile(r"[a-z0-9_-]{1,128}").fullmatch  # a valid key, already lower case
+_MEMBER_ROLES = (ROLE_OWNER, ROLE_MEMBER)
+_USER_ROLES = (USER_ADMIN, USER_USER)
+
+
 def load_many(values: list[bytes]) -> list[Any] | None:
     """Parse many JSON values with one json.loads over an array (several times faster
     than a call each); then check each with *_from_obj. None when the values do not
@@ -149,6 +160,12 @@ def decode_room(data: bytes) -> Room:
 
 
 def room_from_obj(o: Any) -> Room:
+    if type(o) is dict:
+        i, n, e, w, p, c = (o.get("id"), o.get("name"), o.get("encrypted"), o.get("owner"),
+                            o.get("epoch"), o.get("created_at"))
+        if (type(i) is str and type(n) is str and type(e) is bool and type(w) is str
+                and type(p) is int and p >= 0 and type(c) is int and _ROOM_OK(i) and _LOWER_KEY_OK(w)):
+            return Room(i, n, e, w, p, c)
     _is_object(o)
     return Room(
         id=_checked(ids.room_id, _field(o, "id", str)),
@@ -165,6 +182,11 @@ def decode_member(data: bytes) -> Member:
 
 
 def member_from_obj(o: Any) -> Member:
+    if type(o) is dict:
+        r, e, role, j = o.get("room_id"), o.get("endpoint"), o.get("role"), o.get("joined_at")
+        if (type(r) is str and type(e) is str and type(role) is str and role in _MEMBER_ROLES
+                and type(j) is int and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
+            return Member(r, e, role, j)
     _is_object(o)
     return Member(
         room_id=_checked(ids.room_id, _field(o, "room_id", str)),
@@ -180,6 +202,10 @@ def decode_reverse(data: bytes) -> tuple[str, str]:
 
 
 def reverse_from_obj(o: Any) -> tuple[str, str]:
+    if type(o) is dict:
+        r, e = o.get("room_id"), o.get("endpoint")
+        if type(r) is str and type(e) is str and _ROOM_OK(r) and _LOWER_KEY_OK(e):
+            return (r, e)
     _is_object(o)
     return (_checked(ids.room_id, _field(o, "room_id", str)),
             _checked(ids.endpoint, _field(o, "endpoint", str)))
@@ -190,6 +216,15 @@ def decode_key(data: bytes) -> SealedKey:
 
 
 def key_from_obj(o: Any) -> SealedKey:
+    if type(o) is dict:
+        r, p, e, k, c = (o.get("room_id"), o.get("epoch"), o.get("endpoint"), o.get("sealed_key"),
+                         o.get("created_at"))
+        if (type(r) is str and type(p) is int and p >= 0 and type(e) is str and type(k) is str
+                and type(c) is int and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
+            try:
+                return SealedKey(r, p, e, base64.b64decode(k, validate=True), c)
+            except (binascii.Error, ValueError):
+                pass  # the checks below give the reason
     _is_object(o)
     raw = _field(o, "sealed_key", str)
     try:
@@ -210,6 +245,13 @@ def decode_user(data: bytes) -> User:
 
 
 def user_from_obj(o: Any) -> User:
+    if type(o) is dict:
+        k, n, role, st, a, rv = (o.get("key"), o.get("name"), o.get("role"), o.get("status"),
+                                 o.get("added_at"), o.get("revoked_at"))
+        if (type(k) is str and type(n) is str and type(role) is str and role in _USER_ROLES
+                and type(st) is str and st in (ACTIVE, REVOKED) and type(a) is int
+                and (rv is None or type(rv) is int) and _LOWER_KEY_OK(k)):
+            return User(k, n, role, st, a, rv)
     _is_object(o)
     status = _field(o, "status", str)
     if status not in (ACTIVE, REVOKED):

@@ -34,6 +34,7 @@ import json
 import ssl
 import time
 from collections.abc import Awaitable, Iterable, Mapping
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import nats
@@ -46,7 +47,7 @@ from .base import Store
 from .errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
 from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, InvalidRecord, Member,
                      Room, SealedKey, Snapshot, User)
-from .snapshot import make_snapshot
+from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, NatsSpec, system_clock
 
 BUCKETS = ("rooms", "members", "rooms_by_member", "room_keys", "users")
@@ -307,13 +308,8 @@ class KvStore(Store):
             except _Gap:
                 continue
             pre = len(self.bucket(base)) + 5  # "$KV." + bucket + "."
-            out = []
-            for m in msgs:
-                h = m.headers
-                if h and h.get("KV-Operation") in ("DEL", "PURGE"):
-                    continue
-                out.append((m.subject[pre:], m.data))
-            return out
+            return [(m.subject[pre:], m.data) for m in msgs
+                    if not m.headers or m.headers.get("KV-Operation") not in ("DEL", "PURGE")]
         raise Unavailable(f"scan {self.bucket(base)}: messages lost three times")
 
     async def _scan_once(self, base: str, filt: str, headers_only: bool) -> list[Any]:
@@ -384,8 +380,8 @@ class KvStore(Store):
         objs = codec.load_many([data for _, data in rows])
         if objs is not None:
             try:
-                out = [from_obj(o) for o in objs]
-                if all(key_of(obj) == key for obj, (key, _) in zip(out, rows)):
+                out = list(map(from_obj, objs))
+                if list(map(key_of, out)) == [key for key, _ in rows]:
                     return out
             except ValueError:
                 pass
@@ -406,7 +402,7 @@ class KvStore(Store):
         return out
 
     async def _rooms(self, invalid: list[InvalidRecord]) -> list[Room]:
-        return self._decode_all("rooms", await self._scan("rooms"), "room", lambda r: r.id, invalid)
+        return self._decode_all("rooms", await self._scan("rooms"), "room", attrgetter("id"), invalid)
 
     async def _members(self, invalid: list[InvalidRecord], filt: str = ">") -> list[Member]:
         return self._decode_all("members", await self._scan("members", filt), "member",
@@ -417,7 +413,7 @@ class KvStore(Store):
                                 lambda k: f"{k.room_id}.{k.epoch}.{k.endpoint}", invalid)
 
     async def _users(self, invalid: list[InvalidRecord]) -> list[User]:
-        return self._decode_all("users", await self._scan("users"), "user", lambda u: u.key, invalid)
+        return self._decode_all("users", await self._scan("users"), "user", attrgetter("key"), invalid)
 
     async def _reverse(self, invalid: list[InvalidRecord]) -> list[tuple[str, str]]:
         return self._decode_all("rooms_by_member", await self._scan("rooms_by_member"), "reverse",
@@ -729,14 +725,21 @@ class KvStore(Store):
 
     # -- whole state -----------------------------------------------------------
     async def export_snapshot(self) -> Snapshot:
+        # the five scans run together: while one consumer waits on flow control the
+        # others fill the connection; decoding follows, with the GC paused (many objects)
+        rows = dict(zip(BUCKETS, await asyncio.gather(*(self._scan(b) for b in BUCKETS))))
         invalid: list[InvalidRecord] = []
-        rooms = await self._rooms(invalid)
-        members = await self._members(invalid)
-        reverse = await self._reverse(invalid)
-        keys = await self._keys(invalid)
-        users = await self._users(invalid)
+        with paused_gc():
+            rooms = self._decode_all("rooms", rows["rooms"], "room", attrgetter("id"), invalid)
+            members = self._decode_all("members", rows["members"], "member",
+                                       lambda m: f"{m.room_id}.{m.endpoint}", invalid)
+            reverse = self._decode_all("rooms_by_member", rows["rooms_by_member"], "reverse",
+                                       lambda t: f"{t[1]}.{t[0]}", invalid)
+            keys = self._decode_all("room_keys", rows["room_keys"], "key",
+                                    lambda k: f"{k.room_id}.{k.epoch}.{k.endpoint}", invalid)
+            users = self._decode_all("users", rows["users"], "user", attrgetter("key"), invalid)
         # the reverse index must mirror members exactly
-        fwd = {(m.room_id, m.endpoint) for m in members}
+        fwd = set(map(attrgetter("room_id", "endpoint"), members))
         rev = set(reverse)
         for room_id, endpoint in sorted(fwd - rev):
             invalid.append(InvalidRecord(self.bucket("members"), f"{room_id}.{endpoint}",
@@ -744,7 +747,8 @@ class KvStore(Store):
         for room_id, endpoint in sorted(rev - fwd):
             invalid.append(InvalidRecord(self.bucket("rooms_by_member"), f"{endpoint}.{room_id}",
                                          "no members row"))
-        return make_snapshot(rooms, members, keys, users, invalid)
+        with paused_gc():
+            return make_snapshot(rooms, members, keys, users, invalid)
 
     async def change_marker(self) -> object:
         async def last(base: str) -> tuple[int, int]:
