@@ -256,3 +256,43 @@ async def test_compare_and_set_conflicts(kv, raw, bucket_prefix):
     kv._get = real_get
     u = await kv.get_user("alice")
     assert u.name == "other" and u.status == "active"
+
+
+GOOD = {
+    "room": {"id": "R-1", "name": "n", "encrypted": True, "owner": "abc", "epoch": 2, "created_at": 5},
+    "member": {"room_id": "R-1", "endpoint": "abc", "role": "member", "joined_at": 5},
+    "reverse": {"room_id": "R-1", "endpoint": "abc"},
+    "key": {"room_id": "R-1", "epoch": 1, "endpoint": "abc", "sealed_key": "azE=", "created_at": 5},
+    "user": {"key": "abc", "name": "", "role": "user", "status": "revoked", "added_at": 1, "revoked_at": 2},
+}
+BAD_FIELDS = {  # one changed field each; every one must be refused
+    "room": [("id", "bad id"), ("encrypted", 1), ("owner", "ABC"), ("epoch", -1), ("epoch", True),
+             ("created_at", 1.5), ("name", None)],
+    "member": [("role", "admin"), ("endpoint", "a.b"), ("joined_at", "5"), ("room_id", "x" * 65)],
+    "reverse": [("endpoint", "Abc"), ("room_id", 7)],
+    "key": [("sealed_key", "azE"), ("sealed_key", "!!"), ("epoch", False), ("endpoint", "")],
+    "user": [("status", "paused"), ("revoked_at", True), ("revoked_at", "1"), ("role", "owner"),
+             ("key", "K"), ("added_at", None)],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(GOOD))
+def test_codec_fast_paths_accept_and_refuse_like_the_checks(kind):
+    """The bulk decoders' fast paths must agree with the field-by-field checks."""
+    from store import codec
+
+    from_obj, decode = getattr(codec, f"{kind}_from_obj"), getattr(codec, f"decode_{kind}")
+    good = GOOD[kind]
+    assert from_obj(dict(good)) == decode(json.dumps(good).encode())
+    assert from_obj({**good, "unknown": [1]}) == from_obj(good)  # unknown fields ignored
+    for name, value in BAD_FIELDS[kind]:
+        with pytest.raises(ValueError):
+            from_obj({**good, name: value})
+    for name in good:
+        if not (kind == "user" and name == "revoked_at"):  # revoked_at may be left out
+            with pytest.raises(ValueError):
+                from_obj({k: v for k, v in good.items() if k != name})
+    with pytest.raises(ValueError):
+        from_obj([good])
+    assert codec.load_many([json.dumps(good).encode(), b"{}"]) == [good, {}]
+    assert codec.load_many([b'{"a":1', b'"b":2}']) is None  # would merge into one object
