@@ -127,6 +127,7 @@ class HealthScreen(DataScreen):
 
     def on_mount(self) -> None:
         panel = self.query_one(HealthPanel)
+        panel.gates_changes = self.own_store
         target = self.target()
         if target is None:
             panel.show_message("nothing to check")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from rich.text import Text
@@ -71,11 +71,11 @@ class MigrationScreen(DataScreen):
     #migration-source { max-width: 50; }
     #migration-target { width: 1fr; }
     #migration-body { height: 1fr; }
-    #migration-main { width: 3fr; padding: 0 1; }
+    #migration-main { width: 66; padding: 0 1; }
     #migration-status { margin-bottom: 1; }
     #migration-steps { margin-bottom: 1; }
     #migration-progress { margin-bottom: 1; }
-    #migration-health { width: 2fr; border-left: vkey $primary; }
+    #migration-health { width: 1fr; border-left: vkey $primary; }
     """
 
     AUTO_FOCUS = ""  # keys (m, 1-4, q) must reach the bindings, not the target field
@@ -83,7 +83,8 @@ class MigrationScreen(DataScreen):
     def __init__(self, *, format_path: Callable[[str], str] = str,
                  format_seconds: Callable[[float | None], str] | None = None,
                  format_rate: Callable[[float | None], str] = format_rate,
-                 health_interval: float = 1.0, **kw) -> None:
+                 health_interval: float = 1.0,
+                 run: Callable[..., AsyncIterator[MigrationEvent]] = migrate, **kw) -> None:
         super().__init__(**kw)
         self.format_path = format_path
         # None: real durations (the health panel's probe in ms); snapshot tests pass one
@@ -91,6 +92,10 @@ class MigrationScreen(DataScreen):
         self.format_seconds = format_seconds or globals()["format_seconds"]
         self.format_rate = format_rate
         self.health_interval = health_interval
+        #: the migration engine (store.migrate.migrate); a test may pass a scripted one
+        self.engine = run
+        #: progress ticks shown (after coalescing), for tests and curiosity
+        self.ticks_shown = 0
         self.running = False
         #: the last run's outcome: None (never ran), "done" or "failed"
         self.outcome: str | None = None
@@ -120,7 +125,7 @@ class MigrationScreen(DataScreen):
                                         id="migration-progress")
                 yield ParityView(id="migration-parity")
             kw = {"format_seconds": self._format_seconds} if self._format_seconds else {}
-            yield HealthPanel(id="migration-health", title="target health", **kw)
+            yield HealthPanel(id="migration-health", title="target health", compact=True, **kw)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -217,32 +222,46 @@ class MigrationScreen(DataScreen):
         self._set_step("connect", "running", "opening both sides")
         self._migrate(self._run, source, target, self.admin.clock())
 
-    @work(thread=True, exclusive=True, group="migration", exit_on_error=False)
+    #: run the engine in a thread with its own event loop (else in the app's loop)
+    IN_THREAD = True
+
     def _migrate(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
+        target = replace(target, replicas=self._replicas(target))
+        if self.IN_THREAD:
+            self._migrate_thread(run, source, target, now)
+        else:
+            self._migrate_loop(run, source, target, now)
+
+    @work(thread=True, exclusive=True, group="migration", exit_on_error=False)
+    def _migrate_thread(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
         worker = get_current_worker()
+        asyncio.run(self._consume(run, source, target, now, lambda: worker.is_cancelled))
 
-        async def consume() -> None:
-            pending: MigrationEvent | None = None
-            last = 0.0
-            events = migrate(source, replace(target, replicas=self._replicas(target)), now=now)
-            try:
-                async for ev in events:
-                    if worker.is_cancelled:
-                        break
-                    tick = ev.phase == "import" and not ev.message
-                    t = time.monotonic()
-                    if tick and t - last < MIN_TICK:
-                        pending = ev  # coalesced: only the latest counts are worth a repaint
-                        continue
-                    pending = None
-                    last = t
-                    self.post_message(MigrationEventMessage(run, ev))
-                if pending is not None:
-                    self.post_message(MigrationEventMessage(run, pending))
-            finally:
-                await events.aclose()
+    @work(exclusive=True, group="migration", exit_on_error=False)
+    async def _migrate_loop(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
+        await self._consume(run, source, target, now, lambda: False)
 
-        asyncio.run(consume())
+    async def _consume(self, run: int, source: SqliteSpec, target: NatsSpec, now: float,
+                       cancelled: Callable[[], bool]) -> None:
+        pending: MigrationEvent | None = None
+        last = 0.0
+        events = self.engine(source, target, now=now)
+        try:
+            async for ev in events:
+                if cancelled():
+                    break
+                tick = ev.phase == "import" and not ev.message
+                t = time.monotonic()
+                if tick and t - last < MIN_TICK:
+                    pending = ev  # coalesced: only the latest counts are worth a repaint
+                    continue
+                pending = None
+                last = t
+                self.post_message(MigrationEventMessage(run, ev))
+            if pending is not None:
+                self.post_message(MigrationEventMessage(run, pending))
+        finally:
+            await events.aclose()
 
     # -- events ----------------------------------------------------------------------------
     def on_migration_event_message(self, message: MigrationEventMessage) -> None:
@@ -262,6 +281,8 @@ class MigrationScreen(DataScreen):
                                    else "both sides open")
         if ev.progress:
             self.query_one(MigrationProgress).show(ev.progress, ev.elapsed)
+        if phase == "import" and not ev.message:
+            self.ticks_shown += 1
         if phase == "backup":
             self._on_backup(ev)
         elif phase == "export":

@@ -21,8 +21,8 @@ from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthRepor
 STATE_STYLE = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red"}
 REPLICA_STYLE = {"current": "green", "lagging": "yellow", "offline": "red"}
 
-QUORUM_LOST = ("quorum lost: authorizations are denied (fail closed); "
-               "revoke, reinstate and add are disabled")
+QUORUM_LOST = "quorum lost: authorizations are denied (fail closed)"
+CHANGES_DISABLED = "revoke, reinstate and add are disabled"
 
 
 def format_probe_seconds(seconds: float | None) -> str:
@@ -31,14 +31,24 @@ def format_probe_seconds(seconds: float | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
-def replica_text(b: BucketHealth) -> Text:
+SHORT_STATE = {"current": "✔", "offline": "✖", "lagging": "~"}
+
+
+def replica_text(b: BucketHealth, compact: bool = False) -> Text:
+    """Each replica but the leader: "n2 current  n3 lagging (42 behind)", or "n2✔ n3~42"."""
     out = Text()
     for i, r in enumerate(b.peers):
         if i:
-            out.append("  ")
+            out.append(" " if compact else "  ")
+        style = REPLICA_STYLE.get(r.state, "")
+        if compact:
+            out.append(r.name, style="bold")
+            lag = str(r.lag) if r.state == "lagging" and r.lag else ""
+            out.append(SHORT_STATE.get(r.state, "?") + lag, style=style)
+            continue
         out.append(f"{r.name} ", style="bold")
         state = f"lagging ({r.lag:,} behind)" if r.state == "lagging" and r.lag else r.state
-        out.append(state, style=REPLICA_STYLE.get(r.state, ""))
+        out.append(state, style=style)
     return out
 
 
@@ -62,12 +72,16 @@ class HealthPanel(Static):
 
     def __init__(self, *, title: str = "quorum health",
                  format_seconds: Callable[[float | None], str] = format_probe_seconds,
-                 **kw) -> None:
+                 compact: bool = False, **kw) -> None:
         super().__init__("", **kw)
         self.heading = title
         self.format_seconds = format_seconds
+        #: narrow layout: replicas as n2✔ n3✖ n1~42, no per-bucket reasons
+        self.compact = compact
         self.report: HealthReport | None = None
         self.checks = 0
+        #: the target is the app's own backend: a lost quorum disables its changes too
+        self.gates_changes = False
 
     def on_health_panel_checked(self, message: Checked) -> None:
         # handled here and bubbles on, so a screen can react (the app's quorum gate)
@@ -90,7 +104,8 @@ class HealthPanel(Static):
                        + " reverse")
         parts.append(overall)
         if report.overall == NO_QUORUM:
-            parts.append(Text(QUORUM_LOST, style="bold red"))
+            banner = QUORUM_LOST + (f"; {CHANGES_DISABLED}" if self.gates_changes else "")
+            parts.append(Text(banner, style="bold red"))
         if report.error:
             parts.append(Text(report.error, style="red"))
         if report.buckets:
@@ -103,10 +118,11 @@ class HealthPanel(Static):
             table.add_column("state", no_wrap=True)
             for b in report.buckets:
                 state = state_text(b.state)
-                if b.reason:
+                if b.reason and not self.compact:
                     state.append(f"\n{b.reason}", style="dim")
                 table.add_row(b.bucket, "?" if b.replicas is None else str(b.replicas),
-                              b.leader or Text("none", style="bold red"), replica_text(b), state)
+                              b.leader or Text("none", style="bold red"),
+                              replica_text(b, self.compact), state)
             parts.append(table)
         if report.probe is not None:
             p = report.probe

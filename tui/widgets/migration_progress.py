@@ -25,7 +25,8 @@ class MigrationProgress(Vertical):
     MigrationProgress { height: auto; }
     MigrationProgress .bucket-row { height: 1; }
     MigrationProgress .bucket-name { width: 17; }
-    MigrationProgress ProgressBar { width: 34; }
+    MigrationProgress ProgressBar { width: 30; }
+    MigrationProgress Bar { width: 24; }
     MigrationProgress .bucket-count { width: 1fr; }
     """
 
