@@ -233,7 +233,19 @@ class PipelinedWriter:
         if self._error is not None or self._retry or len(self._pending) >= self._window:
             await self._service(lambda: len(self._pending) < self._window and not self._retry,
                                 self._low)
-        await self._send(subject, payload, tag, time.monotonic(), 1)
+        # _send inlined: this runs once per record
+        self._seq += 1
+        reply = f"{self._prefix}{self._seq}"
+        now = time.monotonic()
+        rec = (subject, payload, tag, now, now)
+        self._pending[reply] = rec
+        try:
+            await self._nc.publish(subject, payload, reply=reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reconnecting, buffer full: retry later
+            if self._pending.pop(reply, None) is not None:
+                self._requeue(reply, rec, f"publish failed: {type(e).__name__}", now)
 
     async def drain(self) -> None:
         """Until every write sent so far is acknowledged (or failed for good)."""

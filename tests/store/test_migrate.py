@@ -206,3 +206,18 @@ async def test_restore_writes_a_new_database_equal_to_the_snapshot(db, tmp_path)
         write_database(snap, tmp_path / "nodir" / "x.sqlite")
     assert sorted(os.listdir(tmp_path)) == ["membership.sqlite", "restored.sqlite"]
     assert diff(await sqlite_state(out), snap).identical
+
+
+@pytest.mark.parametrize("room_id,endpoint,epoch", [
+    ("room-1", "abc_DEF-09", 3), ('we"ird', "a\\b", 1), ("tab\there", "é", 2), ("x", "\x7f", 0),
+    ("ünï", "ok", 10**12), ("r", "e", True),
+])
+def test_fast_key_encoding_is_byte_identical_to_the_json_encoder(room_id, endpoint, epoch):
+    import json
+
+    from store import codec
+    from store.models import SealedKey
+
+    k = SealedKey(room_id, epoch, endpoint, b"\x00\xffsecret", 1_767_225_600)
+    expected = json.dumps(codec.key_obj(k), separators=(",", ":"), ensure_ascii=False).encode()
+    assert codec.encode_key(k) == expected
