@@ -727,7 +727,10 @@ class KvStore(Store):
     async def export_snapshot(self) -> Snapshot:
         # the five scans run together: while one consumer waits on flow control the
         # others fill the connection; decoding follows, with the GC paused (many objects)
-        rows = dict(zip(BUCKETS, await asyncio.gather(*(self._scan(b) for b in BUCKETS))))
+        # the GC is paused for the scans too: hundreds of thousands of messages kept in
+        # lists make every collection rescan them (measured: half the export time)
+        with paused_gc():
+            rows = dict(zip(BUCKETS, await asyncio.gather(*(self._scan(b) for b in BUCKETS))))
         invalid: list[InvalidRecord] = []
         with paused_gc():
             rooms = self._decode_all("rooms", rows["rooms"], "room", attrgetter("id"), invalid)
