@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import os
 import sqlite3
+import tempfile
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -94,7 +95,13 @@ def build_database(path: str, fill: Callable[[sqlite3.Connection], None]) -> Non
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise InvalidInput(f"no such directory: {parent}")
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        # a fresh empty file of our own, next to path (same file system for the link); SQLite
+        # takes an empty file as a new database
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+        os.close(fd)
+    except OSError as e:
+        raise InvalidInput(f"cannot create database {path}: {e}") from None
     try:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
@@ -127,7 +134,7 @@ def _map_error(e: BaseException) -> StoreError:
         return InvalidInput(f"rejected by the database: {text}")
     if isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e)):
         return Unavailable(f"database is busy: another writer held it longer than "
-                           f"{BUSY_TIMEOUT_MS // 1000} s")
+                           f"{BUSY_TIMEOUT_MS / 1000:g} s")
     if isinstance(e, sqlite3.Error):
         return Unavailable(f"sqlite: {e}")
     return Unavailable(f"sqlite connection: {e}")  # aiosqlite's ValueError on a closed connection
