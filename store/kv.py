@@ -324,7 +324,10 @@ class KvStore(Store):
             reply = m.reply
             if reply and reply[:8] == "$JS.ACK.":
                 append(m)
-                if reply.endswith(".0") and not done.done():
+                # num_pending 0 ends the scan: the last token of a v1 ack subject; the
+                # v2 form (12 tokens) ends with a random token instead
+                if (reply.endswith(".0") or reply.count(".") >= 11 and _pending(reply) == 0) \
+                        and not done.done():
                     done.set_result(reply)
             elif reply:  # flow control request
                 await nc.publish(reply, b"")
@@ -776,6 +779,13 @@ class KvStore(Store):
             await asyncio.wait_for(self.nc.close(), self.timeout)
         except BaseException:  # noqa: BLE001 - closing must not fail
             pass
+
+
+def _pending(reply: str) -> int:
+    """num_pending of a JetStream ack subject, v1 (9 tokens) or v2
+    ($JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>.<token>)."""
+    toks = reply.split(".")
+    return int(toks[10] if len(toks) >= 12 else toks[-1])
 
 
 class _Gap(Exception):
