@@ -33,7 +33,7 @@ import base64
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from operator import attrgetter
 from typing import Any, TypeVar
 
