@@ -376,3 +376,28 @@ def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
         assert pilot.app.screen.identical is False
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_difference_rows_show_fields_with_both_values_and_fingerprints_never_key_bytes():
+    from store.ids import fingerprint
+    from store.models import SealedKey, Snapshot
+    from store.parity import diff
+    from tui.widgets.parity_view import difference_rows
+
+    secret_a, secret_b = b"\x01sealed-for-ada-epoch-1", b"\x02sealed-for-ada-epoch-1"
+    a = Snapshot(sealed_keys=(SealedKey("r1", 1, ADA, secret_a, 10),),
+                 users=(User(ADA, "Ada", "admin", "active", 5, None),))
+    b = Snapshot(sealed_keys=(SealedKey("r1", 1, ADA, secret_b, 10),),
+                 users=(User(ADA, "Ada", "admin", "revoked", 5, 9),
+                        User("kv_only", "", "user", "active", 5, None)))
+    rows, covered = difference_rows(diff(a, b))
+    assert covered == 3
+    assert ("sealed_keys", f"r1.1.{ADA}", "field sealed_key", repr(fingerprint(secret_a)),
+            repr(fingerprint(secret_b))) in rows
+    assert ("users", ADA, "field status", "'active'", "'revoked'") in rows
+    assert ("users", ADA, "field revoked_at", "null", "9") in rows
+    assert ("users", "kv_only", "only in KV", "", "") in rows
+    text = repr(rows)
+    assert "sealed-for-ada" not in text and secret_a.hex() not in text
+    rows, covered = difference_rows(diff(a, b), limit=1)
+    assert len(rows) == 1 and covered == 1

@@ -41,48 +41,42 @@ async def choose_probe_key(store: Store) -> str | None:
     return pick.key if pick is not None else DEFAULT_PROBE_KEY
 
 
-async def health_loop(panel: HealthPanel, target: NatsSpec, interval: float,
-                      shown: Callable[[], bool], app_store: Callable[[], Store | None] | None = None
-                      ) -> None:
-    """Post a fresh report to the panel at least every `interval` seconds while shown().
+async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec, interval: float,
+                      shown: Callable[[], bool] = lambda: True) -> None:
+    """Deliver a fresh report at least every `interval` seconds while shown().
 
-    app_store: the app's own open KV store (used as is); else a read-only store of ours is
-    opened on target (never creating buckets) and closed when the loop ends.
+    The loop keeps a read-only store of its own on target (never creating buckets; also
+    when the app has the same backend open, so it does not depend on the app's opening),
+    closed when the loop ends. A target that cannot be reached is a no-quorum report.
     """
-    own: Store | None = None
+    store: Store | None = None
     probe_key: str | None = None
     try:
         while True:
             started = time.monotonic()
             if shown():
-                store = app_store() if app_store is not None else own
-                if store is None and app_store is None:
+                if store is None:
                     try:
-                        own = store = await open_store(replace(target, read_only=True))
+                        store = await open_store(replace(target, read_only=True))
                     except StoreError as e:
-                        panel.post_message(HealthPanel.Checked(
-                            HealthReport(target.label, NO_QUORUM, error=str(e))))
+                        deliver(HealthReport(target.label, NO_QUORUM, error=str(e)))
                 if store is not None:
                     if probe_key is None:
                         probe_key = await choose_probe_key(store)
-                    report = await check_health(store, probe_key or DEFAULT_PROBE_KEY)
-                    panel.post_message(HealthPanel.Checked(report))
-                elif app_store is not None:
-                    # the app's store is not open (yet, or unreachable): ask the spec directly
-                    panel.post_message(HealthPanel.Checked(await check_health(target)))
+                    deliver(await check_health(store, probe_key or DEFAULT_PROBE_KEY))
             await asyncio.sleep(max(0.05, interval - (time.monotonic() - started)))
     finally:
-        if own is not None:
-            await own.close()
+        if store is not None:
+            await store.close()
 
 
-def watch_health(node: DOMNode, panel: HealthPanel, target: NatsSpec, interval: float,
-                 app_store: Callable[[], Store | None] | None = None) -> Worker:
-    """Start (or restart) node's health worker for target; it checks only while node's
-    screen is the one shown."""
-    screen = node.screen if not isinstance(node, DataScreen) else node
+def watch_health(node: DOMNode, panel: HealthPanel, target: NatsSpec, interval: float) -> Worker:
+    """Start (or restart) node's health worker for target, posting each report to the panel;
+    it checks only while node's screen is the one shown."""
+    screen = node if isinstance(node, DataScreen) else node.screen
     return node.run_worker(
-        health_loop(panel, target, interval, lambda: node.app.screen is screen, app_store),
+        health_loop(lambda report: panel.post_message(HealthPanel.Checked(report)), target,
+                    interval, lambda: node.app.screen is screen),
         group="health", exclusive=True, exit_on_error=False, name="health")
 
 
@@ -134,8 +128,7 @@ class HealthScreen(DataScreen):
             return
         panel.show_message("checking…")
         if self.live:
-            watch_health(self, panel, target, self.interval,
-                         (lambda: self.admin.store) if self.own_store else None)
+            watch_health(self, panel, target, self.interval)
 
     def load(self) -> None:
         """The health worker runs on its own schedule, not on data changes."""

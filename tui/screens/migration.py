@@ -71,7 +71,7 @@ class MigrationScreen(DataScreen):
     #migration-source { max-width: 50; }
     #migration-target { width: 1fr; }
     #migration-body { height: 1fr; }
-    #migration-main { width: 66; padding: 0 1; }
+    #migration-main { width: 72; padding: 0 1; }
     #migration-status { margin-bottom: 1; }
     #migration-steps { margin-bottom: 1; }
     #migration-progress { margin-bottom: 1; }

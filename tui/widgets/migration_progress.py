@@ -24,9 +24,9 @@ class MigrationProgress(Vertical):
     DEFAULT_CSS = """
     MigrationProgress { height: auto; }
     MigrationProgress .bucket-row { height: 1; }
-    MigrationProgress .bucket-name { width: 17; }
-    MigrationProgress ProgressBar { width: 30; }
-    MigrationProgress Bar { width: 24; }
+    MigrationProgress .bucket-name { width: 16; }
+    MigrationProgress ProgressBar { width: 26; }
+    MigrationProgress Bar { width: 20; }
     MigrationProgress .bucket-count { width: 1fr; }
     """
 

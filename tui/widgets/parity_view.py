@@ -14,22 +14,26 @@ from store.parity import ENTITIES, FIELDS_DIFFER, ParityReport, _KIND_TEXT, _sho
 MAX_ROWS = 500
 
 
-def difference_rows(report: ParityReport, limit: int = MAX_ROWS) -> list[tuple[str, str, str, str, str]]:
-    """(entity, identity, difference, sqlite value, kv value): one row per differing field.
+def difference_rows(report: ParityReport, limit: int = MAX_ROWS
+                    ) -> tuple[list[tuple[str, str, str, str, str]], int]:
+    """(entity, identity, difference, sqlite value, kv value): one row per differing field,
+    at most `limit` rows; and how many differences those rows cover.
 
     Values come from store.parity, which already shows sealed keys as fingerprints.
     """
     rows: list[tuple[str, str, str, str, str]] = []
+    covered = 0
     for d in report.differences:
+        if len(rows) >= limit:
+            break
+        covered += 1
         what = _KIND_TEXT.get(d.kind, d.kind)
         if d.kind == FIELDS_DIFFER and d.fields:
             for f in d.fields:
                 rows.append((d.entity, d.key, f"field {f.field}", _show(f.sqlite), _show(f.kv)))
         else:
             rows.append((d.entity, d.key, what + (f": {d.reason}" if d.reason else ""), "", ""))
-        if len(rows) >= limit:
-            break
-    return rows[:limit]
+    return rows, covered
 
 
 class ParityView(Vertical):
@@ -38,7 +42,7 @@ class ParityView(Vertical):
     DEFAULT_CSS = """
     ParityView { height: auto; }
     ParityView .parity-summary { height: auto; }
-    ParityView DataTable { height: auto; max-height: 12; }
+    ParityView DataTable { height: auto; max-height: 14; }
     """
 
     def compose(self) -> ComposeResult:
@@ -62,7 +66,10 @@ class ParityView(Vertical):
         counts.add_row(Text("entity", style="bold"), Text("sqlite", style="bold"),
                        Text("kv", style="bold"), Text("differences", style="bold"))
         per = report.count_by_entity()
-        for e in ENTITIES:
+        entities = list(ENTITIES)
+        if "rooms_by_member" in report.kv_counts:  # counted by the raw-rows parity
+            entities.insert(2, "rooms_by_member")
+        for e in entities:
             counts.add_row(e, f"{report.sqlite_counts.get(e, 0):,}", f"{report.kv_counts.get(e, 0):,}",
                            str(per.get(e, 0)))
         if per.get("invalid"):
@@ -81,8 +88,8 @@ class ParityView(Vertical):
             table.display = False
             return
         table.add_columns("entity", "identity", "difference", "sqlite", "kv")
-        rows = difference_rows(report)
+        rows, covered = difference_rows(report)
         table.add_rows(rows)
-        if len(rows) < len(report.differences):
-            table.add_row("…", f"{len(report.differences) - len(rows):,} more", "", "", "")
+        if covered < len(report.differences):
+            table.add_row("…", f"{len(report.differences) - covered:,} more", "", "", "")
         table.display = True
