@@ -276,6 +276,10 @@ async def test_ui_stays_responsive_during_a_large_import(tmp_path, nats_server, 
         assert screen.running, "the import ended before the help screen showed"
         assert screen._steps["import"][0] == "running"
         app.simulate_key("escape")
+        app.simulate_key("m")  # a second m while it runs starts nothing
+        while not any("running already" in n for n in app.notices) and screen.running:
+            await asyncio.sleep(0.01)
+        assert any("running already" in n for n in app.notices)
         await until(pilot, lambda: screen.outcome is not None, timeout=60, what="migration end")
         assert screen.outcome == "done" and screen.identical
         bars = screen.query_one(MigrationProgress)

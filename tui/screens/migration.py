@@ -340,6 +340,13 @@ class MigrationScreen(DataScreen):
         if report is not None and ev.parity is not None:
             self.identical = ev.parity.identical
         took = self.format_seconds(report.duration if report else None)
+        if report is not None:
+            # the whole import's figures, once known: rate, and writes sent again
+            state, text = self._steps["import"]
+            extra = [x for x in (self.format_rate(report.rate) if report.records else "",
+                                 f"{report.retries:,} retried" if report.retries else "") if x]
+            if extra:
+                self._set_step("import", state, f"{text} ({', '.join(extra)})")
         if self.identical:
             self._status("migration done: both sides identical" + (f" ({took})" if took else ""),
                          "bold green")
