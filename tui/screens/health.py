@@ -28,12 +28,23 @@ from ..widgets.health_panel import HealthPanel
 from .base import DataScreen
 
 
-async def choose_probe_key(store: Store) -> str | None:
-    """An active user to probe (an admin first), so "allow" means the quorum answers; None
-    when the allowlist cannot be read now (try again next round)."""
-    try:
-        users = await store.list_users()
-    except StoreError:
+#: how long picking the probe key may take, and how often it is tried again after a failure
+PICK_TIMEOUT = 1.0
+PICK_RETRY = 10.0
+
+
+async def choose_probe_key(*stores: Store | None) -> str | None:
+    """An active user to probe (an admin first), so "allow" means the quorum answers; from
+    the first store that lists its users within PICK_TIMEOUT; None when none can now."""
+    for store in stores:
+        if store is None:
+            continue
+        try:
+            users = await asyncio.wait_for(store.list_users(), PICK_TIMEOUT)
+        except (StoreError, asyncio.TimeoutError):
+            continue
+        break
+    else:
         return None
     active = [u for u in users if u.active]
     admins = [u for u in active if u.role == "admin"]
@@ -42,15 +53,19 @@ async def choose_probe_key(store: Store) -> str | None:
 
 
 async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec, interval: float,
-                      shown: Callable[[], bool] = lambda: True) -> None:
+                      shown: Callable[[], bool] = lambda: True,
+                      probe_source: Callable[[], Store | None] = lambda: None) -> None:
     """Deliver a fresh report at least every `interval` seconds while shown().
 
     The loop keeps a read-only store of its own on target (never creating buckets; also
     when the app has the same backend open, so it does not depend on the app's opening),
     closed when the loop ends. A target that cannot be reached is a no-quorum report.
+    probe_source: another store to pick the probe's user from first (the app's open
+    database: the migration target holds a copy of it, and it answers without a quorum).
     """
     store: Store | None = None
     probe_key: str | None = None
+    next_pick = 0.0
     try:
         while True:
             started = time.monotonic()
@@ -61,8 +76,9 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
                     except StoreError as e:
                         deliver(HealthReport(target.label, NO_QUORUM, error=str(e)))
                 if store is not None:
-                    if probe_key is None:
-                        probe_key = await choose_probe_key(store)
+                    if probe_key is None and started >= next_pick:
+                        probe_key = await choose_probe_key(probe_source(), store)
+                        next_pick = started + PICK_RETRY
                     deliver(await check_health(store, probe_key or DEFAULT_PROBE_KEY))
             await asyncio.sleep(max(0.05, interval - (time.monotonic() - started)))
     finally:
@@ -76,7 +92,8 @@ def watch_health(node: DOMNode, panel: HealthPanel, target: NatsSpec, interval: 
     screen = node if isinstance(node, DataScreen) else node.screen
     return node.run_worker(
         health_loop(lambda report: panel.post_message(HealthPanel.Checked(report)), target,
-                    interval, lambda: node.app.screen is screen),
+                    interval, lambda: node.app.screen is screen,
+                    lambda: getattr(node.app, "store", None)),
         group="health", exclusive=True, exit_on_error=False, name="health")
 
 

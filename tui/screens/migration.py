@@ -129,6 +129,8 @@ class MigrationScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        # pictures (snapshots, screenshots) turn blinking off app-wide
+        self.query_one("#migration-target", Input).cursor_blink = getattr(self.app, "blink", True)
         self._reset_steps()
         self.query_one(MigrationProgress).display = False
         self.query_one(HealthPanel).show_message("shown after a migration")
