@@ -11,6 +11,8 @@ For the migration engineer:
   KvStore.replicas_used  replicas of the buckets (created or found); None if none exist
   KvStore.kv(base)       the nats.js.kv.KeyValue of that bucket (put/create/update ...)
   KvStore.ensure_buckets(replicas) create the missing buckets (idempotent)
+  KvStore._scan(base, filt=">") [(key, value bytes)] of the live keys, one ordered
+                         consumer pass (used by the migration's parity read)
 
 Multi-key writes are ordered so that a crash in between leaves a state a parity
 diff reports and a re-run repairs:
