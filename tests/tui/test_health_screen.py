@@ -143,7 +143,14 @@ async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, 
                     and panel(app).report.overall == HEALTHY, timeout=15, what="healthy")
         assert panel(app).report.probe.allowed
 
+        # one of three gone: degraded (yellow), and authorizations still work
         cluster.kill(1)
+        await until(pilot, lambda: panel(app).report.overall == DEGRADED, timeout=10,
+                    what="degraded")
+        await until(pilot, lambda: panel(app).report.probe.allowed, timeout=5, what="allow")
+        assert panel(app).has_class("-degraded") and not app.quorum_lost
+        assert any(p.state == "offline" for b in panel(app).report.buckets for p in b.peers)
+
         cluster.kill(2)
         killed = time.monotonic()
         await until(pilot, lambda: panel(app).report.overall == NO_QUORUM

@@ -54,7 +54,8 @@ async def choose_probe_key(*stores: Store | None) -> str | None:
 
 async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec, interval: float,
                       shown: Callable[[], bool] = lambda: True,
-                      probe_source: Callable[[], Store | None] = lambda: None) -> None:
+                      probe_source: Callable[[], Store | None] = lambda: None,
+                      pick_probe: bool = True) -> None:
     """Deliver a fresh report at least every `interval` seconds while shown().
 
     The loop keeps a read-only store of its own on target (never creating buckets; also
@@ -62,6 +63,8 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
     closed when the loop ends. A target that cannot be reached is a no-quorum report.
     probe_source: another store to pick the probe's user from first (the app's open
     database: the migration target holds a copy of it, and it answers without a quorum).
+    pick_probe False: probe DEFAULT_PROBE_KEY, never listing users (the app's quorum gate
+    needs only the state).
     """
     store: Store | None = None
     probe_key: str | None = None
@@ -76,7 +79,7 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
                     except StoreError as e:
                         deliver(HealthReport(target.label, NO_QUORUM, error=str(e)))
                 if store is not None:
-                    if probe_key is None and started >= next_pick:
+                    if pick_probe and probe_key is None and started >= next_pick:
                         probe_key = await choose_probe_key(probe_source(), store)
                         next_pick = started + PICK_RETRY
                     deliver(await check_health(store, probe_key or DEFAULT_PROBE_KEY))
