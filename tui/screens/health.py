@@ -155,7 +155,7 @@ class HealthScreen(DataScreen):
 
     def on_health_panel_checked(self, message: HealthPanel.Checked) -> None:
         if self.own_store:
-            lost = message.report is None or message.report.overall == NO_QUORUM
+            lost = message.report.overall == NO_QUORUM
             set_lost = getattr(self.admin, "set_quorum_lost", None)
             if set_lost is not None:
                 set_lost(lost)

@@ -65,10 +65,9 @@ class HealthPanel(Static):
 
     @dataclass
     class Checked(Message):
-        """A fresh report (or None with error: the target could not be asked)."""
+        """A fresh report (an unreachable target is a no-quorum report with its error)."""
 
-        report: HealthReport | None
-        error: str = ""
+        report: HealthReport
 
     def __init__(self, *, title: str = "quorum health",
                  format_seconds: Callable[[float | None], str] = format_probe_seconds,
@@ -85,10 +84,7 @@ class HealthPanel(Static):
 
     def on_health_panel_checked(self, message: Checked) -> None:
         # handled here and bubbles on, so a screen can react (the app's quorum gate)
-        if message.report is not None:
-            self.show(message.report)
-        else:
-            self.show_message(message.error, style="bold red")
+        self.show(message.report)
 
     def show_message(self, text: str, style: str = "dim") -> None:
         self.report = None
