@@ -55,18 +55,24 @@ class MembershipApp(App[None]):
 
     def __init__(self, spec: StoreSpec, *, clock: Clock = system_clock,
                  migration_target: NatsSpec | None = None, poll_interval: float = 1.0,
-                 initial_mode: str = "rooms") -> None:
+                 initial_mode: str = "rooms", blink: bool = True) -> None:
         super().__init__()
         self.spec = spec
         self.clock = clock
         self.migration_target = migration_target
         self.poll_interval = poll_interval
         self.initial_mode = initial_mode
+        #: text cursors blink; off for snapshots and screenshots, so pictures are stable
+        self.blink = blink
         self.read_only = spec.read_only
         self.store: Store | None = None
         #: bumped whenever the data may have changed; screens reload when theirs is older
         self.generation = 0
         self.backend_status = "opening…"
+        #: set by the health screen when the open KV store has lost its quorum: changes refused
+        self.quorum_lost = False
+        #: every message shown with notify, newest last (what the operator was told)
+        self.notices: list[str] = []
         self._update_sub_title()
 
     # -- the store -------------------------------------------------------------------
@@ -132,6 +138,11 @@ class MembershipApp(App[None]):
         if self.store is not None:
             await self.store.close()
 
+    def notify(self, message: str, **kwargs) -> None:  # type: ignore[override]
+        self.notices.append(message)
+        kwargs.setdefault("markup", False)  # store messages may hold [brackets]
+        super().notify(message, **kwargs)
+
     def report_error(self, error: BaseException | None) -> None:
         """A readable one-line message for a failure; never a traceback."""
         if isinstance(error, StoreError):
@@ -169,11 +180,18 @@ class MembershipApp(App[None]):
             self.notify("m starts the migration on the migration screen (3)")
 
     # -- changes ---------------------------------------------------------------------------
+    def set_quorum_lost(self, lost: bool) -> None:
+        self.quorum_lost = lost
+
     def _refuse_if_read_only(self, what: str) -> bool:
+        """True (and says so) when changes are off: --read-only, or no KV quorum (fail closed)."""
         if self.read_only:
             self.notify(f"read-only: {what} refused, nothing was written",
                         title="Read-only", severity="warning")
-        return self.read_only
+        elif self.quorum_lost:
+            self.notify(f"no quorum: {what} refused, nothing was written",
+                        title="Unavailable", severity="error")
+        return self.read_only or self.quorum_lost
 
     def _selected_user(self) -> str | None:
         screen = self.screen

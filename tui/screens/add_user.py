@@ -57,6 +57,8 @@ class AddUserScreen(ModalScreen["NewUser | None"]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
+        for box in self.query(Input):
+            box.cursor_blink = getattr(self.app, "blink", True)
         self.query_one("#key", Input).focus()
 
     def _values(self) -> tuple[str, str, str]:

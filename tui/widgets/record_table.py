@@ -35,6 +35,9 @@ class FilterInput(Input):
     class Cleared(Message):
         pass
 
+    def on_mount(self) -> None:
+        self.cursor_blink = getattr(self.app, "blink", True)
+
     def action_clear_filter(self) -> None:
         self.post_message(self.Cleared())
 
