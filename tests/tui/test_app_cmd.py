@@ -1,0 +1,77 @@
+"""Opening the TUI fails fast: a bad file or an unreachable NATS is one stderr line and an
+exit status, before any TUI starts; `demo --seed-only` makes the demo database."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from store import SqliteSpec, open_store
+from store.demo import REVOKED, demo_key
+from tui.cli import main
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_missing_database_is_exit_2(tmp_path, capsys):
+    assert main(["--db", str(tmp_path / "nope.sqlite")]) == 2
+    assert "nope.sqlite" in one_line(capsys)
+    assert not (tmp_path / "nope.sqlite").exists()  # never created by accident
+
+
+def test_foreign_file_is_exit_2_and_left_untouched(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"not a database\n")
+    assert main(["--db", str(path)]) == 2
+    one_line(capsys)
+    assert path.read_bytes() == b"not a database\n"
+
+
+def test_wrong_schema_version_is_exit_2(tmp_path, capsys):
+    path = tmp_path / "other.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version = 7")
+    con.close()
+    assert main(["--db", str(path)]) == 2
+    one_line(capsys)
+
+
+def test_unreachable_nats_is_exit_3(capsys):
+    assert main(["--nats-url", "nats://127.0.0.1:1", "--op-timeout", "0.5"]) == 3
+    one_line(capsys)
+
+
+def test_no_backend_named_is_exit_2(tmp_path, capsys):
+    assert main(["--read-only"]) == 2  # no backend named
+    one_line(capsys)
+
+
+def test_demo_seed_only_makes_a_fresh_demo_database(tmp_path, capsys):
+    assert main(["demo", "--dir", str(tmp_path / "d"), "--seed-only"]) == 0
+    path = tmp_path / "d" / "demo.sqlite"
+    assert str(path) in capsys.readouterr().err
+    assert main(["demo", "--dir", str(tmp_path / "d"), "--seed-only"]) == 0  # replaced, not refused
+
+    async def check():
+        store = await open_store(SqliteSpec(str(path), read_only=True))
+        try:
+            snap = await store.export_snapshot()
+            revoked = await store.get_user(demo_key(REVOKED))
+        finally:
+            await store.close()
+        return snap, revoked
+
+    snap, revoked = asyncio.run(check())
+    assert (len(snap.rooms), len(snap.users)) == (5, 8) and revoked.status == "revoked"
+    assert any(not r.encrypted and r.epoch == 0 for r in snap.rooms)
+    assert max(r.epoch for r in snap.rooms) >= 4
+
+
+def test_demo_dir_defaults_to_xdg_data_home(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert main(["demo", "--seed-only"]) == 0
+    assert (tmp_path / "xdg" / "membership-admin" / "demo.sqlite").exists()
