@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 KEYS = [
     ("1 2 3 4", "rooms, users, migration, health"),
-    ("/", "filter the current table (typing narrows it; enter: back to the table; escape: clear)"),
+    ("/", "filter the table: typing narrows it; enter: to the table; escape: clears"),
     ("enter", "open the selected row (a room's detail; a user's rooms)"),
     ("escape", "back"),
     ("r", "revoke the selected user (confirm with y; n or escape cancels)"),

@@ -8,6 +8,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header
 
+from store import Room
+
 from ..messages import RoomsLoaded
 from ..widgets.record_table import Record, RecordTable
 from .base import DataScreen
@@ -15,10 +17,15 @@ from .base import DataScreen
 COLUMNS = ("id", "name", "encrypted", "owner", "epoch", "members")
 
 
+def room_cells(data: tuple[Room, int]) -> tuple[str, ...]:
+    r, count = data
+    return (r.id, r.name, "yes" if r.encrypted else "no", r.owner, str(r.epoch), str(count))
+
+
 class RoomsScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield Header()
-        yield RecordTable("rooms", COLUMNS, id="rooms")
+        yield RecordTable("rooms", COLUMNS, cells=room_cells, id="rooms")
         yield Footer(compact=True)
 
     @work(exclusive=True, group="load", exit_on_error=False)
@@ -29,12 +36,8 @@ class RoomsScreen(DataScreen):
 
     def on_rooms_loaded(self, message: RoomsLoaded) -> None:
         counts = message.member_counts
-        records = [
-            Record(r.id, (r.id, r.name, "yes" if r.encrypted else "no", r.owner, str(r.epoch),
-                          str(counts.get(r.id, 0))),
-                   f"{r.id}\t{r.name}\t{r.owner}".lower())
-            for r in message.rooms
-        ]
+        records = [Record(r.id, (r, counts.get(r.id, 0)), f"{r.id}\t{r.name}\t{r.owner}".lower())
+                   for r in message.rooms]
         self.query_one(RecordTable).set_records(records)
 
     @on(RecordTable.Opened)

@@ -16,16 +16,19 @@ from .base import DataScreen, iso_date
 COLUMNS = ("key", "name", "role", "status", "added", "revoked")
 
 
-def user_record(u: User) -> Record:
+def user_cells(u: User) -> tuple:
     status = Text(u.status, style="bold red") if u.status == "revoked" else u.status
-    return Record(u.key, (u.key, u.name, u.role, status, iso_date(u.added_at), iso_date(u.revoked_at)),
-                  f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
+    return (u.key, u.name, u.role, status, iso_date(u.added_at), iso_date(u.revoked_at))
+
+
+def user_record(u: User) -> Record:
+    return Record(u.key, u, f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
 
 
 class UsersScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield Header()
-        yield RecordTable("users", COLUMNS, id="users")
+        yield RecordTable("users", COLUMNS, cells=user_cells, id="users")
         yield Footer(compact=True)
 
     @work(exclusive=True, group="load", exit_on_error=False)

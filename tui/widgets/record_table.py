@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on
@@ -21,11 +22,19 @@ from textual.widgets import DataTable, Input, Static
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One row: its key (what enter opens), its cells, and the lower-cased text the filter searches."""
+    """One row: its key (what enter opens), its data, and the lower-cased text the filter searches.
+
+    data is the row's cells, or any value the table's `cells` function turns into cells: then
+    only the rows in the window are ever formatted (100,000 dates cost more than 1,000).
+    """
 
     key: str
-    cells: tuple[str | Text, ...]
+    data: Any
     search: str
+
+
+def as_cells(data: Any) -> tuple[str | Text, ...]:
+    return data
 
 
 class FilterInput(Input):
@@ -56,13 +65,16 @@ class RecordTable(Vertical):
         table: "RecordTable"
         key: str
 
-    def __init__(self, noun: str, columns: Sequence[str], *, window: int = 1000,
+    def __init__(self, noun: str, columns: Sequence[str], *, window: int = 200,
+                 cells: Callable[[Any], tuple[str | Text, ...]] = as_cells,
                  id: str | None = None) -> None:
         super().__init__(id=id, classes="record-table")
         self.noun = noun
+        self.cells = cells
         self.window = window
         self._columns = tuple(columns)
         self._records: list[Record] = []
+        self._last_match: tuple[str, list[Record]] = ("", [])
         self._shown: list[str] = []
         self._loaded = False
         self.filter_text = ""
@@ -111,6 +123,7 @@ class RecordTable(Vertical):
     def set_records(self, records: list[Record]) -> None:
         """Replace the data, keeping the filter and, if still shown, the selected row."""
         self._records = records
+        self._last_match = ("", records)
         self._loaded = True
         self._render_rows(keep=self.selected_key)
 
@@ -121,13 +134,19 @@ class RecordTable(Vertical):
     def open_filter(self) -> None:
         box = self.filter_input
         box.remove_class("hidden")
-        box.focus()
+        # focus now, not after the queued events: keys typed right after / go into the box
+        self.screen.set_focus(box)
 
     def matches(self) -> list[Record]:
         needle = self.filter_text.strip().lower()
         if not needle:
             return self._records
-        return [r for r in self._records if needle in r.search]
+        last_needle, last = self._last_match
+        # typing on narrows the previous matches instead of the whole list
+        source = last if last_needle and last_needle in needle else self._records
+        found = [r for r in source if needle in r.search]
+        self._last_match = (needle, found)
+        return found
 
     @on(Input.Changed, "FilterInput")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -167,8 +186,9 @@ class RecordTable(Vertical):
         grid = self.grid
         grid.clear()
         self._shown = [r.key for r in window]
+        cells = self.cells
         for r in window:
-            grid.add_row(*r.cells)
+            grid.add_row(*cells(r.data))
         if keep is not None and keep in self._shown:
             grid.move_cursor(row=self._shown.index(keep), animate=False)
         total = len(self._records)

@@ -1,0 +1,131 @@
+"""Benchmark: the TUI on a large SQLite database (headless, Textual's run_test at 120x36).
+
+    .venv/bin/python bench/bench_tui.py [--db PATH] [--rooms 10000 --users 100000 ...]
+
+Seeds the database with `membership-admin seed` when it does not exist (not timed), then
+prints: start to an interactive users table (targets < 1.5 s), one filter keystroke to an
+updated users table (< 150 ms), rooms and room-detail load times, and peak memory
+(ru_maxrss, < 400 MB).
+"""
+
+from __future__ import annotations
+
+import time
+
+T0 = time.perf_counter()  # "start": before textual and the app are imported
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+SIZE = (120, 36)
+
+
+def seed(path: Path, args: argparse.Namespace) -> None:
+    exe = Path(sys.executable).parent / "membership-admin"
+    cmd = [str(exe), "seed", str(path), "--rooms", str(args.rooms), "--users", str(args.users),
+           "--members-per-room", str(args.members_per_room), "--epochs", str(args.epochs)]
+    print("seeding:", " ".join(cmd), flush=True)
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    print(f"seeded in {time.perf_counter() - t:.1f} s", flush=True)
+
+
+async def wait_until(pilot, condition, timeout: float = 120.0) -> float:
+    """Seconds until condition() holds, checking as often as the app lets us."""
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > timeout:
+            raise SystemExit("timed out")
+        await asyncio.sleep(0.002)
+    return time.perf_counter() - start
+
+
+async def run(db: Path) -> None:
+    from store import SqliteSpec
+    from tui.app import MembershipApp
+    from tui.widgets.record_table import RecordTable
+
+    imported = time.perf_counter()
+    app = MembershipApp(SqliteSpec(str(db), read_only=True), initial_mode="users",
+                        poll_interval=3600, blink=False)
+
+    def table() -> RecordTable:
+        return app.screen.query_one(RecordTable)
+
+    def table_ready(screen_name: str):
+        def ready() -> bool:
+            if type(app.screen).__name__ != screen_name:
+                return False
+            t = app.screen.query_one(RecordTable)
+            return t._loaded and len(t.shown_keys) > 0
+        return ready
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, table_ready("UsersScreen"))
+        ready = time.perf_counter()
+        await pilot.pause()
+        count = str(table().query_one(".count").content)
+        print(f"start to interactive users table: {ready - T0:.2f} s "
+              f"(imports {imported - T0:.2f} s, app {ready - imported:.2f} s)  [{count}]")
+
+        # filter keystrokes: each one narrows the whole 100k list and redraws the window
+        await pilot.press("slash")
+        timings = []
+        for text in ("u", "us", "use", "user", "user0", "user00", "user001", "user00", "user0", ""):
+            box = table().filter_input
+            t = time.perf_counter()
+            box.value = text  # exactly what a keystroke does to the Input, then its Changed
+            await wait_until(pilot, lambda: table().filter_text == text)
+            await pilot.pause()  # the repaint
+            timings.append(time.perf_counter() - t)
+        await pilot.press("escape")
+        ms = [t * 1000 for t in timings]
+        print(f"filter keystroke to updated users table: median {statistics.median(ms):.0f} ms, "
+              f"max {max(ms):.0f} ms over {len(ms)} keystrokes")
+        # one real key press through the pilot, for comparison (includes the pilot's own pause)
+        await pilot.press("slash")
+        t = time.perf_counter()
+        await pilot.press("9")
+        await wait_until(pilot, lambda: table().filter_text == "9")
+        await pilot.pause()
+        print(f"one pilot key press '9' to updated table: {(time.perf_counter() - t) * 1000:.0f} ms  "
+              f"[{table().query_one('.count').content}]")
+        await pilot.press("escape")
+
+        t = time.perf_counter()
+        await pilot.press("1")
+        await wait_until(pilot, table_ready("RoomsScreen"))
+        print(f"rooms table (key 1): {time.perf_counter() - t:.2f} s  "
+              f"[{table().query_one('.count').content}]")
+        t = time.perf_counter()
+        await pilot.press("enter")
+        await wait_until(pilot, table_ready("RoomScreen"))
+        print(f"room detail (enter): {(time.perf_counter() - t) * 1000:.0f} ms  "
+              f"[{table().query_one('.count').content}]")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (ru_maxrss): {peak:.0f} MB")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--db", default="/tmp/membership-bench/tui-100k.sqlite")
+    p.add_argument("--rooms", type=int, default=10000)
+    p.add_argument("--users", type=int, default=100000)
+    p.add_argument("--members-per-room", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=10)
+    args = p.parse_args()
+    db = Path(args.db)
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        seed(db, args)
+        print("(run again to measure without the seeding in memory and page cache)")
+    asyncio.run(run(db))
+
+
+if __name__ == "__main__":
+    main()
