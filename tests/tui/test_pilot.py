@@ -43,8 +43,11 @@ def cell_text(app, key: str) -> str:
 async def loaded(pilot, screen_type, n: int | None = None) -> None:
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, screen_type)
+                and app.screen.loaded_generation == app.generation  # not an older load
+                and not any(w.group == "load" and not w.is_finished for w in app.workers)
                 and table(app)._loaded and (n is None or len(table(app).shown_keys) == n),
                 what=f"{screen_type.__name__} loaded")
+    await pilot.pause()
 
 
 async def go_to_user(pilot, key: str) -> None:

@@ -64,4 +64,8 @@ class DataScreen(Screen):
         # One place turns a failed store call into a message; the screen stays usable.
         if event.state == WorkerState.ERROR:
             self.loaded_generation = -1  # retry on the next change or visit
+            from ..widgets.record_table import RecordTable
+
+            for table in self.query(RecordTable):
+                table.set_failed()
             self.admin.report_error(event.worker.error)

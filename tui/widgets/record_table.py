@@ -127,8 +127,10 @@ class RecordTable(Vertical):
         self._loaded = True
         self._render_rows(keep=self.selected_key)
 
-    def set_loading(self) -> None:
-        self.query_one(".count", Static).update(f"loading {self.noun}…")
+    def set_failed(self) -> None:
+        """The load failed (the error is shown by the screen): say so instead of 'loading'."""
+        if not self._loaded:
+            self.query_one(".count", Static).update(f"could not load {self.noun}")
 
     # -- filter -------------------------------------------------------------------
     def open_filter(self) -> None:
