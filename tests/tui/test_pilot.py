@@ -308,20 +308,40 @@ async def test_unreachable_backend_is_a_message_not_a_crash(tmp_path):
         assert isinstance(app.screen, UsersScreen)
 
 
-async def test_backend_error_during_a_change_is_reported(sqlite_spec):
-    app = MembershipApp(sqlite_spec, poll_interval=60)  # no refresh before the revoke
-    async with app.run_test(size=SIZE) as pilot:
-        await go_to_user(pilot, ADA)
-        import os
+async def test_backend_gone_and_back_is_a_message_and_the_app_stays_usable(tmp_path, clock):
+    """A NATS server of this test's own stops under the app, then comes back."""
+    import asyncio
 
-        os.remove(sqlite_spec.path)  # the file vanishes under the app: its reads now fail
-        for suffix in ("-wal", "-shm"):
-            if os.path.exists(sqlite_spec.path + suffix):
-                os.remove(sqlite_spec.path + suffix)
-        await pilot.press("r")
-        await settle(pilot)
-        await pilot.pause(0.5)
-        assert isinstance(app.screen, (UsersScreen, ConfirmScreen))
-        await pilot.press("escape")
-        await pilot.press("1")
-        assert isinstance(app.screen, RoomsScreen)
+    from store import StoreError
+    from store.local_nats import LocalNats
+
+    with LocalNats(tmp_path / "nats", size=1) as server:
+        spec = NatsSpec(url=server.url, replicas=1, op_timeout=0.5)
+        for _ in range(50):  # until JetStream answers
+            try:
+                store = await open_store(spec, clock=clock)
+                try:
+                    await store.add_user(ADA, "Ada Lovelace", "admin")
+                finally:
+                    await store.close()
+                break
+            except StoreError:
+                await asyncio.sleep(0.2)
+        app = MembershipApp(spec, poll_interval=0.3)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            await loaded(pilot, UsersScreen, 1)
+            server.kill(0)
+            await until(pilot, lambda: "unavailable" in app.sub_title, timeout=5,
+                        what="outage shown in the header")
+            told = len(app.notices)
+            assert told >= 1 and app.notices[-1]  # what the poll saw, in one line
+            await pilot.press("r")  # the change fails with a readable message, no traceback
+            await until(pilot, lambda: len(app.notices) > told, timeout=5, what="error message")
+            assert "\n" not in app.notices[-1] and "Traceback" not in app.notices[-1]
+            assert not isinstance(app.screen, ConfirmScreen)
+            await pilot.press("1")
+            assert isinstance(app.screen, RoomsScreen)  # still usable
+            server.restart(0)
+            await until(pilot, lambda: "unavailable" not in app.sub_title, timeout=15,
+                        what="recovery shown in the header")
