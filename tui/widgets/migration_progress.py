@@ -11,6 +11,10 @@ from textual.widgets import Label, ProgressBar
 from store.migrate import BucketProgress
 
 
+#: shortest writing time (seconds) a bucket's rate is shown for
+MIN_SPAN = 0.5
+
+
 def format_rate(records_per_second: float | None) -> str:
     return "" if records_per_second is None else f"{records_per_second:,.0f} rec/s"
 
@@ -70,7 +74,8 @@ class MigrationProgress(Vertical):
             rate = None
             if p.bucket in self._started and p.done:
                 span = self._finished.get(p.bucket, elapsed) - self._started[p.bucket]
-                rate = p.done / span if span > 0 else None
+                # samples come every ~0.2 s: a shorter span gives a rate that means nothing
+                rate = p.done / span if span >= MIN_SPAN else None
             text = f"{p.done:,}/{p.total:,}"
             shown = self.format_rate(rate)
             if shown:
