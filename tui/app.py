@@ -12,6 +12,7 @@ import asyncio
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState
 
 from store import NatsSpec, Store, StoreError, StoreSpec, open_store, system_clock
@@ -156,6 +157,13 @@ class MembershipApp(App[None]):
             self.report_error(event.worker.error)
 
     # -- navigation ----------------------------------------------------------------------
+    #: actions that would act behind an open dialog (a confirmation, the add form, help)
+    _BEHIND_MODAL = {"show", "filter", "revoke", "reinstate", "add_user", "migrate", "help", "back"}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self._BEHIND_MODAL and isinstance(self.screen, ModalScreen):
+            return False  # the dialog answers first
+        return True
     def action_show(self, mode: str) -> None:
         if self.current_mode != mode:
             self.switch_mode(mode)

@@ -161,6 +161,8 @@ async def test_revoke_confirms_with_y_and_cancels_with_n_or_escape(spec, answer)
         body = str(app.screen.query_one(".dialog-body").content)
         assert "finance, incident-2026-01, ops" in body  # rooms where ada holds a current key
         assert ADA in str(app.screen.query_one(".dialog-title").content)
+        await pilot.press("2", "r", "1", "slash")  # the dialog answers first: nothing behind it
+        assert isinstance(app.screen, ConfirmScreen)
         await pilot.press(answer)
         await settle(pilot)
         await until(pilot, lambda: isinstance(app.screen, UsersScreen))
