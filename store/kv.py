@@ -281,7 +281,9 @@ class KvStore(Store):
         try:
             return await self._bounded(self._kv[base].create(key, value),
                                        f"create {self.bucket(base)} {key}")
-        except Conflict:
+        except (Conflict, NotFound):
+            # NotFound: the server refused the create (a value exists), then nats-py's
+            # "was it a delete marker?" get went to a replica that has not caught up
             raise AlreadyExists(f"{what} exists already") from None
 
     async def _update(self, base: str, key: str, value: bytes, last: int, what: str) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from store import NatsSpec, Unavailable
+from store import AlreadyExists, NatsSpec, Unavailable
 from store.health import DEGRADED, NO_QUORUM, check_health
 from store.kv import BUCKETS, KvStore
 from store.local_nats import NatsNode, find_nats_server, free_port
@@ -97,6 +97,11 @@ async def test_kill_two_survivor_is_leader(cluster, r3):
         cluster.kill(i)
     killed_at = time.monotonic()
     await assert_denies_after_kill(store, killed_at)
+    # a write cannot be confirmed without a quorum: Unavailable within the bound, no hang
+    start = time.monotonic()
+    with pytest.raises(Unavailable):
+        await store.add_user("carol")
+    assert time.monotonic() - start <= OP + MARGIN
     # the leader still answers API gets now (it steps down ~10 s after the kill): health
     # must still call it no-quorum from its own view
     report = await check_health(store)
@@ -104,6 +109,16 @@ async def test_kill_two_survivor_is_leader(cluster, r3):
     assert users.state == NO_QUORUM and report.overall == NO_QUORUM
     assert report.probe is not None and report.probe.allowed is False
     await assert_recovers(store, cluster, killed)
+    # the unconfirmed write may have committed once the quorum came back: repeating it
+    # is safe and ends in the same state either way
+    try:
+        await store.add_user("carol")
+    except AlreadyExists:
+        pass
+    deadline = time.monotonic() + 15  # read from the leader, which may still be changing
+    while not await store.is_authorized("carol"):
+        assert time.monotonic() < deadline, "the repeated write did not converge"
+        await asyncio.sleep(0.2)
 
 
 async def test_kill_two_survivor_is_follower(cluster, r3):
