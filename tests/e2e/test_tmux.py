@@ -84,6 +84,7 @@ def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):
     tmux.keys("2")
     tmux.wait_for("8 of 8 users")
     tmux.keys("/")
+    tmux.wait_for("filter (enter")
     tmux.keys("-l", "hopper")
     tmux.wait_for("1 of 1 matching")
     tmux.keys("Enter")

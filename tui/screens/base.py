@@ -37,12 +37,19 @@ class DataScreen(Screen):
 
     def on_mount(self) -> None:
         self.reload_if_stale()
+        # a safety net for a change announced while this screen was being pushed: the
+        # check is cheap (no I/O unless the data is stale)
+        self.set_interval(1.0, self._check_stale)
 
     def on_screen_resume(self) -> None:
         self.reload_if_stale()
 
     def on_store_changed(self, message: StoreChanged) -> None:
         self.reload_if_stale()
+
+    def _check_stale(self) -> None:
+        if self.is_current:
+            self.reload_if_stale()
 
     def reload_if_stale(self) -> None:
         if self.admin.store is None or self.loaded_generation == self.admin.generation:
