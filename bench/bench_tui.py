@@ -16,10 +16,12 @@ T0 = time.perf_counter()  # "start": before textual and the app are imported
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 SIZE = (120, 36)
@@ -113,7 +115,7 @@ async def run(db: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--db", default="/tmp/membership-bench/tui-100k.sqlite")
+    p.add_argument("--db", default=os.path.join(tempfile.gettempdir(), "membership-bench", "tui-100k.sqlite"))
     p.add_argument("--rooms", type=int, default=10000)
     p.add_argument("--users", type=int, default=100000)
     p.add_argument("--members-per-room", type=int, default=10)
