@@ -23,26 +23,10 @@ from nats.js.api import DeliverPolicy
 
 from store import NatsSpec, codec
 from store.kv import BUCKETS, KvStore
-from store.local_nats import LocalNats
+from store.local_nats import LocalNats, wait_jetstream
 from store.models import Member, Room, SealedKey, User
 
 NOW = 1_767_225_600
-
-
-async def wait_js(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            nc = await nats.connect(url.split(","), connect_timeout=1, max_reconnect_attempts=0)
-            try:
-                await nc.jetstream().account_info()
-                return
-            finally:
-                await nc.close()
-        except Exception:  # noqa: BLE001 - waiting for readiness
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 def records(n_users: int, n_rooms: int, n_members: int, n_keys: int):
@@ -153,7 +137,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def main_async(args: argparse.Namespace, one: LocalNats) -> None:
-    await wait_js(one.url)
+    await wait_jetstream(one.url)
     await seed(one.url, args)
     export_runs, bare_runs = [], []
     for _ in range(args.runs):  # interleaved, so machine noise hits both alike
@@ -174,7 +158,7 @@ async def main_async(args: argparse.Namespace, one: LocalNats) -> None:
 
 
 async def cluster_latency(args: argparse.Namespace, three: LocalNats) -> None:
-    await wait_js(three.url)
+    await wait_jetstream(three.url)
     lat3 = await auth_latency(three.url, 3, args.auth_calls)
     print(f"is_authorized R3: p50 {pct(lat3, .5) * 1000:.2f} ms, p99 {pct(lat3, .99) * 1000:.2f} ms, "
           f"max {max(lat3) * 1000:.0f} ms, mean {statistics.mean(lat3) * 1000:.2f} ms ({len(lat3)} calls)")

@@ -24,25 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nats  # noqa: E402
 
 from store import NatsSpec, SqliteSpec, open_store  # noqa: E402
-from store.local_nats import LocalNats  # noqa: E402
+from store.local_nats import LocalNats, wait_jetstream  # noqa: E402
 from store.migrate import DEFAULT_WINDOW, bucket_records, migrate  # noqa: E402
 from store.seed import seed_database  # noqa: E402
-
-
-async def wait_jetstream(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            nc = await nats.connect(url.split(","), connect_timeout=1, max_reconnect_attempts=0)
-            try:
-                await nc.jetstream().account_info()
-                return
-            finally:
-                await nc.close()
-        except Exception:  # noqa: BLE001 - waiting for readiness
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 async def bare_publish(url: str, records: list[tuple[str, bytes]], replicas: int,

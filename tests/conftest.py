@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import time
 import uuid
 
-import nats
 import pytest
 
-from store.local_nats import LocalNats
+from store.local_nats import LocalNats, wait_jetstream
 
 FIXED_NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -42,24 +40,6 @@ _prefixes = itertools.count(1)
 def bucket_prefix() -> str:
     """A bucket prefix of this test's own, so tests share one server without sharing state."""
     return f"t{next(_prefixes)}{uuid.uuid4().hex[:6]}_"
-
-
-async def wait_jetstream(url: str, timeout: float = 30.0) -> None:
-    """Until the JetStream API answers (a cluster needs a meta leader first)."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            nc = await nats.connect(url.split(","), connect_timeout=1, max_reconnect_attempts=0)
-            try:
-                await nc.jetstream().account_info()
-                return
-            finally:
-                await nc.close()
-        except Exception as e:  # noqa: BLE001 - waiting for any kind of readiness
-            last = e
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"JetStream at {url} not ready: {last!r}")
 
 
 def run_sync(coro) -> None:
