@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import shutil
@@ -103,7 +104,7 @@ def demo(args: argparse.Namespace) -> int:
         if not args.no_cluster:
             say("no nats-server found: the migration screen has no local cluster")
         return run_app(spec)
-    from store.local_nats import LocalNats
+    from store.local_nats import LocalNats, wait_jetstream
 
     nats_dir = folder / "nats"
     shutil.rmtree(nats_dir, ignore_errors=True)  # a fresh cluster, like the fresh database
@@ -113,7 +114,13 @@ def demo(args: argparse.Namespace) -> int:
         say(f"could not start a local nats-server cluster ({e}): the migration screen has none")
         return run_app(spec)
     try:
-        say(f"local 3-node JetStream cluster: {cluster.url}")
+        say(f"local 3-node JetStream cluster: {cluster.url} (waiting for its meta leader)")
+        # a new cluster elects its JetStream meta leader in a few seconds; a migration
+        # started before that would fail, so the demo opens once it answers
+        try:
+            asyncio.run(wait_jetstream(cluster.url, timeout=30))
+        except RuntimeError as e:
+            say(f"the local cluster is not ready ({e}); the migration screen may fail until it is")
         return run_app(spec, NatsSpec(url=cluster.url, replicas=3))
     finally:
         cluster.stop()
