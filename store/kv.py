@@ -31,6 +31,7 @@ when that info shows a quorum of current, recently heard peers (fail closed).
 from __future__ import annotations
 
 import asyncio
+import os
 import base64
 import json
 import ssl
@@ -852,7 +853,8 @@ async def connect(spec: NatsSpec) -> Any:
         try:
             tls = ssl.create_default_context(cafile=spec.ca)
         except (OSError, ssl.SSLError) as e:
-            raise Unavailable(f"cannot use CA file {spec.ca}: {_describe(e)}") from None
+            # a missing or unreadable CA file is the operator's input, not the backend
+            raise InvalidInput(f"cannot use CA file {spec.ca}: {_describe(e)}") from None
     opts: dict[str, Any] = dict(
         servers=spec.servers, error_cb=on_error, disconnected_cb=quiet, reconnected_cb=quiet,
         closed_cb=quiet, connect_timeout=max(0.2, spec.op_timeout / 2),
@@ -860,6 +862,8 @@ async def connect(spec: NatsSpec) -> Any:
         name="membership-admin", tls=tls,
     )
     if spec.creds:
+        if not os.path.isfile(spec.creds):
+            raise InvalidInput(f"cannot use credentials file {spec.creds}: no such file")
         opts["user_credentials"] = spec.creds
     if spec.user:
         opts["user"] = spec.user

@@ -16,7 +16,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from store import AlreadyExists, NatsSpec, Unavailable
+from store import AlreadyExists, InvalidInput, NatsSpec, Unavailable
 from store.health import DEGRADED, NO_QUORUM, check_health
 from store.kv import BUCKETS, KvStore
 from store.local_nats import NatsNode, find_nats_server, free_port
@@ -225,5 +225,8 @@ async def test_wrong_ca_is_unavailable_within_the_timeout(tls_node):
         assert await s.is_authorized("alice") is True
     finally:
         await s.close()
-    with pytest.raises(Unavailable, match="CA file"):
+    # a missing CA or credentials file is bad input (exit 2), not an unavailable backend
+    with pytest.raises(InvalidInput, match="CA file"):
         await KvStore.open(NatsSpec(url=node.url, ca=os.devnull + "-missing", op_timeout=1.0))
+    with pytest.raises(InvalidInput, match="credentials file"):
+        await KvStore.open(NatsSpec(url=node.url, creds=os.devnull + "-missing", op_timeout=1.0))
