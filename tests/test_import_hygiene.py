@@ -1,0 +1,36 @@
+"""The seam: store/ never loads the UI, and no UI module imports a backend's driver."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE_MODULES = sorted(p.stem for p in (ROOT / "store").glob("*.py") if p.stem != "__init__")
+DRIVERS = {"sqlite3", "aiosqlite", "nats"}
+
+
+def test_store_loads_neither_textual_nor_tui():
+    imports = "; ".join(f"import store.{m}" for m in STORE_MODULES)
+    code = (f"import sys; {imports}; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_ui_module_imports_a_backend_driver():
+    offenders = []
+    for path in sorted((ROOT / "tui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}"
+                          for n in names if n.split(".")[0] in DRIVERS]
+    assert offenders == []
