@@ -94,6 +94,8 @@ class MembershipApp(App[None]):
         self._update_sub_title()
         self.data_changed()
         self._watch_changes()
+        if isinstance(self.spec, NatsSpec):
+            self._watch_quorum()  # after _watch_changes, whose exclusive start cancels its group
 
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def _watch_changes(self) -> None:
@@ -133,6 +135,8 @@ class MembershipApp(App[None]):
             label += " (read-only)"
         if self.backend_status:
             label += f" [{self.backend_status}]"
+        if self.quorum_lost:
+            label += " [QUORUM LOST: changes disabled]"
         self.sub_title = label
 
     async def on_unmount(self) -> None:
@@ -188,8 +192,22 @@ class MembershipApp(App[None]):
             self.notify("m starts the migration on the migration screen (3)")
 
     # -- changes ---------------------------------------------------------------------------
+    @work(group="watch", exit_on_error=False)
+    async def _watch_quorum(self) -> None:
+        """The open KV backend's quorum, every 2 s, also when the health screen is not shown."""
+        from store.health import NO_QUORUM
+
+        from .screens.health import health_loop
+
+        await health_loop(lambda report: self.set_quorum_lost(report.overall == NO_QUORUM),
+                          self.spec, 2.0, pick_probe=False)
+
     def set_quorum_lost(self, lost: bool) -> None:
+        if lost == self.quorum_lost or not isinstance(self.spec, NatsSpec):
+            return  # a migration target's quorum does not gate SQLite changes
         self.quorum_lost = lost
+        self.set_class(lost, "-quorum-lost")  # app.tcss turns the header red
+        self._update_sub_title()
 
     def _refuse_if_read_only(self, what: str) -> bool:
         """True (and says so) when changes are off: --read-only, or no KV quorum (fail closed)."""
