@@ -132,6 +132,7 @@ def _is_object(obj: Any) -> None:
 _ROOM_OK = ids.ROOM_ID_RE.fullmatch
 _LOWER_KEY_OK = re.compile(r"[a-z0-9_-]{1,128}").fullmatch  # a valid key, already lower case
 _MEMBER_ROLES = (ROLE_OWNER, ROLE_MEMBER)
+_a2b = binascii.a2b_base64
 _USER_ROLES = (USER_ADMIN, USER_USER)
 
 
@@ -234,7 +235,9 @@ def key_from_obj(o: Any) -> SealedKey:
         if (type(r) is str and type(p) is int and p >= 0 and type(e) is str and type(k) is str
                 and type(c) is int and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
             try:
-                return SealedKey(r, p, e, base64.b64decode(k, validate=True), c)
+                # strict a2b refuses at least what b64decode(validate=True) refuses, at a
+                # fraction of the cost; a value it refuses goes the long way below
+                return SealedKey(r, p, e, _a2b(k, strict_mode=True), c)
             except (binascii.Error, ValueError):
                 pass  # the checks below give the reason
     _is_object(o)

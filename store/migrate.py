@@ -44,6 +44,7 @@ from typing import Any
 from . import codec
 from .backup import BackupInfo, backup_database
 from .errors import InvalidInput, StoreError, Unavailable
+from .kv import subscribe_direct
 from .models import Snapshot
 from .parity import ParityReport, bucket_records, diff_raw
 from .spec import NatsSpec, SqliteSpec, open_store
@@ -160,7 +161,7 @@ class PipelinedWriter:
 
     async def start(self) -> None:
         self._prefix = self._nc.new_inbox() + "."
-        self._sub = await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
+        self._sub = await subscribe_direct(self._nc, self._prefix + "*", self._on_ack)
 
     async def close(self) -> None:
         if self._sub is not None:
@@ -170,7 +171,7 @@ class PipelinedWriter:
                 pass
             self._sub = None
 
-    async def _on_ack(self, msg: Any) -> None:
+    def _on_ack(self, msg: Any) -> None:
         # pending is keyed by the reply subject itself: no parsing on the hot path
         rec = self._pending.pop(msg.subject, None)
         if rec is None:
