@@ -69,6 +69,7 @@ FRESH_S = 1.5
 STALE_S = 3.0
 POLL_S = 0.1
 
+_DELETED = ("DEL", "PURGE")  # KV-Operation of a delete or purge marker
 _CHUNK = 1000  # values parsed per json.loads in a bulk decode
 _NOT_FOUND_CODES = (10059,)  # stream not found
 _WRONG_LAST = 10071  # wrong last sequence
@@ -313,19 +314,16 @@ class KvStore(Store):
             return []
         for attempt in range(3):
             try:
-                msgs = await self._scan_once(base, filt, headers_only)
+                return await self._scan_once(base, filt, headers_only)
             except _Gap:
                 continue
-            pre = len(self.bucket(base)) + 5  # "$KV." + bucket + "."
-            return [(m.subject[pre:], m.data) for m in msgs
-                    if not m.headers or m.headers.get("KV-Operation") not in ("DEL", "PURGE")]
         raise Unavailable(f"scan {self.bucket(base)}: messages lost three times")
 
-    async def _scan_once(self, base: str, filt: str, headers_only: bool) -> list[Any]:
+    async def _scan_once(self, base: str, filt: str, headers_only: bool) -> list[tuple[str, bytes]]:
         nc = self.nc
         inbox = nc.new_inbox()
-        sink = _ScanSink(nc)
-        msgs, done, last_activity = sink.msgs, sink.done, sink.last_activity
+        sink = _ScanSink(nc, len(self.bucket(base)) + 5)  # "$KV." + bucket + "."
+        done, last_activity = sink.done, sink.last_activity
         sub = await subscribe_direct(nc, inbox, sink.on_msg)
         try:
             cfg = {"deliver_policy": "last_per_subject", "ack_policy": "none",
@@ -348,15 +346,15 @@ class KvStore(Store):
                     last = await asyncio.wait_for(asyncio.shield(done), self.timeout)
                     break
                 except asyncio.TimeoutError:
-                    if len(msgs) == seen and time.monotonic() - last_activity[0] > self.timeout:
+                    if sink.delivered == seen and time.monotonic() - last_activity[0] > self.timeout:
                         raise Unavailable(f"scan {self.bucket(base)}: stalled for {self.timeout:g}s") from None
-                    seen = len(msgs)
+                    seen = sink.delivered
             # consumer sequence of the last message must equal the count: else a gap
             toks = last.split(".")
             cseq = int(toks[-3] if len(toks) == 9 else toks[-4])
-            if cseq != len(msgs):
+            if cseq != sink.delivered:
                 raise _Gap()
-            return msgs
+            return sink.rows
         finally:
             try:
                 await sub.unsubscribe()
@@ -789,11 +787,15 @@ def _pending(reply: str) -> int:
 
 
 class _ScanSink:
-    """What one scan has received: data messages in order, and when the last one came."""
+    """What one scan has received: the (key, value) of each live key in delivery order,
+    how many data messages came (delete markers too), and when the last one came.
+    Only key and value are kept: a million nats-py Msg objects would cost ~250 MB."""
 
-    def __init__(self, nc: Any) -> None:
+    def __init__(self, nc: Any, key_start: int) -> None:
         self.nc = nc
-        self.msgs: list[Any] = []
+        self.key_start = key_start
+        self.rows: list[tuple[str, bytes]] = []
+        self.delivered = 0
         self.done = asyncio.get_running_loop().create_future()
         self.last_activity = [time.monotonic()]
         self._replies: set[asyncio.Future] = set()
@@ -801,7 +803,10 @@ class _ScanSink:
     def on_msg(self, m: Any) -> None:
         reply = m.reply
         if reply and reply[:8] == "$JS.ACK.":
-            self.msgs.append(m)
+            self.delivered += 1
+            headers = m.headers
+            if not headers or headers.get("KV-Operation") not in _DELETED:
+                self.rows.append((m.subject[self.key_start:], m.data))
             # num_pending 0 ends the scan: the last token of a v1 ack subject; the
             # v2 form (12 tokens) ends with a random token instead
             if (reply.endswith(".0") or reply.count(".") >= 11 and _pending(reply) == 0) \

@@ -47,6 +47,7 @@ from .errors import InvalidInput, StoreError, Unavailable
 from .kv import subscribe_direct
 from .models import Snapshot
 from .parity import ParityReport, bucket_records, diff_raw
+from .snapshot import paused_gc
 from .spec import NatsSpec, SqliteSpec, open_store
 
 PHASES = ("connect", "backup", "export", "import", "prune", "parity", "done", "failed")
@@ -412,6 +413,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
         return MigrationEvent(phase, message, elapsed=time.monotonic() - t0, **kw)
 
     sq = kv = writer = None
+    exporting: asyncio.Task | None = None
     task: asyncio.Task | None = None
     try:
         yield ev("connect", f"opening {source.label} and {target.label}")
@@ -419,47 +421,53 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
         kv = await open_store(replace(target, read_only=False))
         replicas = getattr(kv, "replicas_used", target.replicas)
 
-        info: BackupInfo | None = None
-        if backup:
-            yield ev("backup", f"backing up {source.path}")
-            info = await asyncio.to_thread(backup_database, source.path, now)
-            state = "verified" if info.verified else f"NOT verified ({info.note})"
-            yield ev("backup", f"backup {info.path} ({info.size} bytes) {state}", backup=info)
-        else:
-            yield ev("backup", "backup skipped (--no-backup)")
+        # over a million live records from here to the parity result: a cyclic GC pass
+        # would rescan them all, again and again (the same pause as the exports)
+        with paused_gc():
+            # the export reads while the backup is written: both only read the database, and
+            # VACUUM INTO runs in SQLite's C code without the GIL, so the two overlap
+            exporting = asyncio.create_task(sq.export_snapshot())
+            info: BackupInfo | None = None
+            if backup:
+                yield ev("backup", f"backing up {source.path}")
+                info = await asyncio.to_thread(backup_database, source.path, now)
+                state = "verified" if info.verified else f"NOT verified ({info.note})"
+                yield ev("backup", f"backup {info.path} ({info.size} bytes) {state}", backup=info)
+            else:
+                yield ev("backup", "backup skipped (--no-backup)")
 
-        yield ev("export", f"exporting {source.path}")
-        snap = await sq.export_snapshot()
-        totals = bucket_totals(snap)
-        yield ev("export", f"exported {snap.record_count} records", progress=_progress(totals, {}))
+            yield ev("export", f"exporting {source.path}")
+            snap = await exporting
+            totals = bucket_totals(snap)
+            yield ev("export", f"exported {snap.record_count} records", progress=_progress(totals, {}))
 
-        writer = PipelinedWriter(kv.nc, window=window, ack_timeout=target.op_timeout,
-                                 record_deadline=record_deadline)
-        await writer.start()
-        t_import = time.monotonic()
-        written: dict[str, dict[str, bytes]] = {}
-        task = asyncio.create_task(import_snapshot(writer, snap, kv.bucket, written))
-        yield ev("import", f"writing {sum(totals.values())} records", progress=_progress(totals, {}))
-        while not task.done():
-            await asyncio.wait({task}, timeout=PROGRESS_INTERVAL)
-            yield ev("import", "", progress=_progress(totals, writer.acked))
-        task.result()
-        import_seconds = time.monotonic() - t_import
-        await writer.close()
-        progress = _progress(totals, writer.acked)
-        yield ev("import", f"wrote {sum(totals.values())} records in {import_seconds:.1f}s",
-                 progress=progress)
+            writer = PipelinedWriter(kv.nc, window=window, ack_timeout=target.op_timeout,
+                                     record_deadline=record_deadline)
+            await writer.start()
+            t_import = time.monotonic()
+            written: dict[str, dict[str, bytes]] = {}
+            task = asyncio.create_task(import_snapshot(writer, snap, kv.bucket, written))
+            yield ev("import", f"writing {sum(totals.values())} records", progress=_progress(totals, {}))
+            while not task.done():
+                await asyncio.wait({task}, timeout=PROGRESS_INTERVAL)
+                yield ev("import", "", progress=_progress(totals, writer.acked))
+            task.result()
+            import_seconds = time.monotonic() - t_import
+            await writer.close()
+            progress = _progress(totals, writer.acked)
+            yield ev("import", f"wrote {sum(totals.values())} records in {import_seconds:.1f}s",
+                     progress=progress)
 
-        pruned: dict[str, int] = {}
-        if prune_extra:
-            yield ev("prune", "deleting records only in KV")
-            pruned = await prune(kv, written)
-            yield ev("prune", f"deleted {sum(pruned.values())} records only in KV")
+            pruned: dict[str, int] = {}
+            if prune_extra:
+                yield ev("prune", "deleting records only in KV")
+                pruned = await prune(kv, written)
+                yield ev("prune", f"deleted {sum(pruned.values())} records only in KV")
 
-        yield ev("parity", "reading KV back and comparing")
-        parity = diff_raw(snap, await read_buckets(kv, record_deadline), written)
-        text = "identical" if parity.identical else f"{len(parity.differences)} difference(s)"
-        yield ev("parity", text, parity=parity)
+            yield ev("parity", "reading KV back and comparing")
+            parity = diff_raw(snap, await read_buckets(kv, record_deadline), written)
+            text = "identical" if parity.identical else f"{len(parity.differences)} difference(s)"
+            yield ev("parity", text, parity=parity)
 
         report = MigrationReport(
             source=source.path, target=target.label, replicas=replicas, backup=info,
@@ -476,12 +484,13 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
         err = StoreError(f"internal error: {type(e).__name__}: {e}")
         yield ev("failed", str(err), error=err, error_kind="error")
     finally:
-        if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except BaseException:  # noqa: BLE001 - cancelled on the way out
-                pass
+        for t in (exporting, task):
+            if t is not None and not t.done():
+                t.cancel()
+                try:
+                    await t
+                except BaseException:  # noqa: BLE001 - cancelled on the way out
+                    pass
         if writer is not None:
             await writer.close()
         for s in (kv, sq):
