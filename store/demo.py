@@ -14,6 +14,25 @@ import sqlite3
 from . import ids
 from .base import Store
 from .errors import InvalidInput
+from .spec import Clock, SqliteSpec, open_store, system_clock
+from .sqlite import create_database
+
+#: the frozen time of tests and screenshots: 2026-01-01T00:00:00Z
+DEMO_NOW = 1_767_225_600
+
+
+class FixedClock:
+    """A clock that stands still unless moved by hand, so timestamps (and pictures) never change."""
+
+    def __init__(self, now: int = DEMO_NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: int = 1) -> int:
+        self.now += seconds
+        return self.now
 
 #: handle -> (name, role)
 USERS = {
@@ -44,7 +63,7 @@ def sealed(room_id: str, epoch: int, handle: str) -> bytes:
 
 
 def _tick(clock, seconds: int) -> None:
-    # A FakeClock can be moved, so the demo's timestamps differ like real ones; a real clock moves itself.
+    # A FixedClock can be moved, so the demo's timestamps differ like real ones; a real clock moves itself.
     advance = getattr(clock, "advance", None)
     if advance is not None:
         advance(seconds)
@@ -99,3 +118,15 @@ def daemon_join_without_key(path: str, joined_at: int, room_id: str = MISSING_KE
         raise InvalidInput(f"{path}: could not add {endpoint} to {room_id}: {e}") from None
     finally:
         con.close()
+
+
+async def create_demo_database(path: str, clock: Clock = system_clock) -> None:
+    """A new SQLite file at path holding the demo state, the member without its key included.
+    Raises: InvalidInput (the file exists), what the Store raises."""
+    create_database(path)
+    store = await open_store(SqliteSpec(path), clock=clock)
+    try:
+        await seed_demo(store, clock)
+    finally:
+        await store.close()
+    daemon_join_without_key(path, clock())

@@ -9,28 +9,16 @@ import uuid
 
 import pytest
 
+from store.demo import DEMO_NOW, FixedClock
 from store.local_nats import LocalNats, wait_jetstream
 
-FIXED_NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
-
-
-class FakeClock:
-    """A clock the test moves by hand, so timestamps are known and snapshots stable."""
-
-    def __init__(self, now: int = FIXED_NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: int = 1) -> int:
-        self.now += seconds
-        return self.now
+FIXED_NOW = DEMO_NOW  # 2026-01-01T00:00:00Z
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> FixedClock:
+    """A clock the test moves by hand, so timestamps are known and snapshots stable."""
+    return FixedClock()
 
 
 _prefixes = itertools.count(1)

@@ -17,9 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from store import SqliteSpec, open_store
-from store.demo import REVOKED, daemon_join_without_key, demo_key, seed_demo
-from store.sqlite import create_database
+from store import SqliteSpec
+from store.demo import REVOKED, FixedClock, create_demo_database, demo_key
 
 from .app import MembershipApp
 from .screens.add_user import AddUserScreen
@@ -31,22 +30,7 @@ from .screens.users import UsersScreen
 from .widgets.record_table import RecordTable
 
 SIZE = (120, 36)
-NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "screenshots"
-
-
-class FixedClock:
-    """Time stands still unless the seeding moves it, so the pictures' dates never change."""
-
-    def __init__(self, now: int = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: int = 1) -> int:
-        self.now += seconds
-        return self.now
 
 
 async def _until(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -105,16 +89,6 @@ VIEWS: dict[str, list[Step]] = {
 }
 
 
-async def seed(path: Path, clock: FixedClock) -> None:
-    create_database(str(path))
-    store = await open_store(SqliteSpec(str(path)), clock=clock)
-    try:
-        await seed_demo(store, clock)
-    finally:
-        await store.close()
-    daemon_join_without_key(str(path), clock())
-
-
 async def take(name: str, steps: list[Step], out: Path, clock: FixedClock) -> Path:
     app = MembershipApp(SqliteSpec("demo.sqlite"), clock=clock, poll_interval=3600, blink=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -133,7 +107,7 @@ async def main_async(out: Path, kv: bool) -> list[Path]:
     here = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         clock = FixedClock()
-        await seed(Path(tmp) / "demo.sqlite", clock)
+        await create_demo_database(str(Path(tmp) / "demo.sqlite"), clock)
         os.chdir(tmp)  # the header then names "demo.sqlite", not a temporary path
         try:
             for name, steps in VIEWS.items():

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
-from store.demo import daemon_join_without_key, seed_demo
-from store.sqlite import create_database
+from store.demo import create_demo_database, seed_demo
 
 
 async def seed_sqlite(path, clock) -> SqliteSpec:
-    create_database(str(path))
-    store = await open_store(SqliteSpec(str(path)), clock=clock)
-    try:
-        await seed_demo(store, clock)
-    finally:
-        await store.close()
-    daemon_join_without_key(str(path), clock())
+    await create_demo_database(str(path), clock)
     return SqliteSpec(str(path))
 
 

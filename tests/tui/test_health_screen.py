@@ -19,10 +19,9 @@ from rich.console import Console
 
 import tui.app
 from store import NatsSpec, SqliteSpec, open_store
-from store.demo import daemon_join_without_key, demo_key, seed_demo
+from store.demo import create_demo_database, demo_key, seed_demo
 from store.health import (DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult,
                           ReplicaHealth)
-from store.sqlite import create_database
 from tui.app import MembershipApp
 from tui.screens.health import HealthScreen
 from tui.widgets.health_panel import QUORUM_LOST, HealthPanel
@@ -65,19 +64,8 @@ def run_sync(coro) -> None:
 
 
 def demo_file(path: Path) -> SqliteSpec:
-    create_database(str(path))
-    spec = SqliteSpec(str(path))
-
-    async def go() -> None:
-        store = await open_store(spec, clock=frozen_clock)
-        try:
-            await seed_demo(store, frozen_clock)
-        finally:
-            await store.close()
-
-    run_sync(go())
-    daemon_join_without_key(str(path), FROZEN)
-    return spec
+    run_sync(create_demo_database(str(path), frozen_clock))
+    return SqliteSpec(str(path))
 
 
 def panel(app) -> HealthPanel:

@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from store import NatsSpec, SqliteSpec, User, codec, open_store
-from store.demo import daemon_join_without_key, demo_key, seed_demo
+from store.demo import create_demo_database, demo_key, seed_demo
 from store.sqlite import create_database
 import tui.app
 from tui.app import MembershipApp
@@ -304,20 +304,9 @@ def run_sync(coro) -> None:
 
 
 def _seed_file(path: Path) -> SqliteSpec:
-    """The demo database of tests/tui/conftest.py, seeded the same way."""
-    create_database(str(path))
-    spec = SqliteSpec(str(path))
-
-    async def go() -> None:
-        store = await open_store(spec, clock=FakeClock())
-        try:
-            await seed_demo(store, FakeClock())
-        finally:
-            await store.close()
-
-    run_sync(go())
-    daemon_join_without_key(str(path), FakeClock()())
-    return spec
+    """The demo database of tests/tui/conftest.py, with a clock that does not move."""
+    run_sync(create_demo_database(str(path), FakeClock()))
+    return SqliteSpec(str(path))
 
 
 def _hide(_value: object = None) -> str:

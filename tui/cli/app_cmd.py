@@ -66,8 +66,7 @@ def demo_dir(args: argparse.Namespace) -> Path:
 
 def make_demo_database(folder: Path) -> Path:
     """A fresh demo database in folder (the previous demo file there is replaced)."""
-    from store.demo import daemon_join_without_key, seed_demo
-    from store.sqlite import create_database
+    from store.demo import create_demo_database
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -77,17 +76,7 @@ def make_demo_database(folder: Path) -> Path:
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             (folder / (DEMO_FILE + suffix)).unlink()
-    create_database(str(path))
-
-    async def seed() -> None:
-        store = await open_store(SqliteSpec(str(path)))
-        try:
-            await seed_demo(store, system_clock)
-        finally:
-            await store.close()
-
-    run_async(seed)
-    daemon_join_without_key(str(path), system_clock())
+    run_async(lambda: create_demo_database(str(path)))
     return path
 
 
