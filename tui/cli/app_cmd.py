@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 from pathlib import Path
 
 from store import SqliteSpec, StoreSpec, open_store, system_clock
@@ -102,6 +103,14 @@ def demo(args: argparse.Namespace) -> int:
     except (RuntimeError, OSError) as e:
         say(f"could not start a local nats-server cluster ({e}): the migration screen has none")
         return run_app(spec)
+    def stop_on_signal(signum: int, _frame: object) -> None:
+        # a closed terminal (SIGHUP) or a kill (SIGTERM) must not leave the cluster behind:
+        # its servers run in a session of their own, so the signal does not reach them
+        cluster.stop()
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, stop_on_signal)
     try:
         say(f"local 3-node JetStream cluster: {cluster.url} (waiting for its meta leader)")
         # a new cluster elects its JetStream meta leader in a few seconds; a migration
