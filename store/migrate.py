@@ -5,7 +5,8 @@
 
 Steps: connect (both sides are opened first, so an unreachable target leaves nothing
 behind), backup (VACUUM INTO, verified), export (one read transaction), import
-(pipelined writes), prune (only when asked), parity (every bucket read back and
+(pipelined writes of the records the target does not already hold byte for byte, so
+a second run writes nothing and a run after a crash writes only what is missing), prune (only when asked), parity (every bucket read back and
 compared with the SQLite snapshot: byte for byte, values that differ decoded and
 diffed field by field; see store.parity.diff_raw), done.
 
@@ -37,7 +38,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -74,8 +75,10 @@ class MigrationReport:
     target: str
     replicas: int | None
     backup: BackupInfo | None
-    #: records written per bucket (equal to the records exported)
+    #: records per bucket, as exported from SQLite
     counts: dict[str, int]
+    #: of those, the records KV already held with the same bytes: not written again
+    unchanged: dict[str, int]
     #: records deleted from KV because they are not in SQLite (only with prune)
     pruned: dict[str, int]
     parity: ParityReport
@@ -88,9 +91,13 @@ class MigrationReport:
         return sum(self.counts.values())
 
     @property
+    def written(self) -> int:
+        return self.records - sum(self.unchanged.values())
+
+    @property
     def rate(self) -> float:
         """Records written per second during the import."""
-        return self.records / self.import_seconds if self.import_seconds > 0 else 0.0
+        return self.written / self.import_seconds if self.import_seconds > 0 else 0.0
 
     @property
     def identical(self) -> bool:
@@ -104,6 +111,8 @@ class MigrationReport:
             "backup": self.backup.to_json() if self.backup else None,
             "counts": dict(self.counts),
             "records": self.records,
+            "unchanged": dict(self.unchanged),
+            "written": self.written,
             "pruned": dict(self.pruned),
             "duration_seconds": round(self.duration, 3),
             "import_seconds": round(self.import_seconds, 3),
@@ -306,30 +315,40 @@ def bucket_totals(snap: Snapshot) -> dict[str, int]:
 
 async def import_snapshot(writer: PipelinedWriter, snap: Snapshot,
                           bucket_name: Callable[[str], str],
-                          written: dict[str, dict[str, bytes]] | None = None) -> None:
+                          written: dict[str, dict[str, bytes]] | None = None,
+                          existing: Mapping[str, Mapping[str, bytes]] | None = None,
+                          unchanged: dict[str, int] | None = None) -> None:
     """Write every record of the snapshot, group after group (see WRITE_ORDER).
 
-    written, when given, receives bucket -> key -> the bytes written (for parity).
+    written, when given, receives bucket -> key -> the bytes of every record (for parity).
+    existing: bucket -> key -> the bytes KV holds already; a record with the same bytes
+    is not written again, only counted in unchanged[bucket].
     """
+    existing = existing or {}
+    unchanged = unchanged if unchanged is not None else {}
     producers = bucket_records(snap)
     for group in _GROUPS:
         iters = [(b, f"$KV.{bucket_name(b)}.", iter(producers[b]()),
-                  written.setdefault(b, {}) if written is not None else {}) for b in group]
+                  written.setdefault(b, {}) if written is not None else {}, existing.get(b) or {})
+                 for b in group]
         put = writer.put
         # members and their reverse rows go out interleaved, so they land together
         active = iters
         while active:
             still = []
-            for b, prefix, it, seen in active:
+            for b, prefix, it, seen, have in active:
                 batch = 0
                 for key, value in it:
                     seen[key] = value
-                    await put(prefix + key, value, b)
+                    if have.get(key) == value:
+                        unchanged[b] = unchanged.get(b, 0) + 1
+                    else:
+                        await put(prefix + key, value, b)
                     batch += 1
                     if batch == 256:
                         break
                 if batch == 256:
-                    still.append((b, prefix, it, seen))
+                    still.append((b, prefix, it, seen, have))
             active = still
         await writer.drain()
 
@@ -390,8 +409,10 @@ async def read_buckets(kv_store: Any, deadline: float = 0.0) -> dict[str, list[t
 
 # -- the migration --------------------------------------------------------------------
 
-def _progress(totals: dict[str, int], acked: dict[str, int]) -> tuple[BucketProgress, ...]:
-    return tuple(BucketProgress(b, acked.get(b, 0), totals[b]) for b in WRITE_ORDER)
+def _progress(totals: dict[str, int], acked: dict[str, int],
+              unchanged: dict[str, int]) -> tuple[BucketProgress, ...]:
+    return tuple(BucketProgress(b, acked.get(b, 0) + unchanged.get(b, 0), totals[b])
+                 for b in WRITE_ORDER)
 
 
 def _kind(e: BaseException) -> str:
@@ -439,24 +460,31 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             yield ev("export", f"exporting {source.path}")
             snap = await exporting
             totals = bucket_totals(snap)
-            yield ev("export", f"exported {snap.record_count} records", progress=_progress(totals, {}))
+            yield ev("export", f"exported {snap.record_count} records", progress=_progress(totals, {}, {}))
 
+            yield ev("import", "reading what the target holds already", progress=_progress(totals, {}, {}))
+            # what is already there with the same bytes is not written again: a second run
+            # changes nothing (no new revisions for the daemon's watchers to see)
+            existing = {b: dict(rows) for b, rows in (await read_buckets(kv, record_deadline)).items()}
+            unchanged: dict[str, int] = {}
             writer = PipelinedWriter(kv.nc, window=window, ack_timeout=target.op_timeout,
                                      record_deadline=record_deadline)
             await writer.start()
             t_import = time.monotonic()
             written: dict[str, dict[str, bytes]] = {}
-            task = asyncio.create_task(import_snapshot(writer, snap, kv.bucket, written))
-            yield ev("import", f"writing {sum(totals.values())} records", progress=_progress(totals, {}))
+            task = asyncio.create_task(import_snapshot(writer, snap, kv.bucket, written, existing, unchanged))
+            yield ev("import", f"importing {sum(totals.values())} records", progress=_progress(totals, {}, {}))
             while not task.done():
                 await asyncio.wait({task}, timeout=PROGRESS_INTERVAL)
-                yield ev("import", "", progress=_progress(totals, writer.acked))
+                yield ev("import", "", progress=_progress(totals, writer.acked, unchanged))
             task.result()
+            del existing
             import_seconds = time.monotonic() - t_import
             await writer.close()
-            progress = _progress(totals, writer.acked)
-            yield ev("import", f"wrote {sum(totals.values())} records in {import_seconds:.1f}s",
-                     progress=progress)
+            progress = _progress(totals, writer.acked, unchanged)
+            n_same = sum(unchanged.values())
+            yield ev("import", f"wrote {sum(totals.values()) - n_same} records in {import_seconds:.1f}s"
+                     + (f", {n_same} already there unchanged" if n_same else ""), progress=progress)
 
             pruned: dict[str, int] = {}
             if prune_extra:
@@ -471,7 +499,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
 
         report = MigrationReport(
             source=source.path, target=target.label, replicas=replicas, backup=info,
-            counts=dict(totals), pruned=pruned, parity=parity,
+            counts=dict(totals), unchanged=dict(unchanged), pruned=pruned, parity=parity,
             duration=time.monotonic() - t0, import_seconds=import_seconds, retries=writer.retries)
         yield ev("done", f"migrated {report.records} records, parity {text}",
                  progress=progress, backup=info, parity=parity, report=report)

@@ -87,7 +87,7 @@ def test_migrate_json_report_then_diff_identical(db, nats_server, bucket_prefix)
     assert report["backup"]["verified"] is True and Path(report["backup"]["path"]).exists()
     assert report["replicas"] == 1
     # stderr is not a terminal here: one line per phase, no \r
-    assert "\r" not in r.stderr and "import: writing" in r.stderr and "parity: identical" in r.stderr
+    assert "\r" not in r.stderr and "import: importing" in r.stderr and "parity: identical" in r.stderr
 
     r = cli("diff", "--db", str(db), *kv)
     assert r.returncode == 0, r.stderr
@@ -226,7 +226,7 @@ def test_killed_mid_import_then_rerun_completes(tmp_path, nats_server, bucket_pr
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     try:
         for line in proc.stderr:
-            if line.startswith("import: writing"):
+            if line.startswith("import: importing"):
                 break
         else:
             pytest.fail("the migration never reached the import")
@@ -243,5 +243,9 @@ def test_killed_mid_import_then_rerun_completes(tmp_path, nats_server, bucket_pr
     assert cli("diff", "--db", str(path), *kv).returncode == 1
     r = cli("migrate-to-kv", "--db", str(path), *kv, "--no-backup", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["parity"]["identical"] is True
+    report = json.loads(r.stdout)
+    assert report["parity"]["identical"] is True
+    # the run again wrote what the killed one had not, and left the rest alone
+    assert report["written"] > 0 and sum(report["unchanged"].values()) > 0
+    assert report["written"] + sum(report["unchanged"].values()) == report["records"]
     assert export_of(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix)) == export_of(SqliteSpec(str(path)))

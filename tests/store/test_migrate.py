@@ -8,6 +8,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+import nats
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
@@ -102,14 +103,45 @@ async def test_migration_copies_everything_and_reports_progress(db, nats_server,
     assert {r.epoch for r in kv.rooms} == {0, 1, 2, 3}
 
 
+async def last_sequences(url: str, prefix: str) -> dict[str, int]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        return {b: (await js.stream_info(f"KV_{prefix}{b}")).state.last_seq for b in WRITE_ORDER}
+    finally:
+        await nc.close()
+
+
 async def test_second_run_changes_nothing(db, nats_server, bucket_prefix):
     target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
     first = await run_migration(SqliteSpec(str(db)), target, backup=False)
+    assert first.written == first.records and not any(first.unchanged.values())
     before = await kv_state(target)
+    sequences = await last_sequences(nats_server.url, bucket_prefix)
     second = await run_migration(SqliteSpec(str(db)), target, backup=False)
     assert first.identical and second.identical
     assert second.backup is None
     assert await kv_state(target) == before
+    # not one write: no new revision a daemon watching the buckets would see
+    assert await last_sequences(nats_server.url, bucket_prefix) == sequences
+    assert second.written == 0 and second.unchanged == second.counts
+
+
+async def test_a_run_again_writes_only_what_differs(db, nats_server, bucket_prefix):
+    target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
+    await run_migration(SqliteSpec(str(db)), target, backup=False)
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        users = await js.key_value(f"{bucket_prefix}users")
+        await users.delete("u000001")  # as if a crash had lost it
+        await users.put("u000002", b'{"key":"u000002"}')  # a stale value
+    finally:
+        await nc.close()
+    again = await run_migration(SqliteSpec(str(db)), target, backup=False)
+    assert again.identical
+    assert again.written == 2 and again.unchanged["users"] == again.counts["users"] - 2
+    assert await kv_state(target) == await sqlite_state(db)
 
 
 async def test_records_only_in_kv_are_reported_then_pruned_when_asked(db, nats_server, bucket_prefix, clock):

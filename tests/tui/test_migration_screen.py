@@ -228,7 +228,7 @@ async def burst_migration(source, target, **_kw):
     yield MigrationEvent("import", "wrote", progress=prog(total), elapsed=0.3)
     parity = diff(Snapshot(), Snapshot())
     yield MigrationEvent("parity", "parity: identical", parity=parity, elapsed=0.4)
-    report = MigrationReport(source.path, target.label, 1, None, {"users": total}, {}, parity,
+    report = MigrationReport(source.path, target.label, 1, None, {"users": total}, {}, {}, parity,
                              0.5, 0.2, 0)
     yield MigrationEvent("done", "done", progress=prog(total), parity=parity, report=report,
                          elapsed=0.5)

@@ -115,13 +115,14 @@ def _summary(report: MigrationReport) -> str:
     else:
         lines.append("backup: skipped")
     lines.append(f"target: {report.target} (replicas {report.replicas if report.replicas else 'as found'})")
-    lines.append("records written per bucket:")
+    lines.append(f"  {'bucket':<16} {'records':>10} {'written':>10} {'unchanged':>10}")
     for bucket, n in report.counts.items():
-        lines.append(f"  {bucket:<16} {n:>10}")
+        same = report.unchanged.get(bucket, 0)
+        lines.append(f"  {bucket:<16} {n:>10} {n - same:>10} {same:>10}")
     if report.pruned:
         lines.append("records only in KV deleted: "
                      + ", ".join(f"{b} {n}" for b, n in report.pruned.items()))
-    lines.append(f"import: {report.records} records in {report.import_seconds:.2f}s "
+    lines.append(f"import: {report.written} records written in {report.import_seconds:.2f}s "
                  f"({report.rate:.0f} records/s, {report.retries} retries); total {report.duration:.2f}s")
     lines.append(render_table(report.parity))
     return "\n".join(lines)

@@ -343,7 +343,7 @@ class MigrationScreen(DataScreen):
         if report is not None:
             # the whole import's figures, once known: rate, and writes sent again
             state, text = self._steps["import"]
-            extra = [x for x in (self.format_rate(report.rate) if report.records else "",
+            extra = [x for x in (self.format_rate(report.rate) if report.written else "",
                                  f"{report.retries:,} retried" if report.retries else "") if x]
             if extra:
                 self._set_step("import", state, f"{text} ({', '.join(extra)})")
