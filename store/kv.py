@@ -309,17 +309,37 @@ class KvStore(Store):
 
         Delivers the last value per subject, no acks, flow control; messages are
         collected raw and decoded by the caller in bulk. Delete/purge markers are dropped.
+
+        The server places such a consumer on any replica of the stream, and a replica
+        that is catching up (a node just restarted) serves the older state it has. So a
+        whole-bucket scan must reach the last sequence the leader reported before it
+        started; a scan that falls short is made again (landing elsewhere, or later)
+        until the operation timeout, then Unavailable.
         """
         if not self._exists.get(base):
             return []
-        for attempt in range(3):
+        floor = 0
+        if filt == ">":
+            info = await self._stream_info(base)
+            state = (info or {}).get("state", {})
+            floor = state.get("last_seq", 0) if state.get("messages", 0) else 0
+        gaps = 0
+        deadline = time.monotonic() + self.timeout
+        while True:
             try:
-                return await self._scan_once(base, filt, headers_only)
+                return await self._scan_once(base, filt, headers_only, floor)
             except _Gap:
-                continue
-        raise Unavailable(f"scan {self.bucket(base)}: messages lost three times")
+                gaps += 1
+                if gaps == 3:
+                    raise Unavailable(f"scan {self.bucket(base)}: messages lost three times") from None
+            except _Behind as e:
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"scan {self.bucket(base)}: the replica read reached sequence "
+                                      f"{e.reached}, the leader has {floor}") from None
+                await asyncio.sleep(0.1)
 
-    async def _scan_once(self, base: str, filt: str, headers_only: bool) -> list[tuple[str, bytes]]:
+    async def _scan_once(self, base: str, filt: str, headers_only: bool,
+                         floor: int = 0) -> list[tuple[str, bytes]]:
         nc = self.nc
         inbox = nc.new_inbox()
         sink = _ScanSink(nc, len(self.bucket(base)) + 5)  # "$KV." + bucket + "."
@@ -338,6 +358,8 @@ class KvStore(Store):
             except NotFound:
                 return []
             if info.get("num_pending", 0) == 0 and info.get("delivered", {}).get("consumer_seq", 0) == 0:
+                if floor:
+                    raise _Behind(0)
                 return []
             # bounded by inactivity: every op_timeout something must have arrived
             seen = -1
@@ -349,11 +371,15 @@ class KvStore(Store):
                     if sink.delivered == seen and time.monotonic() - last_activity[0] > self.timeout:
                         raise Unavailable(f"scan {self.bucket(base)}: stalled for {self.timeout:g}s") from None
                     seen = sink.delivered
-            # consumer sequence of the last message must equal the count: else a gap
+            # consumer sequence of the last message must equal the count: else a gap;
+            # its stream sequence is the newest this replica has (delivery is in order)
             toks = last.split(".")
             cseq = int(toks[-3] if len(toks) == 9 else toks[-4])
             if cseq != sink.delivered:
                 raise _Gap()
+            sseq = int(toks[-4] if len(toks) == 9 else toks[-5])
+            if sseq < floor:
+                raise _Behind(sseq)
             return sink.rows
         finally:
             try:
@@ -864,6 +890,14 @@ async def subscribe_direct(nc: Any, subject: str, on_msg: Callable[[Any], None])
 
 class _Gap(Exception):
     """An ordered scan saw a sequence gap: it is restarted."""
+
+
+class _Behind(Exception):
+    """A scan was served by a replica that has not caught up with the leader."""
+
+    def __init__(self, reached: int) -> None:
+        super().__init__(reached)
+        self.reached = reached
 
 
 def quorum_problem(info: dict, fresh_s: float = FRESH_S,

@@ -1,0 +1,80 @@
+"""Whole-bucket reads on R3 buckets while a replica catches up.
+
+The server places a scan's consumer on any replica; a node just restarted serves the older
+state it holds until it has caught up. An export or a parity read must never return that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+
+from store import NatsSpec
+from store.kv import BUCKETS, KvStore, _Behind
+
+pytestmark = pytest.mark.cluster
+
+N_USERS = 20_000
+
+
+def user_value(i: int) -> bytes:
+    return (f'{{"key":"u{i:06d}","name":"","role":"user","status":"active",'
+            f'"added_at":1,"revoked_at":null}}').encode()
+
+
+async def publish_users(js, bucket: str, start: int, n: int) -> None:
+    """n users, acknowledged, 500 in flight at a time."""
+    for lo in range(start, start + n, 500):
+        await asyncio.gather(*(js.publish(f"$KV.{bucket}.u{i:06d}", user_value(i), timeout=10)
+                               for i in range(lo, min(lo + 500, start + n))))
+
+
+async def wait_leader(js, stream: str, not_on: str) -> None:
+    """Until the stream has a leader again, elsewhere than on the killed node."""
+    for _ in range(100):
+        try:
+            info = await js.stream_info(stream)
+            if info.cluster.leader and info.cluster.leader != not_on:
+                return
+        except nats.errors.Error:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{stream} has no leader")
+
+
+async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_prefix):
+    async def quiet(_e):  # the killed node makes a raw client log EOFs otherwise
+        pass
+
+    nc = await nats.connect(cluster.url.split(","), error_cb=quiet)
+    js = nc.jetstream()
+    for b in BUCKETS:
+        await js.create_key_value(bucket=bucket_prefix + b, replicas=3, direct=True)
+    store = await KvStore.open(NatsSpec(url=cluster.url, bucket_prefix=bucket_prefix, op_timeout=5.0))
+    try:
+        await publish_users(js, bucket_prefix + "users", 0, 1000)
+        cluster.kill(2)
+        await wait_leader(js, f"KV_{bucket_prefix}users", cluster.nodes[2].name)
+        # written while node 3 is down: it learns them only after its restart
+        await publish_users(js, bucket_prefix + "users", 1000, N_USERS - 1000)
+        cluster.restart(2)
+        counts = [len(await store.list_users()) for _ in range(15)]
+    finally:
+        await store.close()
+        await nc.close()
+    assert counts == [N_USERS] * 15
+
+
+async def test_a_scan_short_of_the_leaders_last_sequence_is_refused(nats_server, bucket_prefix):
+    store = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
+    try:
+        await store.add_user("alice")
+        info = await store._stream_info("users")
+        last = info["state"]["last_seq"]
+        assert [k for k, _ in await store._scan_once("users", ">", False, floor=last)] == ["alice"]
+        with pytest.raises(_Behind):
+            await store._scan_once("users", ">", False, floor=last + 1)
+    finally:
+        await store.close()
