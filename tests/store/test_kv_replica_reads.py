@@ -11,7 +11,7 @@ import asyncio
 import nats
 import pytest
 
-from store import NatsSpec
+from store import NatsSpec, Unavailable
 from store.kv import BUCKETS, KvStore, _Behind
 
 pytestmark = pytest.mark.cluster
@@ -52,7 +52,7 @@ async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_pr
     js = nc.jetstream()
     for b in BUCKETS:
         await js.create_key_value(bucket=bucket_prefix + b, replicas=3, direct=True)
-    store = await KvStore.open(NatsSpec(url=cluster.url, bucket_prefix=bucket_prefix, op_timeout=5.0))
+    store = await KvStore.open(NatsSpec(url=cluster.url, bucket_prefix=bucket_prefix, op_timeout=3.0))
     try:
         await publish_users(js, bucket_prefix + "users", 0, 1000)
         cluster.kill(2)
@@ -60,11 +60,27 @@ async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_pr
         # written while node 3 is down: it learns them only after its restart
         await publish_users(js, bucket_prefix + "users", 1000, N_USERS - 1000)
         cluster.restart(2)
-        counts = [len(await store.list_users()) for _ in range(15)]
+        counts = [await count_users(store) for _ in range(12)]
+        # once the node has caught up, every read succeeds
+        for _ in range(60):
+            if await count_users(store) == N_USERS:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise AssertionError("reads never recovered after the restart")
     finally:
         await store.close()
         await nc.close()
-    assert counts == [N_USERS] * 15
+    # right after the restart a read may fail (a consumer placed on the restarting node
+    # does not answer): that is an error, never a short list
+    assert {c for c in counts if c != "unavailable"} <= {N_USERS}, counts
+
+
+async def count_users(store) -> int | str:
+    try:
+        return len(await store.list_users())
+    except Unavailable:
+        return "unavailable"
 
 
 async def test_a_scan_short_of_the_leaders_last_sequence_is_refused(nats_server, bucket_prefix):
