@@ -136,7 +136,9 @@ async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, 
         await until(pilot, lambda: panel(app).report.overall == DEGRADED, timeout=10,
                     what="degraded")
         await until(pilot, lambda: panel(app).report.probe.allowed, timeout=5, what="allow")
-        assert panel(app).has_class("-degraded") and not app.quorum_lost
+        assert panel(app).has_class("-degraded")
+        # (a leader election after the kill may close changes for a moment: not for long)
+        await until(pilot, lambda: not app.quorum_lost, timeout=6, what="changes open")
         assert any(p.state == "offline" for b in panel(app).report.buckets for p in b.peers)
 
         cluster.kill(2)
@@ -163,7 +165,7 @@ async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, 
         cluster.restart(2)
         await until(pilot, lambda: panel(app).report.overall == HEALTHY
                     and panel(app).report.probe.allowed, timeout=30, what="recovery")
-        assert not app.quorum_lost
+        await until(pilot, lambda: not app.quorum_lost, timeout=6, what="changes open again")
         assert "quorum lost" not in app.sub_title.lower()
 
 
