@@ -312,17 +312,13 @@ class KvStore(Store):
 
         The server places such a consumer on any replica of the stream, and a replica
         that is catching up (a node just restarted) serves the older state it has. So a
-        whole-bucket scan must reach the last sequence the leader reported before it
-        started; a scan that falls short is made again (landing elsewhere, or later)
-        until the operation timeout, then Unavailable.
+        scan must reach the sequence of the newest matching message as the leader had it
+        before the scan started; a scan that falls short is made again (landing elsewhere,
+        or later) until the operation timeout, then Unavailable.
         """
         if not self._exists.get(base):
             return []
-        floor = 0
-        if filt == ">":
-            info = await self._stream_info(base)
-            state = (info or {}).get("state", {})
-            floor = state.get("last_seq", 0) if state.get("messages", 0) else 0
+        floor = await self._leader_floor(base, filt)
         gaps = 0
         deadline = time.monotonic() + self.timeout
         while True:
@@ -337,6 +333,22 @@ class KvStore(Store):
                     raise Unavailable(f"scan {self.bucket(base)}: the replica read reached sequence "
                                       f"{e.reached}, the leader has {floor}") from None
                 await asyncio.sleep(0.1)
+
+    async def _leader_floor(self, base: str, filt: str) -> int:
+        """Stream sequence of the newest message under filt, from the leader (0: none)."""
+        if filt == ">":  # the whole bucket: the stream's own state, on any server version
+            info = await self._stream_info(base)
+            state = (info or {}).get("state", {})
+            return state.get("last_seq", 0) if state.get("messages", 0) else 0
+        try:
+            # an API message get is answered by the leader; a wildcard last_by_subj needs
+            # nats-server 2.10+: without it (or without an answer) the scan goes unchecked,
+            # as these partial reads only feed views, never a decision
+            resp = await self._api(f"$JS.API.STREAM.MSG.GET.{self.stream(base)}",
+                                   {"last_by_subj": f"$KV.{self.bucket(base)}.{filt}"})
+        except (NotFound, Unavailable):
+            return 0
+        return int(resp.get("message", {}).get("seq", 0))
 
     async def _scan_once(self, base: str, filt: str, headers_only: bool,
                          floor: int = 0) -> list[tuple[str, bytes]]:

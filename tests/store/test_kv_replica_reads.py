@@ -11,12 +11,13 @@ import asyncio
 import nats
 import pytest
 
-from store import NatsSpec, Unavailable
+from store import Member, NatsSpec, Room, Unavailable, codec
 from store.kv import BUCKETS, KvStore, _Behind
 
 pytestmark = pytest.mark.cluster
 
 N_USERS = 20_000
+N_MEMBERS = 300
 
 
 def user_value(i: int) -> bytes:
@@ -55,12 +56,20 @@ async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_pr
     store = await KvStore.open(NatsSpec(url=cluster.url, bucket_prefix=bucket_prefix, op_timeout=3.0))
     try:
         await publish_users(js, bucket_prefix + "users", 0, 1000)
+        await js.publish(f"$KV.{bucket_prefix}rooms.Room-1",
+                         codec.encode_room(Room("Room-1", "One", False, "u000000", 0, 1)))
         cluster.kill(2)
-        await wait_leader(js, f"KV_{bucket_prefix}users", cluster.nodes[2].name)
+        for b in ("users", "members"):
+            await wait_leader(js, f"KV_{bucket_prefix}{b}", cluster.nodes[2].name)
         # written while node 3 is down: it learns them only after its restart
         await publish_users(js, bucket_prefix + "users", 1000, N_USERS - 1000)
+        members = [Member("Room-1", f"u{i:06d}", "member", 1) for i in range(N_MEMBERS)]
+        await asyncio.gather(*(js.publish(f"$KV.{bucket_prefix}members.Room-1.{m.endpoint}",
+                                          codec.encode_member(m), timeout=10) for m in members))
         cluster.restart(2)
         counts = [await count_users(store) for _ in range(12)]
+        # a partial scan (one room's members) is held to the leader's newest match too
+        member_counts = [await count_members(store) for _ in range(12)]
         # once the node has caught up, every read succeeds
         for _ in range(60):
             if await count_users(store) == N_USERS:
@@ -74,6 +83,14 @@ async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_pr
     # right after the restart a read may fail (a consumer placed on the restarting node
     # does not answer): that is an error, never a short list
     assert {c for c in counts if c != "unavailable"} <= {N_USERS}, counts
+    assert {c for c in member_counts if c != "unavailable"} <= {N_MEMBERS}, member_counts
+
+
+async def count_members(store) -> int | str:
+    try:
+        return len(await store.list_members("Room-1"))
+    except Unavailable:
+        return "unavailable"
 
 
 async def count_users(store) -> int | str:
