@@ -46,7 +46,7 @@ async def loaded(pilot, screen_type, n: int | None = None) -> None:
                 and app.screen.loaded_generation == app.generation  # not an older load
                 and not any(w.group == "load" and not w.is_finished for w in app.workers)
                 and table(app)._loaded and (n is None or len(table(app).shown_keys) == n),
-                what=f"{screen_type.__name__} loaded")
+                timeout=10, what=f"{screen_type.__name__} loaded")
     await pilot.pause()
 
 
