@@ -132,8 +132,8 @@ def _is_object(obj: Any) -> None:
 _ROOM_OK = ids.ROOM_ID_RE.fullmatch
 _LOWER_KEY_OK = re.compile(r"[a-z0-9_-]{1,128}").fullmatch  # a valid key, already lower case
 _MEMBER_ROLES = (ROLE_OWNER, ROLE_MEMBER)
-_a2b = binascii.a2b_base64
 _USER_ROLES = (USER_ADMIN, USER_USER)
+_a2b = binascii.a2b_base64
 
 
 def load_many(values: list[bytes]) -> list[Any] | None:

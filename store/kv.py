@@ -355,7 +355,6 @@ class KvStore(Store):
         nc = self.nc
         inbox = nc.new_inbox()
         sink = _ScanSink(nc, len(self.bucket(base)) + 5)  # "$KV." + bucket + "."
-        done, last_activity = sink.done, sink.last_activity
         sub = await subscribe_direct(nc, inbox, sink.on_msg)
         try:
             cfg = {"deliver_policy": "last_per_subject", "ack_policy": "none",
@@ -377,10 +376,10 @@ class KvStore(Store):
             seen = -1
             while True:
                 try:
-                    last = await asyncio.wait_for(asyncio.shield(done), self.timeout)
+                    last = await asyncio.wait_for(asyncio.shield(sink.done), self.timeout)
                     break
                 except asyncio.TimeoutError:
-                    if sink.delivered == seen and time.monotonic() - last_activity[0] > self.timeout:
+                    if sink.delivered == seen and time.monotonic() - sink.last_activity > self.timeout:
                         raise Unavailable(f"scan {self.bucket(base)}: stalled for {self.timeout:g}s") from None
                     seen = sink.delivered
             # consumer sequence of the last message must equal the count: else a gap;
@@ -835,7 +834,7 @@ class _ScanSink:
         self.rows: list[tuple[str, bytes]] = []
         self.delivered = 0
         self.done = asyncio.get_running_loop().create_future()
-        self.last_activity = [time.monotonic()]
+        self.last_activity = time.monotonic()
         self._replies: set[asyncio.Future] = set()
 
     def on_msg(self, m: Any) -> None:
@@ -854,9 +853,9 @@ class _ScanSink:
             reply_task = asyncio.ensure_future(self.nc.publish(reply, b""))
             self._replies.add(reply_task)  # kept until sent: a bare task may be collected
             reply_task.add_done_callback(self._replies.discard)
-            self.last_activity[0] = time.monotonic()
+            self.last_activity = time.monotonic()
         else:  # idle heartbeat
-            self.last_activity[0] = time.monotonic()
+            self.last_activity = time.monotonic()
 
 
 class _Direct:

@@ -4,10 +4,11 @@
         ...  # show event.phase / event.progress; the last event is "done" or "failed"
 
 Steps: connect (both sides are opened first, so an unreachable target leaves nothing
-behind), backup (VACUUM INTO, verified), export (one read transaction), import
-(pipelined writes of the records the target does not already hold byte for byte, so
-a second run writes nothing and a run after a crash writes only what is missing), prune (only when asked), parity (every bucket read back and
-compared with the SQLite snapshot: byte for byte, values that differ decoded and
+behind), backup (VACUUM INTO, verified), export (one read transaction, made while
+the backup is written), import (pipelined writes of the records the target does not
+already hold byte for byte, so a second run writes nothing and a run after a crash
+writes only what is missing), prune (only when asked), parity (every bucket read back
+and compared with the SQLite snapshot: byte for byte, values that differ decoded and
 diffed field by field; see store.parity.diff_raw), done.
 
 Events (frozen dataclasses, cheap to pass to a UI thread or message):
