@@ -7,9 +7,11 @@ import concurrent.futures
 import itertools
 import uuid
 
+import nats
 import pytest
 
 from store.demo import DEMO_NOW, FixedClock
+from store.kv import BUCKETS
 from store.local_nats import LocalNats, wait_jetstream
 
 FIXED_NOW = DEMO_NOW  # 2026-01-01T00:00:00Z
@@ -61,3 +63,16 @@ def cluster(nats_cluster: LocalNats):
         if not node.running:
             nats_cluster.restart(i)
     run_sync(wait_jetstream(nats_cluster.url))
+
+
+async def daemon_buckets(cluster_url: str, prefix: str):
+    """The five buckets made R3 with direct gets, as the daemon makes them, and the raw
+    client (nc, js) that made them: the caller closes nc."""
+    async def quiet(_e):  # a killed node makes a raw client log EOFs otherwise
+        pass
+
+    nc = await nats.connect(cluster_url.split(","), error_cb=quiet)
+    js = nc.jetstream()
+    for b in BUCKETS:
+        await js.create_key_value(bucket=prefix + b, replicas=3, direct=True)
+    return nc, js

@@ -13,13 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-import nats
 import pytest
 
 from store import AlreadyExists, InvalidInput, NatsSpec, Unavailable
 from store.health import DEGRADED, NO_QUORUM, check_health
-from store.kv import BUCKETS, KvStore
+from store.kv import KvStore
 from store.local_nats import NatsNode, find_nats_server, free_port
+from tests.conftest import daemon_buckets
 
 OP = 2.0  # the store's op_timeout
 MARGIN = 0.5
@@ -28,13 +28,7 @@ MARGIN = 0.5
 @pytest.fixture
 async def r3(cluster, bucket_prefix):
     """A store on daemon-made R3 buckets, with alice (active admin) and bob (revoked)."""
-    async def quiet(e):  # a killed node makes this raw client log EOFs otherwise
-        pass
-
-    nc = await nats.connect(cluster.url.split(","), error_cb=quiet)
-    js = nc.jetstream()
-    for b in BUCKETS:
-        await js.create_key_value(bucket=bucket_prefix + b, replicas=3, direct=True)
+    nc, js = await daemon_buckets(cluster.url, bucket_prefix)
     s = await KvStore.open(NatsSpec(url=cluster.url, bucket_prefix=bucket_prefix, op_timeout=OP))
     await s.add_user("alice", "Alice", "admin")
     await s.add_user("bob")

@@ -13,6 +13,7 @@ import pytest
 
 from store import Member, NatsSpec, Room, Unavailable, codec
 from store.kv import BUCKETS, KvStore, _Behind
+from tests.conftest import daemon_buckets
 
 pytestmark = pytest.mark.cluster
 
@@ -46,13 +47,7 @@ async def wait_leader(js, stream: str, not_on: str) -> None:
 
 
 async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_prefix):
-    async def quiet(_e):  # the killed node makes a raw client log EOFs otherwise
-        pass
-
-    nc = await nats.connect(cluster.url.split(","), error_cb=quiet)
-    js = nc.jetstream()
-    for b in BUCKETS:
-        await js.create_key_value(bucket=bucket_prefix + b, replicas=3, direct=True)
+    nc, js = await daemon_buckets(cluster.url, bucket_prefix)
     store = await KvStore.open(NatsSpec(url=cluster.url, bucket_prefix=bucket_prefix, op_timeout=3.0))
     try:
         await publish_users(js, bucket_prefix + "users", 0, 1000)
@@ -67,12 +62,12 @@ async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_pr
         await asyncio.gather(*(js.publish(f"$KV.{bucket_prefix}members.Room-1.{m.endpoint}",
                                           codec.encode_member(m), timeout=10) for m in members))
         cluster.restart(2)
-        counts = [await count_users(store) for _ in range(12)]
+        counts = [await count(store.list_users) for _ in range(12)]
         # a partial scan (one room's members) is held to the leader's newest match too
-        member_counts = [await count_members(store) for _ in range(12)]
+        member_counts = [await count(lambda: store.list_members("Room-1")) for _ in range(12)]
         # once the node has caught up, every read succeeds
         for _ in range(60):
-            if await count_users(store) == N_USERS:
+            if await count(store.list_users) == N_USERS:
                 break
             await asyncio.sleep(0.5)
         else:
@@ -91,16 +86,10 @@ async def test_scans_never_read_a_replica_that_is_catching_up(cluster, bucket_pr
     assert {c for c in member_counts if c != "unavailable"} <= {N_MEMBERS}, member_counts
 
 
-async def count_members(store) -> int | str:
+async def count(read) -> int | str:
+    """How many records a read returned, or "unavailable"."""
     try:
-        return len(await store.list_members("Room-1"))
-    except Unavailable:
-        return "unavailable"
-
-
-async def count_users(store) -> int | str:
-    try:
-        return len(await store.list_users())
+        return len(await read())
     except Unavailable:
         return "unavailable"
 
