@@ -4,12 +4,12 @@ Imports neither textual nor the tui package.
 """
 
 from .base import Store
-from .errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
-from .models import InvalidRecord, Member, Room, SealedKey, Snapshot, User
+from .errors import AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from .models import Decision, InvalidRecord, Member, Room, SealedKey, Snapshot, User
 from .spec import NatsSpec, SqliteSpec, StoreSpec, open_store, system_clock
 
 __all__ = [
-    "AlreadyExists", "Conflict", "InvalidInput", "InvalidRecord", "Member", "NatsSpec",
+    "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member", "NatsSpec",
     "NotFound", "ReadOnly", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Store",
     "StoreError", "StoreSpec", "Unavailable", "User", "open_store", "system_clock",
 ]

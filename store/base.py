@@ -8,9 +8,16 @@ normalized to lower case at every entry point; room ids keep their case.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Mapping
 
-from .models import Member, Room, SealedKey, Snapshot, User
+from . import ids
+from .errors import BadRecord, InvalidInput, NotFound, StoreError
+from .models import REVOKED, USER_ADMIN, Decision, InvalidRecord, Member, Room, SealedKey, Snapshot, User
+from .text import iso_time
+
+#: the reason of a deny for a backend that did not answer with a state known to be current
+UNCONFIRMED = "backend unavailable or state not confirmed current"
 
 
 class Store(abc.ABC):
@@ -24,6 +31,8 @@ class Store(abc.ABC):
     #: one line naming the open backend, for headers and messages
     label: str = ""
     read_only: bool = False
+    #: bound on an authorization decision, and on every KV operation (SPEC section 2)
+    op_timeout: float = 2.0
 
     # -- rooms -----------------------------------------------------------------
     @abc.abstractmethod
@@ -48,8 +57,9 @@ class Store(abc.ABC):
         """Raises: InvalidInput, NotFound."""
 
     @abc.abstractmethod
-    async def list_rooms(self) -> list[Room]:
-        """All rooms, sorted by id."""
+    async def list_rooms(self, *, invalid: list[InvalidRecord] | None = None) -> list[Room]:
+        """All rooms that keep the rules, sorted by id; the others are appended to `invalid`
+        (when given) as InvalidRecords."""
 
     @abc.abstractmethod
     async def delete_room(self, room_id: str) -> None:
@@ -124,8 +134,9 @@ class Store(abc.ABC):
         """Raises: InvalidInput, NotFound."""
 
     @abc.abstractmethod
-    async def list_users(self) -> list[User]:
-        """All users sorted by key."""
+    async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
+        """All users that keep the rules, sorted by key; the others are appended to `invalid`
+        (when given) as InvalidRecords."""
 
     @abc.abstractmethod
     async def revoke_user(self, key: str) -> User:
@@ -137,16 +148,48 @@ class Store(abc.ABC):
     async def reinstate_user(self, key: str) -> User:
         """Set status active and clear revoked_at; idempotent. Raises: InvalidInput, NotFound, Conflict."""
 
+    # -- authorization: fail closed, the same rules on every backend -------------------
     @abc.abstractmethod
+    async def _decision_user(self, key: str) -> User:
+        """The user behind a decision, read from a state known to be current (a normalized
+        key). Raises: NotFound, BadRecord, Unavailable (not confirmed current), StoreError."""
+
+    async def authorization(self, key: str, *, admin: bool = False) -> Decision:
+        """What is_authorized (admin: is_admin) answers now, with the reason. Never raises
+        but for the caller's own cancellation: any error, timeout, undecodable record or lost
+        quorum is a deny (fail closed), within op_timeout."""
+        try:
+            k = ids.key(key)
+        except InvalidInput as e:
+            return Decision(False, str(e))
+        try:
+            user = await asyncio.wait_for(self._decision_user(k), self.op_timeout)
+        except NotFound:
+            return Decision(False, "unknown user")
+        except BadRecord as e:
+            return Decision(False, str(e))
+        except TimeoutError:
+            return Decision(False, f"{UNCONFIRMED} (no answer within {self.op_timeout:g}s)")
+        except StoreError as e:
+            return Decision(False, f"{UNCONFIRMED} ({e})")
+        except Exception as e:  # noqa: BLE001 - fail closed on anything, a bug included
+            return Decision(False, f"{UNCONFIRMED} ({type(e).__name__}: {e})")
+        if user.status == REVOKED:
+            return Decision(False, f"revoked at {iso_time(user.revoked_at, seconds=True)}", user)
+        if admin and user.role != USER_ADMIN:
+            return Decision(False, "not an admin", user)
+        return Decision(True, "active admin" if admin else "active user", user)
+
     async def is_authorized(self, key: str) -> bool:
         """True only for an active user read from a state known to be current.
 
         Never raises: any error, timeout or lost quorum answers False (fail closed).
         """
+        return (await self.authorization(key)).allowed
 
-    @abc.abstractmethod
     async def is_admin(self, key: str) -> bool:
         """Like is_authorized, and the user's role is admin. Never raises."""
+        return (await self.authorization(key, admin=True)).allowed
 
     # -- whole state -----------------------------------------------------------
     @abc.abstractmethod

@@ -12,7 +12,8 @@ import json
 import re
 from typing import Any
 
-from . import ids
+from . import rules
+from .errors import BadRecord
 from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER, Member, Room,
                      SealedKey, User)
 
@@ -110,30 +111,28 @@ def encode_user(u: User) -> bytes:
 
 
 # -- decoding ------------------------------------------------------------------
+#
+# Every decoder raises BadRecord (a StoreError, and a ValueError) with the reason, and
+# nothing else. The rules are store.rules, shared with the SQLite backend. Each *_from_obj
+# first tries a fast path: one predicate that accepts a well-formed value (JSON gives exact
+# str/int/bool types); anything else takes the checks of store.rules, which accept or
+# refuse exactly the same values and name the problem (tests/store/test_codec.py).
 
-def _load(data: bytes) -> dict[str, Any]:
-    try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"not JSON: {e}") from None
-    if not isinstance(obj, dict):
-        raise ValueError("not a JSON object")
-    return obj
-
-
-def _is_object(obj: Any) -> None:
-    if not isinstance(obj, dict):
-        raise ValueError("not a JSON object")
-
-
-# Fast paths for bulk decoding: one predicate accepts a well-formed value (JSON gives
-# exact str/int/bool types); anything else falls through to the field-by-field checks,
-# which accept or refuse exactly the same values and name the problem.
-_ROOM_OK = ids.ROOM_ID_RE.fullmatch
-_LOWER_KEY_OK = re.compile(r"[a-z0-9_-]{1,128}").fullmatch  # a valid key, already lower case
+_ROOM_OK = rules.ROOM_ID_RE.fullmatch
+_LOWER_KEY_OK = rules.LOWER_KEY_RE.fullmatch
 _MEMBER_ROLES = (ROLE_OWNER, ROLE_MEMBER)
 _USER_ROLES = (USER_ADMIN, USER_USER)
+_LO, _HI = rules.I64_MIN, rules.I64_MAX
 _a2b = binascii.a2b_base64
+
+
+def _load(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRecord(f"not JSON: {e}") from None
+    except RecursionError:
+        raise BadRecord("not JSON: nested too deeply") from None
 
 
 def load_many(values: list[bytes]) -> list[Any] | None:
@@ -143,29 +142,30 @@ def load_many(values: list[bytes]) -> list[Any] | None:
     """
     try:
         objs = json.loads(b"[" + b",".join(values) + b"]")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     return objs if len(objs) == len(values) else None
 
 
-def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    if name not in obj:
-        raise ValueError(f"missing field {name!r}")
-    value = obj[name]
-    # bool is an int subclass: keep them apart both ways
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ValueError(f"field {name!r} has the wrong type")
-    return value
-
-
-def _checked(fn: Any, value: Any) -> Any:
+def _name_ok(n: str) -> bool:
+    """Text that encodes as UTF-8 (JSON may carry a lone surrogate escape)."""
+    if n.isascii():
+        return True
     try:
-        checked = fn(value)
-    except ids.InvalidInput as e:
-        raise ValueError(str(e)) from None
-    if checked != value:  # stored keys must already be normalized; don't hide it
-        raise ValueError(f"{value!r} is not lower case")
-    return checked
+        n.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _checked(entity: str, o: Any) -> dict[str, Any]:
+    """o itself when it is an object keeping every rule of the entity; else BadRecord."""
+    if type(o) is not dict:
+        raise BadRecord("not a JSON object")
+    why = rules.problem(entity, o)
+    if why is not None:
+        raise BadRecord(why)
+    return o
 
 
 def decode_room(data: bytes) -> Room:
@@ -177,17 +177,11 @@ def room_from_obj(o: Any) -> Room:
         i, n, e, w, p, c = (o.get("id"), o.get("name"), o.get("encrypted"), o.get("owner"),
                             o.get("epoch"), o.get("created_at"))
         if (type(i) is str and type(n) is str and type(e) is bool and type(w) is str
-                and type(p) is int and p >= 0 and type(c) is int and _ROOM_OK(i) and _LOWER_KEY_OK(w)):
+                and type(p) is int and 0 <= p <= _HI and type(c) is int and _LO <= c <= _HI
+                and _ROOM_OK(i) and _LOWER_KEY_OK(w) and _name_ok(n)):
             return Room(i, n, e, w, p, c)
-    _is_object(o)
-    return Room(
-        id=_checked(ids.room_id, _field(o, "id", str)),
-        name=_field(o, "name", str),
-        encrypted=_field(o, "encrypted", bool),
-        owner=_checked(ids.endpoint, _field(o, "owner", str)),
-        epoch=_checked(ids.epoch, _field(o, "epoch", int)),
-        created_at=_field(o, "created_at", int),
-    )
+    o = _checked("rooms", o)
+    return Room(o["id"], o["name"], o["encrypted"], o["owner"], o["epoch"], o["created_at"])
 
 
 def decode_member(data: bytes) -> Member:
@@ -198,15 +192,10 @@ def member_from_obj(o: Any) -> Member:
     if type(o) is dict:
         r, e, role, j = o.get("room_id"), o.get("endpoint"), o.get("role"), o.get("joined_at")
         if (type(r) is str and type(e) is str and type(role) is str and role in _MEMBER_ROLES
-                and type(j) is int and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
+                and type(j) is int and _LO <= j <= _HI and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
             return Member(r, e, role, j)
-    _is_object(o)
-    return Member(
-        room_id=_checked(ids.room_id, _field(o, "room_id", str)),
-        endpoint=_checked(ids.endpoint, _field(o, "endpoint", str)),
-        role=_checked(ids.member_role, _field(o, "role", str)),
-        joined_at=_field(o, "joined_at", int),
-    )
+    o = _checked("members", o)
+    return Member(o["room_id"], o["endpoint"], o["role"], o["joined_at"])
 
 
 def decode_reverse(data: bytes) -> tuple[str, str]:
@@ -219,9 +208,8 @@ def reverse_from_obj(o: Any) -> tuple[str, str]:
         r, e = o.get("room_id"), o.get("endpoint")
         if type(r) is str and type(e) is str and _ROOM_OK(r) and _LOWER_KEY_OK(e):
             return (r, e)
-    _is_object(o)
-    return (_checked(ids.room_id, _field(o, "room_id", str)),
-            _checked(ids.endpoint, _field(o, "endpoint", str)))
+    o = _checked("rooms_by_member", o)
+    return (o["room_id"], o["endpoint"])
 
 
 def decode_key(data: bytes) -> SealedKey:
@@ -232,27 +220,26 @@ def key_from_obj(o: Any) -> SealedKey:
     if type(o) is dict:
         r, p, e, k, c = (o.get("room_id"), o.get("epoch"), o.get("endpoint"), o.get("sealed_key"),
                          o.get("created_at"))
-        if (type(r) is str and type(p) is int and p >= 0 and type(e) is str and type(k) is str
-                and type(c) is int and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
+        if (type(r) is str and type(p) is int and 0 <= p <= _HI and type(e) is str and type(k) is str
+                and type(c) is int and _LO <= c <= _HI and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
             try:
                 # strict a2b refuses at least what b64decode(validate=True) refuses, at a
                 # fraction of the cost; a value it refuses goes the long way below
                 return SealedKey(r, p, e, _a2b(k, strict_mode=True), c)
             except (binascii.Error, ValueError):
                 pass  # the checks below give the reason
-    _is_object(o)
-    raw = _field(o, "sealed_key", str)
-    try:
-        sealed = base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("field 'sealed_key' is not standard base64") from None
-    return SealedKey(
-        room_id=_checked(ids.room_id, _field(o, "room_id", str)),
-        epoch=_checked(ids.epoch, _field(o, "epoch", int)),
-        endpoint=_checked(ids.endpoint, _field(o, "endpoint", str)),
-        sealed_key=sealed,
-        created_at=_field(o, "created_at", int),
-    )
+    if type(o) is not dict:
+        raise BadRecord("not a JSON object")
+    raw = o.get("sealed_key")
+    if "sealed_key" in o:
+        if type(raw) is not str:
+            raise BadRecord(f"sealed_key {raw!r:.40}: expected base64 text")
+        try:
+            o = {**o, "sealed_key": base64.b64decode(raw, validate=True)}
+        except (binascii.Error, ValueError):
+            raise BadRecord("sealed_key is not standard base64") from None
+    o = _checked("room_keys", o)
+    return SealedKey(o["room_id"], o["epoch"], o["endpoint"], o["sealed_key"], o["created_at"])
 
 
 def decode_user(data: bytes) -> User:
@@ -264,21 +251,24 @@ def user_from_obj(o: Any) -> User:
         k, n, role, st, a, rv = (o.get("key"), o.get("name"), o.get("role"), o.get("status"),
                                  o.get("added_at"), o.get("revoked_at"))
         if (type(k) is str and type(n) is str and type(role) is str and role in _USER_ROLES
-                and type(st) is str and st in (ACTIVE, REVOKED) and type(a) is int
-                and (rv is None or type(rv) is int) and _LOWER_KEY_OK(k)):
+                and type(st) is str and st in (ACTIVE, REVOKED) and type(a) is int and _LO <= a <= _HI
+                and (rv is None or type(rv) is int and _LO <= rv <= _HI) and _LOWER_KEY_OK(k)
+                and _name_ok(n)):
             return User(k, n, role, st, a, rv)
-    _is_object(o)
-    status = _field(o, "status", str)
-    if status not in (ACTIVE, REVOKED):
-        raise ValueError(f"field 'status' is {status!r}, expected active or revoked")
-    revoked_at = o.get("revoked_at", None)
-    if revoked_at is not None and (isinstance(revoked_at, bool) or not isinstance(revoked_at, int)):
-        raise ValueError("field 'revoked_at' has the wrong type")
-    return User(
-        key=_checked(ids.key, _field(o, "key", str)),
-        name=_field(o, "name", str),
-        role=_checked(ids.user_role, _field(o, "role", str)),
-        status=status,
-        added_at=_field(o, "added_at", int),
-        revoked_at=revoked_at,
-    )
+    if type(o) is dict and "revoked_at" not in o:
+        o = {**o, "revoked_at": None}  # a value may leave it out: null
+    o = _checked("users", o)
+    return User(o["key"], o["name"], o["role"], o["status"], o["added_at"], o["revoked_at"])
+
+
+# -- rewriting a stored value --------------------------------------------------
+
+def rewrite(data: bytes, changes: dict[str, Any]) -> bytes:
+    """The stored value with some fields changed and every other field kept as it was, in
+    its place: a field written by a newer daemon survives this tool's revoke (SPEC 4).
+    Raises BadRecord when the value is not a JSON object."""
+    obj = _load(data)
+    if type(obj) is not dict:
+        raise BadRecord("not a JSON object")
+    obj.update(changes)
+    return _dumps(obj).encode()

@@ -27,3 +27,8 @@ class Unavailable(StoreError):
 
 class ReadOnly(StoreError):
     """The store was opened read-only and a change was asked of it."""
+
+
+class BadRecord(StoreError, ValueError):
+    """A stored record breaks the contract: it does not decode, or breaks a domain rule
+    (SPEC sections 4 and 5.5). Also a ValueError, so decoders can be caught as such."""

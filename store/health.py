@@ -155,11 +155,7 @@ async def _bucket(store: object, base: str) -> BucketHealth:
 async def _probe(store: object, key: str) -> ProbeResult:
     """What is_authorized answers now, with the reason behind it, and how long it took."""
     start = time.monotonic()
-    try:
-        user, reason = await asyncio.wait_for(store.authorize(key), store.timeout)  # type: ignore[attr-defined]
-        allowed = user is not None and user.active
-    except asyncio.TimeoutError:
-        allowed, reason = False, f"no confirmed answer within {store.timeout:g}s (fail closed)"  # type: ignore[attr-defined]
-    except StoreError as e:
-        allowed, reason = False, f"{e} (fail closed)"
-    return ProbeResult(key, allowed, reason, round(time.monotonic() - start, 4))
+    decision = await store.authorization(key)  # type: ignore[attr-defined]
+    u = decision.user
+    reason = f"{u.key} is {u.status}, role {u.role}" if decision.allowed and u else decision.reason
+    return ProbeResult(key, decision.allowed, reason, round(time.monotonic() - start, 4))

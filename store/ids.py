@@ -5,11 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .errors import InvalidInput  # noqa: F401  (re-exported for codec)
+from .errors import InvalidInput
 from .models import ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER
-
-ROOM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+from .rules import KEY_RE, ROOM_ID_RE
 MAX_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

@@ -31,12 +31,13 @@ when that info shows a quorum of current, recently heard peers (fail closed).
 from __future__ import annotations
 
 import asyncio
-import os
 import base64
 import json
 import logging
+import os
 import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -47,8 +48,10 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 
 from . import codec, ids
+from .aio import settle
 from .base import Store
-from .errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from .errors import (AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError,
+                     Unavailable)
 from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, InvalidRecord, Member,
                      Room, SealedKey, Snapshot, User)
 from .snapshot import make_snapshot, paused_gc
@@ -85,7 +88,7 @@ class KvStore(Store):
         self.clock = clock
         self.read_only = spec.read_only
         self.label = spec.label
-        self.timeout = spec.op_timeout
+        self.timeout = self.op_timeout = spec.op_timeout
         self.replicas_used: int | None = None
         self._kv: dict[str, KeyValue] = {}
         self._exists: dict[str, bool] = {}
@@ -356,17 +359,23 @@ class KvStore(Store):
         inbox = nc.new_inbox()
         sink = _ScanSink(nc, len(self.bucket(base)) + 5)  # "$KV." + bucket + "."
         sub = await subscribe_direct(nc, inbox, sink.on_msg)
+        stream = self.stream(base)
+        # named by us, so it can be deleted however the scan ends (a cancelled caller
+        # included): the server would otherwise keep it until its inactive threshold
+        name = f"membership_admin_scan_{uuid.uuid4().hex}"
+        cfg = {"name": name, "deliver_policy": "last_per_subject", "ack_policy": "none",
+               "deliver_subject": inbox, "filter_subject": f"$KV.{self.bucket(base)}.{filt}",
+               "flow_control": True, "idle_heartbeat": 1_000_000_000, "mem_storage": True,
+               "num_replicas": 1, "inactive_threshold": 5_000_000_000,
+               "headers_only": headers_only, "max_deliver": 1, "replay_policy": "instant"}
+        requested = True  # the create may reach the server even if its answer never comes back
         try:
-            cfg = {"deliver_policy": "last_per_subject", "ack_policy": "none",
-                   "deliver_subject": inbox, "filter_subject": f"$KV.{self.bucket(base)}.{filt}",
-                   "flow_control": True, "idle_heartbeat": 1_000_000_000, "mem_storage": True,
-                   "num_replicas": 1, "inactive_threshold": 5_000_000_000,
-                   "headers_only": headers_only, "max_deliver": 1, "replay_policy": "instant"}
-            stream = self.stream(base)
             try:
-                info = await self._api(f"$JS.API.CONSUMER.CREATE.{stream}",
-                                       {"stream_name": stream, "config": cfg})
+                # settled: a create cancelled in flight is answered before the delete goes out
+                info = await settle(self._api(f"$JS.API.CONSUMER.CREATE.{stream}.{name}",
+                                              {"stream_name": stream, "config": cfg}))
             except NotFound:
+                requested = False
                 return []
             if info.get("num_pending", 0) == 0 and info.get("delivered", {}).get("consumer_seq", 0) == 0:
                 if floor:
@@ -393,9 +402,19 @@ class KvStore(Store):
                 raise _Behind(sseq)
             return sink.rows
         finally:
+            await settle(self._end_scan(sub, stream, name if requested else None))
+
+    async def _end_scan(self, sub: Any, stream: str, consumer: str | None) -> None:
+        """Unsubscribe and delete the scan's consumer (bounded; best effort: a consumer
+        that cannot be deleted now ends by its inactive threshold)."""
+        try:
+            await sub.unsubscribe()
+        except nats.errors.Error:
+            pass
+        if consumer is not None and not self.nc.is_closed:
             try:
-                await sub.unsubscribe()
-            except nats.errors.Error:
+                await self._api(f"$JS.API.CONSUMER.DELETE.{stream}.{consumer}", timeout=self.timeout)
+            except StoreError:
                 pass
 
     # -- decoding helpers ------------------------------------------------------
@@ -458,15 +477,15 @@ class KvStore(Store):
     def _decode_one(self, base: str, key: str, data: bytes, decode: Any) -> Any:
         try:
             return decode(data)
-        except ValueError as e:
-            raise InvalidInput(f"stored value {self.bucket(base)}/{key} does not decode: {e}") from None
+        except BadRecord as e:
+            raise BadRecord(f"stored value {self.bucket(base)}/{key} is invalid: {e}") from None
 
     # -- rooms -----------------------------------------------------------------
-    async def _room_entry(self, room_id: str) -> tuple[Room, int]:
+    async def _room_entry(self, room_id: str) -> tuple[Room, int, bytes]:
         got = await self._get("rooms", room_id)
         if got is None:
-            raise NotFound(f"room {room_id} not found")
-        return self._decode_one("rooms", room_id, got[0], codec.decode_room), got[1]
+            raise NotFound(f"no such room: {room_id}")
+        return self._decode_one("rooms", room_id, got[0], codec.decode_room), got[1], got[0]
 
     async def create_room(self, room_id: str, name: str, owner: str, *, encrypted: bool = False,
                           sealed_key: bytes | None = None) -> Room:
@@ -496,8 +515,8 @@ class KvStore(Store):
     async def get_room(self, room_id: str) -> Room:
         return (await self._room_entry(ids.room_id(room_id)))[0]
 
-    async def list_rooms(self) -> list[Room]:
-        return sorted(await self._rooms([]), key=lambda r: r.id)
+    async def list_rooms(self, *, invalid: list[InvalidRecord] | None = None) -> list[Room]:
+        return sorted(await self._rooms(invalid if invalid is not None else []), key=lambda r: r.id)
 
     async def delete_room(self, room_id: str) -> None:
         self._writable()
@@ -521,7 +540,7 @@ class KvStore(Store):
         room_id, endpoint, role = ids.room_id(room_id), ids.endpoint(endpoint), ids.member_role(role)
         if role == ROLE_OWNER:
             raise InvalidInput("the owner is set when the room is created; add members as role member")
-        room, _ = await self._room_entry(room_id)
+        room, _, _ = await self._room_entry(room_id)
         if room.encrypted:
             if sealed_key is None:
                 raise InvalidInput(f"room {room_id} is encrypted: a sealed key at epoch {room.epoch} is needed")
@@ -551,7 +570,7 @@ class KvStore(Store):
     async def remove_member(self, room_id: str, endpoint: str) -> None:
         self._writable()
         room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
-        room, _ = await self._room_entry(room_id)
+        room, _, _ = await self._room_entry(room_id)
         if endpoint == room.owner:
             raise InvalidInput(f"{endpoint} owns room {room_id}: the owner cannot be removed")
         if await self._get("members", f"{room_id}.{endpoint}") is None:
@@ -581,7 +600,7 @@ class KvStore(Store):
         self._writable()
         room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
         epoch, sealed_key = ids.epoch(epoch), ids.sealed_key(sealed_key)
-        room, _ = await self._room_entry(room_id)
+        room, _, _ = await self._room_entry(room_id)
         if not room.encrypted:
             raise InvalidInput(f"room {room_id} is not encrypted: it has no keys")
         if not 1 <= epoch <= room.epoch:
@@ -615,7 +634,7 @@ class KvStore(Store):
             if norm in given:
                 raise InvalidInput(f"rekey of room {room_id} names {norm} twice (keys are case-insensitive)")
             given[norm] = ids.sealed_key(sk)
-        room, rev = await self._room_entry(room_id)
+        room, rev, raw = await self._room_entry(room_id)
         if not room.encrypted:
             raise InvalidInput(f"room {room_id} is not encrypted: it cannot be rekeyed")
         members = {m.endpoint for m in await self._members([], f"{room_id}.>")}
@@ -645,7 +664,8 @@ class KvStore(Store):
                 except AlreadyExists:
                     raise Conflict(f"room {room_id} was rekeyed meanwhile; re-read and retry") from None
         new_room = Room(room.id, room.name, room.encrypted, room.owner, new_epoch, room.created_at)
-        await self._update("rooms", room_id, codec.encode_room(new_room), rev, f"room {room_id}")
+        # the stored value with its epoch moved: fields a newer daemon wrote are kept
+        await self._update("rooms", room_id, codec.rewrite(raw, {"epoch": new_epoch}), rev, f"room {room_id}")
         return new_room
 
     # -- users -----------------------------------------------------------------
@@ -656,27 +676,29 @@ class KvStore(Store):
         await self._create("users", key, codec.encode_user(user), f"user {key}")
         return user
 
-    async def _user_entry(self, key: str) -> tuple[User, int]:
+    async def _user_entry(self, key: str) -> tuple[User, int, bytes]:
         got = await self._get("users", key)
         if got is None:
-            raise NotFound(f"user {key} not found")
-        return self._decode_one("users", key, got[0], codec.decode_user), got[1]
+            raise NotFound(f"no such user: {key}")
+        return self._decode_one("users", key, got[0], codec.decode_user), got[1], got[0]
 
     async def get_user(self, key: str) -> User:
         return (await self._user_entry(ids.key(key)))[0]
 
-    async def list_users(self) -> list[User]:
-        return sorted(await self._users([]), key=lambda u: u.key)
+    async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
+        return sorted(await self._users(invalid if invalid is not None else []), key=lambda u: u.key)
 
     async def _set_status(self, key: str, status: str) -> User:
         self._writable()
         key = ids.key(key)
-        user, rev = await self._user_entry(key)
+        user, rev, raw = await self._user_entry(key)
         if user.status == status:
             return user  # safe to repeat
         revoked_at = self.clock() if status == REVOKED else None
         new = User(user.key, user.name, user.role, status, user.added_at, revoked_at)
-        await self._update("users", key, codec.encode_user(new), rev, f"user {key}")
+        # the stored value with two fields changed: fields a newer daemon wrote are kept
+        value = codec.rewrite(raw, {"status": status, "revoked_at": revoked_at})
+        await self._update("users", key, value, rev, f"user {key}")
         return new
 
     async def revoke_user(self, key: str) -> User:
@@ -686,17 +708,15 @@ class KvStore(Store):
         return await self._set_status(key, ACTIVE)
 
     # -- authorization (fail closed) ----------------------------------------------
-    async def authorize(self, key: str) -> tuple[User | None, str]:
+    async def _decision_user(self, key: str) -> User:
         """The user as read from the users stream leader with a confirmed quorum.
 
-        Returns (user, reason): user None when the key is not in the allowlist.
-        Raises a StoreError (Unavailable when the quorum is not confirmed) on anything
-        else; is_authorized/is_admin turn every raise into a deny.
+        Both requests go to the stream leader (an API message get, never a direct get that
+        any replica answers) and run together to save a round trip. Raises NotFound (not in
+        the allowlist), BadRecord (does not decode), Unavailable (quorum not confirmed).
         """
-        key = ids.key(key)
         stream = self.stream("users")
         subject = f"$KV.{self.bucket('users')}.{key}"
-        # both requests go to the stream leader; run them together to save a round trip
         info_t = asyncio.ensure_future(self._read_api(f"$JS.API.STREAM.INFO.{stream}"))
         get_t = asyncio.ensure_future(self._read_api(f"$JS.API.STREAM.MSG.GET.{stream}",
                                                      {"last_by_subj": subject}))
@@ -722,42 +742,16 @@ class KvStore(Store):
             await asyncio.sleep(POLL_S)
             info = await self._read_api(f"$JS.API.STREAM.INFO.{stream}")
         if got is None:
-            return None, f"{key} is not in the allowlist"
+            raise NotFound(f"no such user: {key}")
         m = got["message"]
         if m.get("hdrs"):
             hdrs = base64.b64decode(m["hdrs"])
             if b"KV-Operation: DEL" in hdrs or b"KV-Operation: PURGE" in hdrs:
-                return None, f"{key} is not in the allowlist"
-        data = base64.b64decode(m.get("data", "") or "")
-        try:
-            user = codec.decode_user(data)
-        except ValueError as e:
-            raise InvalidInput(f"stored user {key} does not decode: {e}") from None
+                raise NotFound(f"no such user: {key}")
+        user = self._decode_one("users", key, base64.b64decode(m.get("data", "") or ""), codec.decode_user)
         if user.key != key:
-            raise InvalidInput(f"stored user {key} names {user.key!r}")
-        return user, f"{key} is {user.status}, role {user.role}"
-
-    async def _decide(self, key: str, admin: bool) -> bool:
-        try:
-            user, _ = await asyncio.wait_for(self.authorize(key), self.timeout)
-        except BaseException as e:  # noqa: BLE001 - fail closed on anything
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
-            if isinstance(e, asyncio.CancelledError) and not isinstance(e, asyncio.TimeoutError):
-                # our own cancellation must propagate; a timeout is a deny
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
-            return False
-        if user is None or user.status != ACTIVE:
-            return False
-        return not admin or user.role == USER_ADMIN
-
-    async def is_authorized(self, key: str) -> bool:
-        return await self._decide(key, admin=False)
-
-    async def is_admin(self, key: str) -> bool:
-        return await self._decide(key, admin=True)
+            raise BadRecord(f"stored value {self.bucket('users')}/{key} names {user.key!r}, not its key")
+        return user
 
     # -- whole state -----------------------------------------------------------
     async def export_snapshot(self) -> Snapshot:

@@ -47,7 +47,7 @@ from . import codec
 from .backup import BackupInfo, backup_database
 from .errors import InvalidInput, StoreError, Unavailable
 from .kv import subscribe_direct
-from .models import Snapshot
+from .models import InvalidRecord, Snapshot
 from .parity import ParityReport, bucket_records, diff_raw
 from .snapshot import paused_gc
 from .spec import NatsSpec, SqliteSpec, open_store
@@ -86,6 +86,10 @@ class MigrationReport:
     duration: float
     import_seconds: float
     retries: int
+    #: SQLite records that break a rule (SPEC 5.5): never written; they fail the parity
+    #: unless skip_invalid, and are named either way
+    invalid: tuple[InvalidRecord, ...] = ()
+    skip_invalid: bool = False
 
     @property
     def records(self) -> int:
@@ -119,6 +123,8 @@ class MigrationReport:
             "import_seconds": round(self.import_seconds, 3),
             "rate_records_per_second": round(self.rate, 1),
             "retries": self.retries,
+            "invalid": [{"table": r.bucket, "key": r.key, "reason": r.reason} for r in self.invalid],
+            "skip_invalid": self.skip_invalid,
             "parity": self.parity.to_json(),
         }
 
@@ -260,11 +266,12 @@ class PipelinedWriter:
                 self._requeue(reply, rec, f"publish failed: {type(e).__name__}", now)
 
     async def drain(self) -> None:
-        """Until every write sent so far is acknowledged (or failed for good)."""
-        try:
-            await self._nc.flush(timeout=max(self._ack_timeout, 1.0))
-        except Exception:  # noqa: BLE001 - a lost flush only delays; the acks decide
-            pass
+        """Until every write sent so far is acknowledged (or failed for good).
+
+        No nc.flush() here: nats-py resolves a flush's PONG future without checking it,
+        so a flush cancelled by Ctrl-C (or timed out) makes its reader task fail with
+        InvalidStateError when the PONG comes. The acks are what count anyway.
+        """
         await self._service(lambda: not self._pending and not self._retry, 0)
 
     async def _service(self, done: Callable[[], bool], wake_at: int) -> None:
@@ -356,16 +363,6 @@ async def import_snapshot(writer: PipelinedWriter, snap: Snapshot,
 
 # -- prune ---------------------------------------------------------------------------
 
-async def _list_keys(js: Any, bucket: str) -> list[str]:
-    from nats.js.errors import NoKeysError
-
-    kv = await js.key_value(bucket)
-    try:
-        return await kv.keys()
-    except NoKeysError:
-        return []
-
-
 async def prune(kv_store: Any, expected: dict[str, dict[str, bytes]]) -> dict[str, int]:
     """Delete the KV records whose keys are not expected (see parity.expected_rows)."""
     pruned: dict[str, int] = {}
@@ -373,7 +370,8 @@ async def prune(kv_store: Any, expected: dict[str, dict[str, bytes]]) -> dict[st
         # reverse of the write order: a room disappears before its members and keys
         for b in reversed(WRITE_ORDER):
             name = kv_store.bucket(b)
-            extra = sorted(set(await _list_keys(kv_store.js, name)) - expected[b].keys())
+            live = await kv_store._scan(b, headers_only=True)
+            extra = sorted({key for key, _ in live} - expected[b].keys())
             kv = await kv_store.js.key_value(name)
             for i in range(0, len(extra), 256):
                 await asyncio.gather(*(kv.delete(k) for k in extra[i:i + 256]))
@@ -425,7 +423,7 @@ def _kind(e: BaseException) -> str:
 
 
 async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
-                  prune_extra: bool = False, window: int = DEFAULT_WINDOW,
+                  prune_extra: bool = False, skip_invalid: bool = False, window: int = DEFAULT_WINDOW,
                   record_deadline: float = 30.0, now: float | None = None,
                   ) -> AsyncIterator[MigrationEvent]:
     """Run the migration, yielding MigrationEvents; the last is "done" or "failed"."""
@@ -461,7 +459,12 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             yield ev("export", f"exporting {source.path}")
             snap = await exporting
             totals = bucket_totals(snap)
-            yield ev("export", f"exported {snap.record_count} records", progress=_progress(totals, {}, {}))
+            invalid = snap.invalid
+            text = f"exported {snap.record_count} records"
+            if invalid:
+                text += (f", {len(invalid)} invalid (not written"
+                         + (", skipped as asked)" if skip_invalid else ": the parity will fail)"))
+            yield ev("export", text, progress=_progress(totals, {}, {}))
 
             yield ev("import", "reading what the target holds already", progress=_progress(totals, {}, {}))
             # what is already there with the same bytes is not written again: a second run
@@ -494,14 +497,17 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
                 yield ev("prune", f"deleted {sum(pruned.values())} records only in KV")
 
             yield ev("parity", "reading KV back and comparing")
-            parity = diff_raw(snap, await read_buckets(kv, record_deadline), written)
+            # skipped invalid records are named in the report, not counted as differences
+            compared = replace(snap, invalid=()) if skip_invalid else snap
+            parity = diff_raw(compared, await read_buckets(kv, record_deadline), written)
             text = "identical" if parity.identical else f"{len(parity.differences)} difference(s)"
             yield ev("parity", text, parity=parity)
 
         report = MigrationReport(
             source=source.path, target=target.label, replicas=replicas, backup=info,
             counts=dict(totals), unchanged=dict(unchanged), pruned=pruned, parity=parity,
-            duration=time.monotonic() - t0, import_seconds=import_seconds, retries=writer.retries)
+            duration=time.monotonic() - t0, import_seconds=import_seconds, retries=writer.retries,
+            invalid=invalid, skip_invalid=skip_invalid)
         yield ev("done", f"migrated {report.records} records, parity {text}",
                  progress=progress, backup=info, parity=parity, report=report)
     except StoreError as e:

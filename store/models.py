@@ -62,11 +62,22 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class InvalidRecord:
-    """A stored value that does not decode: reported, never skipped silently."""
+    """A stored record that does not decode or breaks a rule of store.rules: reported (where:
+    the bucket or table; its identity, written as its KV key; why), never skipped silently."""
 
     bucket: str
     key: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What is_authorized (or is_admin) answers, and why: for a person, the CLI and the probe."""
+
+    allowed: bool
+    reason: str
+    #: the user record the decision was made on, when one was read
+    user: User | None = None
 
 
 @dataclass(frozen=True, slots=True)

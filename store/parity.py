@@ -15,6 +15,7 @@ from typing import Any
 from . import codec
 from .ids import fingerprint
 from .models import InvalidRecord, Snapshot
+from .text import printable
 
 ENTITIES = ("rooms", "members", "sealed_keys", "users")
 
@@ -224,9 +225,10 @@ def render_table(report: ParityReport, *, limit: int | None = 200) -> str:
         return "\n".join(lines)
     lines.append(f"parity: {len(report.differences)} difference(s)")
     shown = report.differences if limit is None else report.differences[:limit]
-    width = max(len(d.key) for d in shown)
-    for d in shown:
-        lines.append(f"  {d.entity:<16} {d.key:<{width}}  {d.text}")
+    keys = [printable(d.key) for d in shown]  # an invalid record's key may hold anything
+    width = max(map(len, keys))
+    for d, key in zip(shown, keys):
+        lines.append(f"  {printable(d.entity):<16} {key:<{width}}  {printable(d.text)}")
     if len(shown) < len(report.differences):
         lines.append(f"  ... and {len(report.differences) - len(shown)} more (use --json for all)")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import os
 import sqlite3
+import stat
 import tempfile
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -19,9 +20,11 @@ from contextlib import asynccontextmanager, contextmanager
 
 import aiosqlite
 
-from . import ids
+from . import ids, rules
+from .aio import settle
 from .base import Store
-from .errors import AlreadyExists, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from .errors import (AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError,
+                     Unavailable)
 from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, InvalidRecord, Member, Room, SealedKey,
                      Snapshot, User)
 from .snapshot import make_snapshot, paused_gc
@@ -29,8 +32,6 @@ from .spec import Clock, SqliteSpec, system_clock
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
-#: bound on is_authorized / is_admin (SPEC section 2: default operation timeout 2 s)
-AUTH_TIMEOUT = 2.0
 TABLES = ("members", "room_keys", "rooms", "users")
 
 SCHEMA = """
@@ -68,10 +69,8 @@ CREATE TABLE users (
 );
 """
 
-_ROOM_COLS = "id, name, encrypted, owner, epoch, created_at"
-_MEMBER_COLS = "room_id, endpoint, role, joined_at"
-_KEY_COLS = "room_id, epoch, endpoint, sealed_key, created_at"
-_USER_COLS = "key, name, role, status, added_at, revoked_at"
+_ROOM_COLS, _MEMBER_COLS, _KEY_COLS, _USER_COLS = (", ".join(f for f, _ in rules.FIELDS[t])
+                                                   for t in ("rooms", "members", "room_keys", "users"))
 _MAGIC = b"SQLite format 3\x00"
 
 
@@ -135,6 +134,8 @@ def _map_error(e: BaseException) -> StoreError:
     if isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e)):
         return Unavailable(f"database is busy: another writer held it longer than "
                            f"{BUSY_TIMEOUT_MS / 1000:g} s")
+    if type(e) is sqlite3.DatabaseError:  # "malformed", "file is not a database": the file is bad
+        return InvalidInput(f"damaged database: {e}")
     if isinstance(e, sqlite3.Error):
         return Unavailable(f"sqlite: {e}")
     return Unavailable(f"sqlite connection: {e}")  # aiosqlite's ValueError on a closed connection
@@ -153,6 +154,15 @@ def _mapped() -> Iterator[None]:
 def _check_header(path: str) -> None:
     """Reject a non-SQLite file or another schema version without opening it with SQLite,
     so a foreign file gets no -wal/-shm beside it and stays byte-identical."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise InvalidInput(f"cannot read {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(mode):
+        # a FIFO would block the read below forever; a device is never a database
+        what = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise InvalidInput(f"not a SQLite database ({what}): {path}")
     try:
         with open(path, "rb") as f:
             header = f.read(100)
@@ -174,41 +184,22 @@ def _uri(path: str, read_only: bool) -> str:
     return f"file:{urllib.request.pathname2url(os.path.abspath(path))}?mode={mode}"
 
 
-# Column types a row needs to become a model; SQLite stores what a writer gives it (a daemon
-# bug could put text in sealed_key or in a timestamp). Such rows are reported as invalid
-# records, like undecodable KV values, instead of crashing an export.
-_TYPED = {
-    "rooms": ("id", [("id", "text"), ("name", "text"), ("owner", "text"), ("epoch", "integer"),
-                     ("created_at", "integer")]),
-    "members": ("room_id || '.' || endpoint", [("room_id", "text"), ("endpoint", "text"),
-                                               ("role", "text"), ("joined_at", "integer")]),
-    "room_keys": ("room_id || '.' || epoch || '.' || endpoint",
-                  [("room_id", "text"), ("epoch", "integer"), ("endpoint", "text"), ("sealed_key", "blob"),
-                   ("created_at", "integer")]),
-    "users": ("key", [("key", "text"), ("name", "text"), ("role", "text"), ("status", "text"),
-                      ("added_at", "integer"), ("revoked_at", "integer")]),
-}
+# What the store reads is checked against store.rules (the KV decoder's rules too), in
+# SQL, by SQLite: a row a daemon wrote with CHECK constraints off, text in a timestamp or
+# a name that is not UTF-8 is reported as an invalid record (table, identity, reason),
+# never a crash and never silently a record.
+_COLUMNS = {"rooms": _ROOM_COLS, "members": _MEMBER_COLS, "room_keys": _KEY_COLS, "users": _USER_COLS}
+#: the identity of a row, written as its KV key (SPEC section 4)
+_IDENTITY = {"rooms": "id", "members": "room_id || '.' || endpoint",
+             "room_keys": "room_id || '.' || epoch || '.' || endpoint", "users": "key"}
+_BAD = {t: rules.sql_is_bad(t) for t in TABLES}
+_BAD_ROWS = {t: f"SELECT CAST({_IDENTITY[t]} AS BLOB), CAST({rules.sql_problem(t)} AS BLOB) "
+                f"FROM {t} WHERE ({{where}}) AND ({_BAD[t]})" for t in TABLES}
 
 
-def _bad_type(col: str, kind: str) -> str:
-    if col == "revoked_at":
-        return "typeof(revoked_at) NOT IN ('integer', 'null')"
-    return f"typeof({col}) != '{kind}'"
-
-
-def _bad_rows_sql() -> str:
-    parts = []
-    for table, (key, cols) in _TYPED.items():
-        reason = " ".join(f"WHEN {_bad_type(c, k)} THEN '{c} is ' || typeof({c}) || ', expected {k}'"
-                          for c, k in cols)
-        where = " OR ".join(_bad_type(c, k) for c, k in cols)
-        parts.append(f"SELECT '{table}', {key}, CASE {reason} END FROM {table} WHERE {where}")
-    return " UNION ALL ".join(parts)
-
-
-_BAD_ROWS = _bad_rows_sql()
-_VALID = {t: " WHERE NOT (" + " OR ".join(_bad_type(c, k) for c, k in cols) + ")"
-          for t, (_, cols) in _TYPED.items()}
+def _shown(value: bytes | None) -> str:
+    """Identity or reason text of a bad row: bytes (it may not be UTF-8) made text."""
+    return "(null)" if value is None else value.decode("utf-8", "backslashreplace")
 
 
 def _room(row: tuple) -> Room:
@@ -238,8 +229,9 @@ class SqliteStore(Store):
             raise InvalidInput(f"no such database: {path}")
         _check_header(path)
         try:
-            db = await aiosqlite.connect(_uri(path, spec.read_only), uri=True, isolation_level=None,
-                                         timeout=BUSY_TIMEOUT_MS / 1000)
+            # settled: a connection opened for a cancelled caller is closed below, not leaked
+            db = await settle(aiosqlite.connect(_uri(path, spec.read_only), uri=True,
+                                                isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000))
         except sqlite3.Error as e:
             raise InvalidInput(f"cannot open {path}: {e}") from None
         try:
@@ -253,8 +245,15 @@ class SqliteStore(Store):
             missing = sorted(set(TABLES) - {r[0] for r in rows})
             if missing:
                 raise InvalidInput(f"not a membership database (no table {', '.join(missing)}): {path}")
+            for table in TABLES:
+                have = {r[1] for r in await db.execute_fetchall(f"PRAGMA table_info({table})")}
+                lacking = [f for f, _ in rules.FIELDS[table] if f not in have]
+                if lacking:
+                    raise InvalidInput(f"not a schema-v1 membership database (table {table} has no "
+                                       f"column {', '.join(lacking)}): {path}")
+            await db.create_function(rules.UTF8_SQL_FUNCTION, 1, rules.is_utf8, deterministic=True)
         except BaseException as e:
-            await db.close()
+            await settle(db.close())
             if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
                 raise InvalidInput(f"not a SQLite database: {path} ({e})") from None
             if isinstance(e, (sqlite3.Error, ValueError)):
@@ -272,17 +271,32 @@ class SqliteStore(Store):
             pass  # closing is best effort; nothing is pending
 
     # -- transactions ----------------------------------------------------------
+    # Every statement runs in aiosqlite's thread and runs to its end even when the task
+    # awaiting it is cancelled. So BEGIN, COMMIT and ROLLBACK are settled (awaited to their
+    # end, then the cancellation goes on), and any way out of a transaction but its COMMIT
+    # rolls it back: a cancelled load or change never leaves a transaction open (a read one
+    # blocks the daemon's WAL checkpoints, a write one every write of the daemon).
 
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One read transaction: every select inside sees the same committed state."""
+    async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            with _mapped():
-                await self._db.execute("BEGIN")
-                try:
+            committed = False
+            try:
+                with _mapped():
+                    await settle(self._db.execute(begin))
                     yield self._db
-                finally:
-                    await self._end("COMMIT")
+                    await settle(self._db.execute("COMMIT"))
+                committed = True
+            finally:
+                if not committed:
+                    if begin == "BEGIN":
+                        # a read may be deep in a long select: stop it rather than wait
+                        await self._db.interrupt()
+                    await settle(self._end("ROLLBACK"))
+
+    def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One read transaction: every select inside sees the same committed state."""
+        return self._transaction("BEGIN")
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -290,22 +304,15 @@ class SqliteStore(Store):
         read-modify-write never fails half-way on a snapshot that went stale."""
         if self.read_only:
             raise ReadOnly(f"{self.label}: changes are disabled")
-        async with self._lock:
-            with _mapped():
-                await self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                    await self._db.execute("COMMIT")
-                except BaseException:
-                    await self._end("ROLLBACK")  # also when COMMIT itself failed
-                    raise
-                self._writes += 1
+        async with self._transaction("BEGIN IMMEDIATE") as db:
+            yield db
+        self._writes += 1
 
     async def _end(self, sql: str) -> None:
         try:
             await self._db.execute(sql)
         except (sqlite3.Error, ValueError):
-            pass  # the transaction is already gone (e.g. rolled back by SQLite itself)
+            pass  # the transaction is already gone (never begun, or rolled back by SQLite)
 
     async def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         """A single statement outside an explicit transaction (it is atomic on its own)."""
@@ -314,18 +321,31 @@ class SqliteStore(Store):
                 return list(await self._db.execute_fetchall(sql, params))
 
     @staticmethod
-    async def _room_in(db: aiosqlite.Connection, rid: str) -> Room:
-        rows = await db.execute_fetchall(f"SELECT {_ROOM_COLS} FROM rooms WHERE id = ?", (rid,))
-        if not rows:
-            raise NotFound(f"no such room: {rid}")
-        return _room(rows[0])
+    async def _select(db: aiosqlite.Connection, table: str, where: str = "1", params: tuple = (),
+                      order: str = "") -> tuple[list[tuple], list[InvalidRecord]]:
+        """The rows of table matching where (columns in SPEC order) that keep every rule,
+        and the InvalidRecords of those that do not. Two statements: call inside a transaction."""
+        bad = await db.execute_fetchall(_BAD_ROWS[table].format(where=where), params)
+        # the filter costs as much as the check, so only when something was found
+        keep = f" AND NOT ({_BAD[table]})" if bad else ""
+        rows = await db.execute_fetchall(
+            f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}){keep}{order}", params)
+        return list(rows), [InvalidRecord(table, _shown(i), _shown(why)) for i, why in bad]
 
-    @staticmethod
-    async def _user_in(db: aiosqlite.Connection, key: str) -> User:
-        rows = await db.execute_fetchall(f"SELECT {_USER_COLS} FROM users WHERE key = ?", (key,))
+    async def _one(self, db: aiosqlite.Connection, table: str, where: str, params: tuple,
+                   kind: str, ident: str) -> tuple:
+        rows, bad = await self._select(db, table, where, params)
+        if bad:
+            raise BadRecord(f"stored {kind} {ident} is invalid: {bad[0].reason}")
         if not rows:
-            raise NotFound(f"no such user: {key}")
-        return User(*rows[0])
+            raise NotFound(f"no such {kind}: {ident}")
+        return rows[0]
+
+    async def _room_in(self, db: aiosqlite.Connection, rid: str) -> Room:
+        return _room(await self._one(db, "rooms", "id = ?", (rid,), "room", rid))
+
+    async def _user_in(self, db: aiosqlite.Connection, key: str) -> User:
+        return User(*await self._one(db, "users", "key = ?", (key,), "user", key))
 
     # -- rooms -----------------------------------------------------------------
 
@@ -356,8 +376,12 @@ class SqliteStore(Store):
         async with self._read() as db:
             return await self._room_in(db, rid)
 
-    async def list_rooms(self) -> list[Room]:
-        return [_room(r) for r in await self._fetch(f"SELECT {_ROOM_COLS} FROM rooms ORDER BY id")]
+    async def list_rooms(self, *, invalid: list[InvalidRecord] | None = None) -> list[Room]:
+        async with self._read() as db:
+            rows, bad = await self._select(db, "rooms", order=" ORDER BY id")
+        if invalid is not None:
+            invalid += bad
+        return [_room(r) for r in rows]
 
     async def delete_room(self, room_id: str) -> None:
         rid = ids.room_id(room_id)
@@ -407,17 +431,18 @@ class SqliteStore(Store):
         rid = ids.room_id(room_id)
         async with self._read() as db:
             await self._room_in(db, rid)
-            rows = await db.execute_fetchall(
-                f"SELECT {_MEMBER_COLS} FROM members WHERE room_id = ? ORDER BY endpoint", (rid,))
+            rows, _ = await self._select(db, "members", "room_id = ?", (rid,), " ORDER BY endpoint")
         return list(itertools.starmap(Member, rows))
 
     async def rooms_of_member(self, endpoint: str) -> list[str]:
         ep = ids.endpoint(endpoint)
-        rows = await self._fetch("SELECT room_id FROM members WHERE endpoint = ? ORDER BY room_id", (ep,))
+        rows = await self._fetch(f"SELECT room_id FROM members WHERE endpoint = ? AND NOT ({_BAD['members']}) "
+                                 "ORDER BY room_id", (ep,))
         return [r[0] for r in rows]
 
     async def member_counts(self) -> dict[str, int]:
-        rows = await self._fetch("SELECT room_id, count(*) FROM members GROUP BY room_id")
+        rows = await self._fetch(f"SELECT room_id, count(*) FROM members WHERE NOT ({_BAD['members']}) "
+                                 "GROUP BY room_id")
         return dict(rows)
 
     # -- keys ------------------------------------------------------------------
@@ -441,19 +466,15 @@ class SqliteStore(Store):
         async with self._read() as db:
             room = await self._room_in(db, rid)
             e = room.epoch if e is None else e
-            rows = await db.execute_fetchall(
-                f"SELECT {_KEY_COLS} FROM room_keys WHERE room_id = ? AND epoch = ? AND endpoint = ?",
-                (rid, e, ep))
-        if not rows:
-            raise NotFound(f"no sealed key for {ep} in room {rid} at epoch {e}")
-        return SealedKey(*rows[0])
+            row = await self._one(db, "room_keys", "room_id = ? AND epoch = ? AND endpoint = ?",
+                                  (rid, e, ep), "sealed key", f"of {ep} in room {rid} at epoch {e}")
+        return SealedKey(*row)
 
     async def list_keys(self, room_id: str) -> list[SealedKey]:
         rid = ids.room_id(room_id)
         async with self._read() as db:
             await self._room_in(db, rid)
-            rows = await db.execute_fetchall(
-                f"SELECT {_KEY_COLS} FROM room_keys WHERE room_id = ? ORDER BY epoch, endpoint", (rid,))
+            rows, _ = await self._select(db, "room_keys", "room_id = ?", (rid,), " ORDER BY epoch, endpoint")
         return list(itertools.starmap(SealedKey, rows))
 
     async def rekey(self, room_id: str, sealed_keys: Mapping[str, bytes]) -> Room:
@@ -469,8 +490,8 @@ class SqliteStore(Store):
             room = await self._room_in(db, rid)
             if not room.encrypted:
                 raise InvalidInput(f"unencrypted room {rid} cannot be rekeyed")
-            rows = await db.execute_fetchall("SELECT endpoint FROM members WHERE room_id = ?", (rid,))
-            members = {r[0] for r in rows}
+            rows, _ = await self._select(db, "members", "room_id = ?", (rid,))
+            members = {r[1] for r in rows}
             missing = sorted(members - keys.keys())
             if missing:
                 raise InvalidInput(f"rekey of room {rid} misses a sealed key for member(s): "
@@ -504,8 +525,12 @@ class SqliteStore(Store):
         async with self._read() as db:
             return await self._user_in(db, k)
 
-    async def list_users(self) -> list[User]:
-        return list(itertools.starmap(User, await self._fetch(f"SELECT {_USER_COLS} FROM users ORDER BY key")))
+    async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
+        async with self._read() as db:
+            rows, bad = await self._select(db, "users", order=" ORDER BY key")
+        if invalid is not None:
+            invalid += bad
+        return list(itertools.starmap(User, rows))
 
     async def revoke_user(self, key: str) -> User:
         k = ids.key(key)
@@ -526,18 +551,8 @@ class SqliteStore(Store):
             await db.execute("UPDATE users SET status = ?, revoked_at = NULL WHERE key = ?", (ACTIVE, k))
         return User(user.key, user.name, user.role, ACTIVE, user.added_at, None)
 
-    async def _decision(self, key: str, admin: bool) -> bool:
-        try:
-            user = await asyncio.wait_for(self.get_user(key), AUTH_TIMEOUT)
-            return user.status == ACTIVE and (not admin or user.role == "admin")
-        except Exception:  # noqa: BLE001 - fail closed: any failure is a deny
-            return False
-
-    async def is_authorized(self, key: str) -> bool:
-        return await self._decision(key, admin=False)
-
-    async def is_admin(self, key: str) -> bool:
-        return await self._decision(key, admin=True)
+    async def _decision_user(self, key: str) -> User:
+        return await self.get_user(key)  # one read transaction: the committed state
 
     # -- whole state -----------------------------------------------------------
 
@@ -546,27 +561,22 @@ class SqliteStore(Store):
         # cycle collection for other tasks meanwhile)
         with paused_gc():
             async with self._read() as db:  # one read transaction: one consistent state
-                bad = await db.execute_fetchall(_BAD_ROWS)
-                # filtered selects only when needed: the filter costs as much as the check
-                where = _VALID if bad else dict.fromkeys(_VALID, "")
                 # Rows arrive in identity order, sorted by SQLite's sorter (`+col` keeps it off
                 # the PK index, whose row-by-row lookups cost more): make_snapshot's sort is then
                 # one linear pass, and the models sit in memory in the order they are encoded.
                 # A file in the daemon's insertion order exports ~2.5x faster this way.
-                rooms = await db.execute_fetchall(
-                    f"SELECT {_ROOM_COLS} FROM rooms{where['rooms']} ORDER BY +id")
-                members = await db.execute_fetchall(
-                    f"SELECT {_MEMBER_COLS} FROM members{where['members']} ORDER BY +room_id, +endpoint")
-                keys = await db.execute_fetchall(
-                    f"SELECT {_KEY_COLS} FROM room_keys{where['room_keys']} ORDER BY +room_id, +epoch, +endpoint")
-                users = await db.execute_fetchall(
-                    f"SELECT {_USER_COLS} FROM users{where['users']} ORDER BY +key")
+                rooms, bad_rooms = await self._select(db, "rooms", order=" ORDER BY +id")
+                members, bad_members = await self._select(
+                    db, "members", order=" ORDER BY +room_id, +endpoint")
+                keys, bad_keys = await self._select(
+                    db, "room_keys", order=" ORDER BY +room_id, +epoch, +endpoint")
+                users, bad_users = await self._select(db, "users", order=" ORDER BY +key")
             return make_snapshot(
                 map(_room, rooms),
                 itertools.starmap(Member, members),
                 itertools.starmap(SealedKey, keys),
                 itertools.starmap(User, users),
-                (InvalidRecord(table, str(key), reason) for table, key, reason in bad),
+                bad_rooms + bad_members + bad_keys + bad_users,
             )
 
     async def change_marker(self) -> object:

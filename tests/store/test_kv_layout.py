@@ -8,7 +8,7 @@ import json
 import nats
 import pytest
 
-from store import InvalidInput, InvalidRecord, NatsSpec, ReadOnly, open_store
+from store import BadRecord, InvalidInput, InvalidRecord, NatsSpec, ReadOnly, open_store
 from store.kv import BUCKETS, KvStore
 from tests.conftest import FIXED_NOW
 
@@ -129,7 +129,7 @@ async def test_malformed_values_are_reported(kv, raw, bucket_prefix):
     # a bad authorization record denies, never raises
     assert await kv.is_authorized("bad") is False
     assert await kv.is_authorized("weird") is False
-    with pytest.raises(InvalidInput):
+    with pytest.raises(BadRecord):  # a stored record, not the caller's input
         await kv.get_user("bad")
 
 

@@ -188,11 +188,11 @@ async def test_read_only_refuses_every_change(db, clock):
 
 async def test_busy_database_is_unavailable_and_auth_fails_closed(db, clock, monkeypatch):
     monkeypatch.setattr(backend, "BUSY_TIMEOUT_MS", 200)
-    monkeypatch.setattr(backend, "AUTH_TIMEOUT", 0.5)
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode = DELETE")  # a daemon without WAL: a writer shuts readers out
     con.close()
     s = await open_store(SqliteSpec(str(db)), clock=clock)
+    s.op_timeout = 0.5  # the bound on a decision
     await s.add_user("u")
     holder = sqlite3.connect(db, isolation_level=None, timeout=0.1)
     holder.execute("BEGIN EXCLUSIVE")

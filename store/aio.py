@@ -1,0 +1,32 @@
+"""asyncio helpers for work that must finish even when its caller is cancelled.
+
+A backend operation cancelled half-way must not leave state behind: an open SQLite
+transaction (which blocks the daemon's writes and its WAL checkpoints), a JetStream
+consumer, a subscription. The cleanup itself runs to its end, then the cancellation
+goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def settle(aw: Awaitable[T]) -> T:
+    """Await aw to its end even if this task is cancelled meanwhile (once or more), then
+    re-raise the cancellation; otherwise return its result or raise its error."""
+    task = asyncio.ensure_future(aw)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})  # unlike awaiting the task, never cancels it
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation wins
+        raise asyncio.CancelledError()
+    return task.result()

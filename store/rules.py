@@ -1,0 +1,199 @@
+"""The rules every stored record keeps (SPEC sections 1, 3, 4 and 5.5), written once.
+
+Each entity's fields have a Kind. A kind checks a decoded value in Python (KV values,
+which arrive as JSON) and renders the same check as SQL (a SQLite file, read in bulk
+by SQLite itself), so both backends call the same records invalid for the same reason:
+a role outside its set, an identifier that is not valid (or not lower case), a negative
+epoch, text that is not UTF-8, a missing value, a timestamp that is not an integer.
+tests/store/test_rules.py holds the two renderings to the same verdicts.
+
+A name with control characters is *not* invalid here: the daemon may store one, and it
+is shown escaped (store.text.printable) rather than hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .models import ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER
+
+I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
+ROOM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+LOWER_KEY_RE = re.compile(r"[a-z0-9_-]{1,128}")
+
+#: the SQL function (registered on every connection of the SQLite backend) that tells
+#: whether a value's bytes are UTF-8: SQLite itself does not check
+UTF8_SQL_FUNCTION = "membership_is_utf8"
+
+
+def is_utf8(value: bytes | str | None) -> int:
+    """1 when the bytes decode as UTF-8 (and for NULL); the SQL function of that name."""
+    if value is None or isinstance(value, str):
+        return 1
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return 0
+    return 1
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a field may hold.
+
+    check: why a decoded value breaks the rule (None when it keeps it).
+    sql_types: the SQLite storage classes (typeof) the column may have.
+    bad_value_sql: for a column of the right type ({c}), a SQL condition true when the
+    value still breaks the rule ("" when any value of those types is fine); why_sql: the
+    expectation it states.
+    """
+
+    name: str
+    check: Callable[[Any], str | None]
+    sql_types: tuple[str, ...]
+    bad_value_sql: str = ""
+    why_sql: str = ""
+
+    def bad_sql(self, c: str) -> str:
+        types = ", ".join(f"'{t}'" for t in self.sql_types)
+        bad = f"typeof({c}) NOT IN ({types})"
+        return f"{bad} OR ({self.bad_value_sql.format(c=c)})" if self.bad_value_sql else bad
+
+    def problem_sql(self, c: str) -> str:
+        """WHEN clauses of a CASE naming the first broken rule of column c."""
+        types = ", ".join(f"'{t}'" for t in self.sql_types)
+        words = " or ".join(self.sql_types)
+        out = f"WHEN typeof({c}) NOT IN ({types}) THEN '{c} is ' || typeof({c}) || ', expected {words}'"
+        if self.bad_value_sql:
+            out += (f" WHEN {self.bad_value_sql.format(c=c)} THEN "
+                    f"'{c} ' || substr(quote({c}), 1, 40) || ': {self.why_sql}'")
+        return out
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int and I64_MIN <= v <= I64_MAX
+
+
+def _room_id(v: Any) -> str | None:
+    if type(v) is not str:
+        return "expected text"
+    return None if ROOM_ID_RE.fullmatch(v) else "not a valid room id (1-64 of A-Z a-z 0-9 _ -)"
+
+
+def _key(v: Any) -> str | None:
+    if type(v) is not str:
+        return "expected text"
+    if LOWER_KEY_RE.fullmatch(v):
+        return None
+    if KEY_RE.fullmatch(v):
+        return "not lower case"
+    return "not a valid key (1-128 of a-z 0-9 _ -)"
+
+
+def _text(v: Any) -> str | None:
+    if type(v) is not str:
+        return "expected text"
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text is not UTF-8"
+    return None
+
+
+def _bool(v: Any) -> str | None:
+    return None if type(v) is bool else "expected a boolean"
+
+
+def _epoch(v: Any) -> str | None:
+    if not _is_int(v):
+        return "expected an integer"
+    return None if v >= 0 else "negative epoch"
+
+
+def _time(v: Any) -> str | None:
+    return None if _is_int(v) else "expected integer Unix seconds"
+
+
+def _opt_time(v: Any) -> str | None:
+    return None if v is None else _time(v)
+
+
+def _blob(v: Any) -> str | None:
+    return None if type(v) is bytes else "expected bytes"
+
+
+def _one_of(*allowed: str) -> Callable[[Any], str | None]:
+    text = " or ".join(allowed)
+
+    def check(v: Any) -> str | None:
+        return None if type(v) is str and v in allowed else f"expected {text}"
+
+    return check
+
+
+def _in_sql(*allowed: str) -> str:
+    return "{c} NOT IN (" + ", ".join(f"'{a}'" for a in allowed) + ")"
+
+
+ROOM_ID = Kind("room id", _room_id, ("text",),
+               "length({c}) NOT BETWEEN 1 AND 64 OR {c} GLOB '*[^A-Za-z0-9_-]*'",
+               "not a valid room id (1-64 of A-Z a-z 0-9 _ -)")
+KEY = Kind("key", _key, ("text",), "length({c}) NOT BETWEEN 1 AND 128 OR {c} GLOB '*[^a-z0-9_-]*'",
+           "not a valid lower-case key (1-128 of a-z 0-9 _ -)")
+TEXT = Kind("text", _text, ("text",), f"NOT {UTF8_SQL_FUNCTION}(CAST({{c}} AS BLOB))", "text is not UTF-8")
+BOOL = Kind("boolean", _bool, ("integer",), "{c} NOT IN (0, 1)", "expected 0 or 1")
+EPOCH = Kind("epoch", _epoch, ("integer",), "{c} < 0", "negative epoch")
+TIME = Kind("time", _time, ("integer",))
+OPT_TIME = Kind("optional time", _opt_time, ("integer", "null"))
+BLOB = Kind("bytes", _blob, ("blob",))
+MEMBER_ROLE = Kind("member role", _one_of(ROLE_OWNER, ROLE_MEMBER), ("text",),
+                   _in_sql(ROLE_OWNER, ROLE_MEMBER), "expected owner or member")
+USER_ROLE = Kind("user role", _one_of(USER_ADMIN, USER_USER), ("text",), _in_sql(USER_ADMIN, USER_USER),
+                 "expected admin or user")
+STATUS = Kind("status", _one_of(ACTIVE, REVOKED), ("text",), _in_sql(ACTIVE, REVOKED),
+              "expected active or revoked")
+
+#: entity (the SQLite table) -> its fields in SPEC order, each with its kind
+FIELDS: dict[str, tuple[tuple[str, Kind], ...]] = {
+    "rooms": (("id", ROOM_ID), ("name", TEXT), ("encrypted", BOOL), ("owner", KEY),
+              ("epoch", EPOCH), ("created_at", TIME)),
+    "members": (("room_id", ROOM_ID), ("endpoint", KEY), ("role", MEMBER_ROLE), ("joined_at", TIME)),
+    "room_keys": (("room_id", ROOM_ID), ("epoch", EPOCH), ("endpoint", KEY), ("sealed_key", BLOB),
+                  ("created_at", TIME)),
+    "users": (("key", KEY), ("name", TEXT), ("role", USER_ROLE), ("status", STATUS),
+              ("added_at", TIME), ("revoked_at", OPT_TIME)),
+    # KV only: the reverse index of members
+    "rooms_by_member": (("room_id", ROOM_ID), ("endpoint", KEY)),
+}
+
+
+def problem(entity: str, values: dict[str, Any]) -> str | None:
+    """Why a decoded record (field -> value, as JSON gives them; bytes for a sealed key)
+    breaks the rules, or None. A missing field is a problem; unknown fields are not."""
+    for field, kind in FIELDS[entity]:
+        if field not in values:
+            return f"missing field {field!r}"
+        why = kind.check(values[field])
+        if why is not None:
+            return f"{field} {_show(values[field])}: {why}"
+    return None
+
+
+def sql_is_bad(entity: str) -> str:
+    """A SQL condition true for the rows of that table that break a rule."""
+    return " OR ".join(f"({kind.bad_sql(field)})" for field, kind in FIELDS[entity])
+
+
+def sql_problem(entity: str) -> str:
+    """A SQL expression giving the first broken rule of a row as text (NULL when none)."""
+    return "CASE " + " ".join(kind.problem_sql(field) for field, kind in FIELDS[entity]) + " END"
