@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from store import StoreError
+from store.text import printable
 
 from . import app_cmd, data, health_cmd, migrate_cmd
 from .common import EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, Parser, add_backend_args, replicas_arg
@@ -34,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except CommandError as e:
-        print(f"membership-admin: {e}", file=sys.stderr)
+        print(f"membership-admin: {printable(e)}", file=sys.stderr)
         return e.code
     except StoreError as e:  # a command that did not catch its own
-        print(f"membership-admin: {e}", file=sys.stderr)
+        print(f"membership-admin: {printable(e)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("membership-admin: interrupted", file=sys.stderr)
@@ -45,6 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as e:
-        print(f"membership-admin: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(printable(f"membership-admin: {e.strerror or e}: {getattr(e, 'filename', '') or ''}"
+                        .rstrip(": ")), file=sys.stderr)
         return EXIT_UNAVAILABLE if isinstance(e, ConnectionError) else EXIT_USAGE

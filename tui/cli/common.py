@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from store import InvalidInput, NatsSpec, SqliteSpec, StoreError, StoreSpec, Unavailable
+from store import BadRecord, InvalidInput, NatsSpec, SqliteSpec, StoreError, StoreSpec, Unavailable
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # the check found something: differences, degraded, deny
@@ -110,6 +110,8 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
         raise CommandError(f"unavailable: {e}", EXIT_UNAVAILABLE) from None
     except InvalidInput as e:
         raise CommandError(str(e), EXIT_USAGE) from None
+    except BadRecord as e:  # a stored record that breaks the contract: found, not bad usage
+        raise CommandError(str(e), EXIT_FOUND) from None
     except StoreError as e:
         raise CommandError(str(e), EXIT_USAGE) from None
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
-
-from store import NotFound, StoreError, Unavailable, User, open_store
+from store import StoreError, Unavailable, User, open_store
 from store import codec, ids
-from store.models import REVOKED, USER_ADMIN, USER_USER
+from store.base import UNCONFIRMED
+from store.models import REVOKED, USER_ADMIN, USER_USER, Decision
+from store.text import iso_time, printable
 from store.snapshot import export_chunks, paused_gc
 
 from .common import (EXIT_FOUND, EXIT_OK, CommandError, Parser, add_backend_args, backend_spec,
@@ -66,9 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def iso(ts: int | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_time(ts, seconds=True) if ts is not None else "-"
+
+
+def report_invalid(records) -> None:
+    """One stderr line per invalid record: named, never skipped silently, safe to print."""
+    for bad in records:
+        say(f"invalid record: bucket {printable(bad.bucket)}, key {printable(bad.key)}: {printable(bad.reason)}")
 
 
 def _key(text: str) -> str:
@@ -127,23 +131,25 @@ def export(args: argparse.Namespace) -> int:
             out.write(chunk)
         out.write("\n")
         out.flush()
-    for bad in snap.invalid:  # never silently skipped
-        say(f"invalid record: bucket {bad.bucket}, key {bad.key}: {bad.reason}")
+    report_invalid(snap.invalid)
     return EXIT_FOUND if snap.invalid else EXIT_OK
 
 
 def _user_line(u: User) -> str:
-    return f"{u.key}  {u.role:<5}  {u.status:<7}  added {iso(u.added_at)}  revoked {iso(u.revoked_at)}  {u.name}"
+    return (f"{u.key}  {u.role:<5}  {u.status:<7}  added {iso(u.added_at)}  revoked {iso(u.revoked_at)}  "
+            f"{printable(u.name)}")
 
 
 def users_list(args: argparse.Namespace) -> int:
-    users = _with_store(args, lambda store: store.list_users(), read_only=True)
+    invalid: list = []
+    users = _with_store(args, lambda store: store.list_users(invalid=invalid), read_only=True)
     if args.json:
         print(codec.dumps([codec.user_obj(u) for u in users]))
     else:
         for u in users:
             print(_user_line(u))
-    return EXIT_OK
+    report_invalid(invalid)
+    return EXIT_FOUND if invalid else EXIT_OK
 
 
 def users_add(args: argparse.Namespace) -> int:
@@ -183,37 +189,21 @@ def users_reinstate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-UNCONFIRMED = "backend unavailable or state not confirmed current"
-
-
 def authorize(args: argparse.Namespace) -> int:
-    """allow/deny from is_authorized or is_admin only; the reason is looked up afterwards."""
+    """allow or deny with the reason, as the store's fail-closed decision gives them."""
     key = _key(args.key)
     spec = backend_spec(args, read_only=True)
 
-    async def decide() -> tuple[bool, str]:
+    async def decide() -> Decision:
         try:
             store = await open_store(spec)
         except Unavailable as e:  # fail closed: a backend failure is a deny, not an error
-            return False, f"{UNCONFIRMED} ({e})"
+            return Decision(False, f"{UNCONFIRMED} ({e})")
         try:
-            allowed = await (store.is_admin(key) if args.admin else store.is_authorized(key))
-            if allowed:
-                return True, "active admin" if args.admin else "active user"
-            try:
-                user = await store.get_user(key)
-            except NotFound:
-                return False, "unknown user"
-            except StoreError:
-                return False, UNCONFIRMED
-            if user.status == REVOKED:
-                return False, f"revoked at {iso(user.revoked_at)}"
-            if args.admin and user.role != USER_ADMIN:
-                return False, "not an admin"
-            return False, UNCONFIRMED
+            return await store.authorization(key, admin=args.admin)
         finally:
             await store.close()
 
-    allowed, reason = run_async(decide)
-    print(f"{'allow' if allowed else 'deny'}: {reason}")
-    return EXIT_OK if allowed else EXIT_FOUND
+    decision = run_async(decide)
+    print(f"{'allow' if decision.allowed else 'deny'}: {printable(decision.reason)}")
+    return EXIT_OK if decision.allowed else EXIT_FOUND

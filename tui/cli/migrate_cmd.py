@@ -17,9 +17,11 @@ from store import open_store
 from store.migrate import MigrationEvent, MigrationReport, migrate, read_buckets
 from store.parity import diff, diff_raw, render_table
 from store.restore import write_database
+from store.text import printable
 
 from .common import (EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError,
                      add_backend_args, nats_spec, replicas_arg, run_async, say, sqlite_spec)
+from .data import report_invalid
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "can hold it, else 1)")
     p.add_argument("--no-backup", action="store_true", help="skip the VACUUM INTO backup")
     p.add_argument("--prune", action="store_true", help="delete KV records that are not in SQLite")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="records that break the schema's rules are never written; by default they "
+                        "fail the parity (exit 1); with this they are only named")
     p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
     p.set_defaults(func=cmd_migrate)
 
@@ -124,6 +129,11 @@ def _summary(report: MigrationReport) -> str:
                      + ", ".join(f"{b} {n}" for b, n in report.pruned.items()))
     lines.append(f"import: {report.written} records written in {report.import_seconds:.2f}s "
                  f"({report.rate:.0f} records/s, {report.retries} retries); total {report.duration:.2f}s")
+    if report.invalid and report.skip_invalid:
+        lines.append(f"skipped {len(report.invalid)} invalid record(s) of SQLite (--skip-invalid), "
+                     "not written:")
+        lines += [f"  {printable(r.bucket):<16} {printable(r.key)}  {printable(r.reason)}"
+                  for r in report.invalid]
     lines.append(render_table(report.parity))
     return "\n".join(lines)
 
@@ -134,7 +144,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         progress = Progress()
-        async for ev in migrate(source, target, backup=not args.no_backup, prune_extra=args.prune):
+        async for ev in migrate(source, target, backup=not args.no_backup, prune_extra=args.prune,
+                                skip_invalid=args.skip_invalid):
             progress.show(ev)
             if ev.phase == "failed":
                 code = {"unavailable": EXIT_UNAVAILABLE}.get(ev.error_kind, EXIT_USAGE)
@@ -194,8 +205,7 @@ def cmd_export_to_sqlite(args: argparse.Namespace) -> int:
         finally:
             await kv.close()
         if snap.invalid:
-            for r in snap.invalid:
-                say(f"invalid record: bucket {r.bucket} key {r.key}: {r.reason}")
+            report_invalid(snap.invalid)
             raise CommandError(f"refusing to write {args.db}: the KV state has "
                                f"{len(snap.invalid)} invalid record(s)", EXIT_FOUND)
         info = await asyncio.to_thread(write_database, snap, args.db)
