@@ -48,7 +48,7 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 
 from . import codec, ids
-from .aio import settle
+from .aio import gather_settled, settle
 from .base import Store
 from .errors import (AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError,
                      Unavailable)
@@ -764,7 +764,8 @@ class KvStore(Store):
     async def _export(self) -> Snapshot:
         # the five scans run together, so one consumer waiting on flow control does not
         # leave the connection idle; then each bucket is decoded in bulk
-        rows = dict(zip(BUCKETS, await asyncio.gather(*(self._scan(b) for b in BUCKETS))))
+        # settled: a cancelled export returns once every scan has deleted its consumer
+        rows = dict(zip(BUCKETS, await gather_settled(*(self._scan(b) for b in BUCKETS))))
         invalid: list[InvalidRecord] = []
         rooms = self._decode_all("rooms", rows.pop("rooms"), "room", attrgetter("id"), invalid)
         members = self._decode_all("members", rows.pop("members"), "member",
@@ -974,17 +975,30 @@ async def connect(spec: NatsSpec) -> Any:
     try:
         nc = await asyncio.wait_for(asyncio.shield(task), spec.op_timeout)
     except asyncio.TimeoutError:
-        task.cancel()
-        try:
-            await task
-        except BaseException:  # noqa: BLE001
-            pass
+        await settle(_abandon(task))
         why = f": {last_error[-1]}" if last_error else ""
         raise Unavailable(f"cannot connect to {spec.url} within {spec.op_timeout:g}s{why}") from None
+    except asyncio.CancelledError:
+        # the caller gave up: a connection that opens now must not live on unseen
+        await settle(_abandon(task))
+        raise
     except Exception as e:  # noqa: BLE001 - any connect failure is one line
         why = last_error[-1] if last_error else _describe(e)
         raise Unavailable(f"cannot connect to {spec.url}: {why}") from None
     return nc
+
+
+async def _abandon(task: asyncio.Future) -> None:
+    """Stop a connect attempt; close the client if it connected meanwhile."""
+    task.cancel()
+    try:
+        nc = await task
+    except BaseException:  # noqa: BLE001 - it failed or was stopped: nothing to close
+        return
+    try:
+        await nc.close()
+    except Exception:  # noqa: BLE001 - closing is best effort
+        pass
 
 
 def _describe(e: BaseException) -> str:

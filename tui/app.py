@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from store import NatsSpec, Store, StoreError, StoreSpec, open_store, system_clock
 from store.spec import Clock
+from store.text import printable
 
 from .commands import AdminCommands
 from .messages import StoreChanged
@@ -137,13 +138,14 @@ class MembershipApp(App[None]):
             label += f" [{self.backend_status}]"
         if self.quorum_lost:
             label += " [QUORUM LOST: changes disabled]"
-        self.sub_title = label
+        self.sub_title = printable(label)
 
     async def on_unmount(self) -> None:
         if self.store is not None:
             await self.store.close()
 
     def notify(self, message: str, **kwargs) -> None:  # type: ignore[override]
+        message = printable(message)  # store messages may quote stored text
         self.notices.append(message)
         kwargs.setdefault("markup", False)  # store messages may hold [brackets]
         super().notify(message, **kwargs)
@@ -252,7 +254,7 @@ class MembershipApp(App[None]):
             self.notify(f"{user.key} is already {user.status}")
             return
         holding = [room.id for room, _m, k in detail.rooms if room.encrypted and k is not None]
-        title = f"{what.capitalize()} {user.key}{f' ({user.name})' if user.name else ''}?"
+        title = printable(f"{what.capitalize()} {user.key}{f' ({user.name})' if user.name else ''}?")
         body = f"role {user.role}, status {user.status}\n"
         if holding:
             body += (f"holds a current-epoch key in {len(holding)} room(s): "

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from store import Member, Room, SealedKey, User
+from store import InvalidRecord, Member, Room, SealedKey, User
 
 
 @dataclass
@@ -22,11 +22,15 @@ class StoreChanged(Message):
 class RoomsLoaded(Message):
     rooms: list[Room]
     member_counts: dict[str, int]
+    #: stored rooms that break the rules: shown flagged, never hidden
+    invalid: list[InvalidRecord] = field(default_factory=list)
 
 
 @dataclass
 class UsersLoaded(Message):
     users: list[User]
+    #: stored users that break the rules: shown flagged, never hidden
+    invalid: list[InvalidRecord] = field(default_factory=list)
 
 
 @dataclass

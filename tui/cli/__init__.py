@@ -7,6 +7,8 @@ and an exit status, never a traceback.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 from store import StoreError
@@ -30,7 +32,27 @@ def build_parser() -> Parser:
     return p
 
 
+def setup_logging() -> None:
+    """Library logs (nats-py logs a reader error with its traceback) never reach the terminal:
+    the command's own line says what happened. MEMBERSHIP_ADMIN_LOG=FILE keeps them in a file."""
+    root = logging.getLogger()
+    if any(getattr(h, "membership_admin", False) for h in root.handlers):
+        return  # main() may run more than once in a process (tests)
+    path = os.environ.get("MEMBERSHIP_ADMIN_LOG")
+    handler: logging.Handler = logging.NullHandler()
+    if path:
+        try:
+            handler = logging.FileHandler(path)
+        except OSError:
+            pass  # the command must still run
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.membership_admin = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if path else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
+    setup_logging()
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)

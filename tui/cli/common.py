@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -16,6 +17,7 @@ EXIT_USAGE = 2  # bad usage or input
 EXIT_UNAVAILABLE = 3  # backend unreachable, no quorum, timeout
 
 T = TypeVar("T")
+_log = logging.getLogger("membership-admin")
 
 
 class CommandError(Exception):
@@ -98,6 +100,9 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
     box: list[T] = []
 
     async def main() -> None:
+        # an error in a library's background task (nats-py's reader, after a Ctrl-C) is not
+        # the command's result: logged for debugging, never a traceback on the terminal
+        asyncio.get_running_loop().set_exception_handler(_background_error)
         # the result is kept out of the main task: on exit, asyncio.run (3.11) formats the
         # repr of its SIGINT handler, which holds the task and so its result; for an
         # export that is a million-record repr (seconds)
@@ -114,6 +119,10 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
         raise CommandError(str(e), EXIT_FOUND) from None
     except StoreError as e:
         raise CommandError(str(e), EXIT_USAGE) from None
+
+
+def _background_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    _log.debug("background error: %s", context.get("message"), exc_info=context.get("exception"))
 
 
 def say(text: str) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
+
+from store.text import iso_time
 
 from ..messages import StoreChanged
 
@@ -16,9 +17,7 @@ if TYPE_CHECKING:
 
 def iso_date(ts: int | None) -> str:
     """Unix seconds as a UTC ISO date and time; empty for None."""
-    if ts is None:
-        return ""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return iso_time(ts)
 
 
 class DataScreen(Screen):

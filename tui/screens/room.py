@@ -15,6 +15,8 @@ from textual.widgets import Footer, Header, Static
 
 from store import NotFound, User
 
+from store.text import printable
+
 from ..messages import RoomLoaded
 from ..widgets.record_table import Record, RecordTable
 from .base import DataScreen
@@ -95,7 +97,7 @@ class RoomScreen(DataScreen):
             parts.append(f"missing current key: {missing}, revoked holding: {revoked_holding}")
         else:
             parts.append("unencrypted: no keys")
-        self.query_one("#room-info", Static).update("  ·  ".join(parts))
+        self.query_one("#room-info", Static).update(printable("  ·  ".join(parts)))
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:

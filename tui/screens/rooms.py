@@ -11,7 +11,7 @@ from textual.widgets import Footer, Header
 from store import Room
 
 from ..messages import RoomsLoaded
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import Record, RecordTable, invalid_record
 from .base import DataScreen
 
 COLUMNS = ("id", "name", "encrypted", "owner", "epoch", "members")
@@ -31,14 +31,17 @@ class RoomsScreen(DataScreen):
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load(self) -> None:
         store = self.admin.store
-        rooms, counts = await asyncio.gather(store.list_rooms(), store.member_counts())
-        self.post_message(RoomsLoaded(rooms, counts))
+        invalid: list = []
+        rooms, counts = await asyncio.gather(store.list_rooms(invalid=invalid), store.member_counts())
+        self.post_message(RoomsLoaded(rooms, counts, invalid))
 
     def on_rooms_loaded(self, message: RoomsLoaded) -> None:
         counts = message.member_counts
         records = [Record(r.id, (r, counts.get(r.id, 0)), f"{r.id}\t{r.name}\t{r.owner}".lower())
                    for r in message.rooms]
-        self.query_one(RecordTable).set_records(records)
+        records += [invalid_record(r, len(COLUMNS)) for r in message.invalid]
+        note = f"{len(message.invalid):,} invalid stored record(s), flagged" if message.invalid else ""
+        self.query_one(RecordTable).set_records(records, note)
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:

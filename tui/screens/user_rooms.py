@@ -11,6 +11,8 @@ from textual.widgets import Footer, Header, Static
 
 from store import Member, NotFound, Room, SealedKey, User
 
+from store.text import printable
+
 from ..messages import UserRoomsLoaded
 from ..widgets.record_table import Record, RecordTable
 from .base import DataScreen, iso_date
@@ -83,7 +85,7 @@ class UserRoomsScreen(DataScreen):
             info += f"  ·  added {iso_date(u.added_at)}"
             if u.revoked_at is not None:
                 info += f"  ·  revoked {iso_date(u.revoked_at)}"
-        self.query_one("#user-info", Static).update(info)
+        self.query_one("#user-info", Static).update(printable(info))
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:

@@ -10,7 +10,7 @@ from textual.widgets import Footer, Header
 from store import User
 
 from ..messages import UsersLoaded
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import Record, RecordTable, invalid_record
 from .base import DataScreen, iso_date
 
 COLUMNS = ("key", "name", "role", "status", "added", "revoked")
@@ -33,11 +33,15 @@ class UsersScreen(DataScreen):
 
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load(self) -> None:
-        users = await self.admin.store.list_users()
-        self.post_message(UsersLoaded(users))
+        invalid: list = []
+        users = await self.admin.store.list_users(invalid=invalid)
+        self.post_message(UsersLoaded(users, invalid))
 
     def on_users_loaded(self, message: UsersLoaded) -> None:
-        self.query_one(RecordTable).set_records([user_record(u) for u in message.users])
+        records = [user_record(u) for u in message.users]
+        records += [invalid_record(r, len(COLUMNS)) for r in message.invalid]
+        note = f"{len(message.invalid):,} invalid stored record(s), flagged" if message.invalid else ""
+        self.query_one(RecordTable).set_records(records, note)
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:

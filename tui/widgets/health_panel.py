@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
+from store.text import printable
 from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
 
 STATE_STYLE = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red"}
@@ -103,7 +104,7 @@ class HealthPanel(Static):
             banner = QUORUM_LOST + (f"; {CHANGES_DISABLED}" if self.gates_changes else "")
             parts.append(Text(banner, style="bold red"))
         if report.error:
-            parts.append(Text(report.error, style="red"))
+            parts.append(Text(printable(report.error), style="red"))
         if report.buckets:
             table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False,
                           header_style="bold")
@@ -129,7 +130,7 @@ class HealthPanel(Static):
             took = self.format_seconds(p.seconds)
             if took:
                 probe.append(f" in {took}")
-            probe.append(f"\n{p.reason}", style="dim")
+            probe.append(f"\n{printable(p.reason)}", style="dim")
             parts.append(probe)
         self.update(Group(*parts))
         for state in (HEALTHY, DEGRADED, NO_QUORUM):

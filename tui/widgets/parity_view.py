@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from store.text import printable
 from store.parity import ENTITIES, FIELDS_DIFFER, ParityReport, _KIND_TEXT, _show
 
 #: rows shown in the table; the rest are counted ("200 of 12,345 shown")
@@ -89,7 +90,7 @@ class ParityView(Vertical):
             return
         table.add_columns("entity", "identity", "difference", "sqlite", "kv")
         rows, covered = difference_rows(report)
-        table.add_rows(rows)
+        table.add_rows([tuple(map(printable, row)) for row in rows])  # keys of invalid records: anything
         if covered < len(report.differences):
             table.add_row("…", f"{len(report.differences) - covered:,} more", "", "", "")
         table.display = True

@@ -19,6 +19,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from store import InvalidRecord
+from store.text import printable
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -35,6 +38,28 @@ class Record:
 
 def as_cells(data: Any) -> tuple[str | Text, ...]:
     return data
+
+
+def safe_cell(cell: str | Text) -> str | Text:
+    """A cell a terminal shows as text: stored names may hold escape sequences (SPEC data is
+    whatever the daemon wrote), so control characters are written visibly."""
+    if isinstance(cell, Text):
+        plain = cell.plain
+        return cell if printable(plain) == plain else Text(printable(plain), style=cell.style)
+    return printable(cell)
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """Row data that is its cells already (whatever the table's cells function expects)."""
+
+    cells: tuple[str | Text, ...]
+
+
+def invalid_record(r: InvalidRecord, width: int) -> Record:
+    """A row for a stored record that breaks the rules: its key, the reason, flagged."""
+    cells = (r.key, r.reason, Text("INVALID", style="bold red")) + ("",) * max(0, width - 3)
+    return Record(r.key, Flagged(cells[:width]), f"{r.key}\t{r.reason}\tinvalid".lower())
 
 
 class FilterInput(Input):
@@ -77,6 +102,7 @@ class RecordTable(Vertical):
         self._last_match: tuple[str, list[Record]] = ("", [])
         self._shown: list[str] = []
         self._loaded = False
+        self._note = ""
         self.filter_text = ""
 
     def compose(self) -> ComposeResult:
@@ -120,8 +146,10 @@ class RecordTable(Vertical):
             self.grid.add_columns(*columns)
             self._shown = []
 
-    def set_records(self, records: list[Record]) -> None:
-        """Replace the data, keeping the filter and, if still shown, the selected row."""
+    def set_records(self, records: list[Record], note: str = "") -> None:
+        """Replace the data, keeping the filter and, if still shown, the selected row.
+        note: said after the count (e.g. how many stored records are invalid)."""
+        self._note = note
         self._records = records
         self._last_match = ("", records)
         self._loaded = True
@@ -190,7 +218,8 @@ class RecordTable(Vertical):
         self._shown = [r.key for r in window]
         cells = self.cells
         for r in window:
-            grid.add_row(*cells(r.data))
+            data = r.data
+            grid.add_row(*map(safe_cell, data.cells if type(data) is Flagged else cells(data)))
         if keep is not None and keep in self._shown:
             grid.move_cursor(row=self._shown.index(keep), animate=False)
         total = len(self._records)
@@ -200,6 +229,8 @@ class RecordTable(Vertical):
             text = f"{len(window):,} of {total:,} {self.noun}"
         else:
             text = f"{len(window):,} of {len(found):,} matching (of {total:,}) {self.noun}"
+        if self._note:
+            text += f"  ({self._note})"
         if self.filter_text.strip():
-            text += f"  filter: {self.filter_text.strip()!r}"
+            text += f"  filter: {printable(repr(self.filter_text.strip()))}"
         self.query_one(".count", Static).update(text)
