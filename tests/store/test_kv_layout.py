@@ -296,3 +296,28 @@ def test_codec_fast_paths_accept_and_refuse_like_the_checks(kind):
         from_obj([good])
     assert codec.load_many([json.dumps(good).encode(), b"{}"]) == [good, {}]
     assert codec.load_many([b'{"a":1', b'"b":2}']) is None  # would merge into one object
+
+
+async def test_rewrites_keep_fields_a_newer_daemon_wrote(kv, raw, bucket_prefix, clock):
+    """SPEC 4: readers ignore unknown fields and a rewrite keeps them (revoke, reinstate, rekey)."""
+    p = bucket_prefix
+    js = raw.jetstream()
+    users = await js.key_value(p + "users")
+    await users.put("carol", b'{"key":"carol","name":"Carol","role":"user","status":"active",'
+                             b'"added_at":5,"revoked_at":null,"mfa":{"totp":true},"tier":3}')
+    clock.advance(10)
+    await kv.revoke_user("carol")
+    after = json.loads(await raw_value(raw, p + "users", "carol"))
+    assert after == {"key": "carol", "name": "Carol", "role": "user", "status": "revoked", "added_at": 5,
+                     "revoked_at": FIXED_NOW + 10, "mfa": {"totp": True}, "tier": 3}
+    await kv.reinstate_user("carol")
+    after = json.loads(await raw_value(raw, p + "users", "carol"))
+    assert (after["status"], after["revoked_at"], after["mfa"], after["tier"]) == ("active", None, {"totp": True}, 3)
+
+    await kv.create_room("r", "Room", "carol", encrypted=True, sealed_key=b"k1")
+    rooms = await js.key_value(p + "rooms")
+    stored = json.loads(await raw_value(raw, p + "rooms", "r"))
+    await rooms.put("r", json.dumps({**stored, "policy": "strict"}, separators=(",", ":")).encode())
+    await kv.rekey("r", {"carol": b"k2"})
+    after = json.loads(await raw_value(raw, p + "rooms", "r"))
+    assert after == {**stored, "epoch": 2, "policy": "strict"}

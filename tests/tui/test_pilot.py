@@ -347,3 +347,23 @@ async def test_backend_gone_and_back_is_a_message_and_the_app_stays_usable(tmp_p
             server.restart(0)
             await until(pilot, lambda: "unavailable" not in app.sub_title, timeout=15,
                         what="recovery shown in the header")
+
+
+async def test_invalid_and_unsafe_stored_users_are_shown_flagged_and_escaped(sqlite_spec, clock):
+    """A row the schema forbids is a flagged row with its reason (never hidden); a name with
+    escape sequences is shown escaped, so it cannot drive the operator's terminal."""
+    import sqlite3
+
+    con = sqlite3.connect(sqlite_spec.path, isolation_level=None)
+    con.execute("PRAGMA ignore_check_constraints = ON")
+    con.execute("INSERT INTO users VALUES ('rooter', 'Root', 'root', 'active', 1, NULL)")
+    con.execute("INSERT INTO users VALUES ('esc', 'x\x1b[2Jy\nz', 'user', 'active', 1, NULL)")
+    con.close()
+    app = MembershipApp(sqlite_spec, clock=clock, poll_interval=3600, blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen, 10)
+        assert "INVALID" in cell_text(app, "rooter") and "role 'root'" in cell_text(app, "rooter")
+        assert "x\\e[2Jy\\nz" in cell_text(app, "esc")
+        assert "\x1b" not in cell_text(app, "esc")
+        assert "1 invalid stored record(s), flagged" in count_text(app)
