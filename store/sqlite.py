@@ -251,7 +251,8 @@ class SqliteStore(Store):
                 if lacking:
                     raise InvalidInput(f"not a schema-v1 membership database (table {table} has no "
                                        f"column {', '.join(lacking)}): {path}")
-            await db.create_function(rules.UTF8_SQL_FUNCTION, 1, rules.is_utf8, deterministic=True)
+            for name, fn in rules.SQL_FUNCTIONS.items():
+                await db.create_function(name, 1, fn, deterministic=True)
         except BaseException as e:
             await settle(db.close())
             if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
@@ -324,12 +325,16 @@ class SqliteStore(Store):
     async def _select(db: aiosqlite.Connection, table: str, where: str = "1", params: tuple = (),
                       order: str = "") -> tuple[list[tuple], list[InvalidRecord]]:
         """The rows of table matching where (columns in SPEC order) that keep every rule,
-        and the InvalidRecords of those that do not. Two statements: call inside a transaction."""
-        bad = await db.execute_fetchall(_BAD_ROWS[table].format(where=where), params)
-        # the filter costs as much as the check, so only when something was found
-        keep = f" AND NOT ({_BAD[table]})" if bad else ""
+        and the InvalidRecords of those that do not. Call inside a transaction.
+
+        One pass over the rows checks them (a count, read from the b-tree alone, tells
+        whether any was left out); the reasons are looked up only when one was."""
         rows = await db.execute_fetchall(
-            f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}){keep}{order}", params)
+            f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD[table]}){order}", params)
+        (total,), = await db.execute_fetchall(f"SELECT count(*) FROM {table} WHERE ({where})", params)
+        if total == len(rows):
+            return list(rows), []
+        bad = await db.execute_fetchall(_BAD_ROWS[table].format(where=where), params)
         return list(rows), [InvalidRecord(table, _shown(i), _shown(why)) for i, why in bad]
 
     async def _one(self, db: aiosqlite.Connection, table: str, where: str, params: tuple,
