@@ -30,3 +30,22 @@ async def settle(aw: Awaitable[T]) -> T:
             task.exception()  # retrieved: the cancellation wins
         raise asyncio.CancelledError()
     return task.result()
+
+
+async def gather_settled(*aws: Awaitable[T]) -> list[T]:
+    """asyncio.gather that returns or raises only once every awaitable has ended.
+
+    asyncio.gather raises as soon as one child fails or is cancelled, while the others
+    still run (a cancelled caller's children may still be cleaning up: a scan deleting its
+    consumer). Here, on an error or a cancellation, the others are cancelled and awaited to
+    their end, then the error (or the cancellation) goes on.
+    """
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await settle(asyncio.wait(tasks))
+        raise

@@ -305,9 +305,13 @@ class SqliteStore(Store):
         read-modify-write never fails half-way on a snapshot that went stale."""
         if self.read_only:
             raise ReadOnly(f"{self.label}: changes are disabled")
-        async with self._transaction("BEGIN IMMEDIATE") as db:
-            yield db
-        self._writes += 1
+        try:
+            async with self._transaction("BEGIN IMMEDIATE") as db:
+                yield db
+        finally:
+            # also when it failed or was cancelled: a COMMIT cancelled in flight may have
+            # happened, and a marker that moves without a change only costs a reload
+            self._writes += 1
 
     async def _end(self, sql: str) -> None:
         try:
