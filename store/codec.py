@@ -128,23 +128,45 @@ _a2b = binascii.a2b_base64
 
 def _load(data: bytes) -> Any:
     try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        # UTF-8 only (SPEC 4): json.loads of bytes would also take UTF-16 and UTF-32
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRecord("not UTF-8 text") from None
+    except ValueError as e:  # not JSON, or an integer beyond Python's digit limit
         raise BadRecord(f"not JSON: {e}") from None
     except RecursionError:
         raise BadRecord("not JSON: nested too deeply") from None
 
 
+_raw_decode = json.JSONDecoder().raw_decode
+
+
 def load_many(values: list[bytes]) -> list[Any] | None:
-    """Parse many JSON values with one json.loads over an array (several times faster
-    than a call each); then check each with *_from_obj. None when the values do not
-    parse as one array of as many items: decode them one by one to get each reason.
+    """Parse many JSON values at about the cost of one json.loads over an array (twice as
+    fast as a call each); then check each with *_from_obj. Each value must parse to its own
+    end exactly (one array would let crafted fragments shift into their neighbours).
+    None when that does not hold: decode them one by one to get each reason.
     """
+    joined = b"".join(values)
+    if not joined.isascii():  # offsets below are in characters: only ASCII keeps them bytes
+        try:
+            return [json.loads(v.decode("utf-8")) for v in values]
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return None
+    text = joined.decode("ascii")
+    objs = []
+    start = 0
     try:
-        objs = json.loads(b"[" + b",".join(values) + b"]")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        for v in values:
+            end = start + len(v)
+            obj, stop = _raw_decode(text, start)
+            if stop != end:  # trailing text, or a value that reached into the next one
+                return None
+            objs.append(obj)
+            start = end
+    except (ValueError, RecursionError):
         return None
-    return objs if len(objs) == len(values) else None
+    return objs
 
 
 def _name_ok(n: str) -> bool:
@@ -271,4 +293,8 @@ def rewrite(data: bytes, changes: dict[str, Any]) -> bytes:
     if type(obj) is not dict:
         raise BadRecord("not a JSON object")
     obj.update(changes)
-    return _dumps(obj).encode()
+    text = _dumps(obj)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # an unknown field holds a lone surrogate escape: keep it escaped
+        return json.dumps(obj, separators=(",", ":")).encode()

@@ -125,6 +125,10 @@ def build_database(path: str, fill: Callable[[sqlite3.Connection], None]) -> Non
 
 # -- error mapping -------------------------------------------------------------
 
+#: words of an OperationalError that says the file itself is damaged
+_DAMAGED = ("malformed", "unsupported file format", "not a database", "Could not decode to UTF-8")
+
+
 def _map_error(e: BaseException) -> StoreError:
     if isinstance(e, sqlite3.IntegrityError):
         text = str(e)
@@ -134,8 +138,11 @@ def _map_error(e: BaseException) -> StoreError:
     if isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e)):
         return Unavailable(f"database is busy: another writer held it longer than "
                            f"{BUSY_TIMEOUT_MS / 1000:g} s")
-    if type(e) is sqlite3.DatabaseError:  # "malformed", "file is not a database": the file is bad
-        return InvalidInput(f"damaged database: {e}")
+    if type(e) is sqlite3.DatabaseError or (
+            isinstance(e, sqlite3.OperationalError) and any(w in str(e) for w in _DAMAGED)):
+        return InvalidInput(f"damaged database: {e}")  # the file is bad, not the backend
+    if isinstance(e, UnicodeDecodeError):  # sqlite3 decoding a damaged schema or index text
+        return InvalidInput(f"damaged database: text that is not UTF-8 where SQLite keeps names ({e.reason})")
     if isinstance(e, sqlite3.Error):
         return Unavailable(f"sqlite: {e}")
     return Unavailable(f"sqlite connection: {e}")  # aiosqlite's ValueError on a closed connection
@@ -179,9 +186,12 @@ def _check_header(path: str) -> None:
         raise InvalidInput(f"unsupported schema version {version} in {path}: expected {SCHEMA_VERSION}")
 
 
-def _uri(path: str, read_only: bool) -> str:
-    mode = "ro" if read_only else "rw"  # rw: never create the file
-    return f"file:{urllib.request.pathname2url(os.path.abspath(path))}?mode={mode}"
+def _uri(path: str) -> str:
+    # rw: never create the file. Also for a read-only store (which refuses every change
+    # itself): a mode=ro connection to a WAL database leaves the -wal and -shm files it
+    # needs beside it, where a read-write one, the last to close, removes them as any
+    # SQLite client does. SQLite opens a file it may not write read-only.
+    return f"file:{urllib.request.pathname2url(os.path.abspath(path))}?mode=rw"
 
 
 # What the store reads is checked against store.rules (the KV decoder's rules too), in
@@ -230,7 +240,7 @@ class SqliteStore(Store):
         _check_header(path)
         try:
             # settled: a connection opened for a cancelled caller is closed below, not leaked
-            db = await settle(aiosqlite.connect(_uri(path, spec.read_only), uri=True,
+            db = await settle(aiosqlite.connect(_uri(path), uri=True,
                                                 isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000))
         except sqlite3.Error as e:
             raise InvalidInput(f"cannot open {path}: {e}") from None
