@@ -82,11 +82,18 @@ class Kind:
     sql_types: tuple[str, ...]
     bad_value_sql: str = ""
     why_sql: str = ""
+    #: the value test calls back into Python (a registered SQL function): slow per row, so
+    #: a bulk read may instead check the distinct fetched values with `check` (checked_after)
+    calls_python: bool = False
 
-    def bad_sql(self, c: str) -> str:
+    def bad_sql(self, c: str, in_sql: bool = True) -> str:
+        """True when column c breaks the rule; in_sql False leaves a test that calls Python
+        out (the caller checks those values after reading them)."""
         types = ", ".join(f"'{t}'" for t in self.sql_types)
         bad = f"typeof({c}) NOT IN ({types})"
-        return f"{bad} OR ({self.bad_value_sql.format(c=c)})" if self.bad_value_sql else bad
+        if not self.bad_value_sql or (self.calls_python and not in_sql):
+            return bad
+        return f"{bad} OR ({self.bad_value_sql.format(c=c)})"
 
     def problem_sql(self, c: str) -> str:
         """WHEN clauses of a CASE naming the first broken rule of column c."""
@@ -166,10 +173,13 @@ def _in_sql(*allowed: str) -> str:
 
 
 ROOM_ID = Kind("room id", _room_id, ("text",), "NOT membership_is_room_id(CAST({c} AS BLOB))",
-               "not a valid room id (1-64 of A-Z a-z 0-9 _ -)")
+               "not a valid room id (1-64 of A-Z a-z 0-9 _ -)", calls_python=True)
 KEY = Kind("key", _key, ("text",), "NOT membership_is_key(CAST({c} AS BLOB))",
-           "not a valid lower-case key (1-128 of a-z 0-9 _ -)")
-TEXT = Kind("text", _text, ("text",), f"NOT {UTF8_SQL_FUNCTION}(CAST({{c}} AS BLOB))", "text is not UTF-8")
+           "not a valid lower-case key (1-128 of a-z 0-9 _ -)", calls_python=True)
+# Python's sqlite3 refuses to read text that is not UTF-8 at all: a read that succeeds
+# has checked it
+TEXT = Kind("text", _text, ("text",), f"NOT {UTF8_SQL_FUNCTION}(CAST({{c}} AS BLOB))", "text is not UTF-8",
+            calls_python=True)
 BOOL = Kind("boolean", _bool, ("integer",), "{c} NOT IN (0, 1)", "expected 0 or 1")
 EPOCH = Kind("epoch", _epoch, ("integer",), "{c} < 0", "negative epoch")
 TIME = Kind("time", _time, ("integer",))
@@ -208,9 +218,18 @@ def problem(entity: str, values: dict[str, Any]) -> str | None:
     return None
 
 
-def sql_is_bad(entity: str) -> str:
-    """A SQL condition true for the rows of that table that break a rule."""
-    return " OR ".join(f"({kind.bad_sql(field)})" for field, kind in FIELDS[entity])
+def sql_is_bad(entity: str, in_sql: bool = True) -> str:
+    """A SQL condition true for the rows of that table that break a rule. in_sql False:
+    without the tests that call Python; see checked_after for the rest."""
+    return " OR ".join(f"({kind.bad_sql(field, in_sql)})" for field, kind in FIELDS[entity])
+
+
+def checked_after(entity: str) -> tuple[tuple[int, Kind], ...]:
+    """(column index, kind) of the identifier columns whose values sql_is_bad(in_sql=False)
+    does not check: a bulk read checks their distinct values with kind.check. (Text columns
+    need nothing more: Python's sqlite3 does not read text that is not UTF-8.)"""
+    return tuple((i, kind) for i, (_, kind) in enumerate(FIELDS[entity])
+                 if kind.calls_python and kind is not TEXT)
 
 
 def sql_problem(entity: str) -> str:

@@ -203,6 +203,9 @@ _COLUMNS = {"rooms": _ROOM_COLS, "members": _MEMBER_COLS, "room_keys": _KEY_COLS
 _IDENTITY = {"rooms": "id", "members": "room_id || '.' || endpoint",
              "room_keys": "room_id || '.' || epoch || '.' || endpoint", "users": "key"}
 _BAD = {t: rules.sql_is_bad(t) for t in TABLES}
+#: the same rules without the tests that call back into Python, for bulk reads (see _select)
+_BAD_IN_SQL = {t: rules.sql_is_bad(t, in_sql=False) for t in TABLES}
+_CHECKED_AFTER = {t: rules.checked_after(t) for t in TABLES}
 _BAD_ROWS = {t: f"SELECT CAST({_IDENTITY[t]} AS BLOB), CAST({rules.sql_problem(t)} AS BLOB) "
                 f"FROM {t} WHERE ({{where}}) AND ({_BAD[t]})" for t in TABLES}
 
@@ -210,6 +213,16 @@ _BAD_ROWS = {t: f"SELECT CAST({_IDENTITY[t]} AS BLOB), CAST({rules.sql_problem(t
 def _shown(value: bytes | None) -> str:
     """Identity or reason text of a bad row: bytes (it may not be UTF-8) made text."""
     return "(null)" if value is None else value.decode("utf-8", "backslashreplace")
+
+
+def _identifiers_ok(rows: list[tuple], columns: tuple[tuple[int, rules.Kind], ...]) -> bool:
+    """Every distinct value of those columns keeps its kind's rule (ids repeat: 1M sealed
+    keys hold 10k room ids and 100k endpoints)."""
+    for i, kind in columns:
+        check = kind.check
+        if any(check(v) is not None for v in {r[i] for r in rows}):
+            return False
+    return True
 
 
 def _room(row: tuple) -> Room:
@@ -341,13 +354,23 @@ class SqliteStore(Store):
         """The rows of table matching where (columns in SPEC order) that keep every rule,
         and the InvalidRecords of those that do not. Call inside a transaction.
 
-        One pass over the rows checks them (a count, read from the b-tree alone, tells
-        whether any was left out); the reasons are looked up only when one was."""
+        The common case is one pass: SQLite checks types, sets and ranges while it reads;
+        the identifiers' distinct values are then checked in Python (a SQL function per
+        row would cost 0.85 s on 1M sealed keys; the distinct values, 0.1 s); a count, read
+        from the b-tree alone, tells whether any row was left out. Only when something is
+        wrong is every rule checked in SQL, to name the rows and their reasons."""
+        try:
+            rows = await db.execute_fetchall(
+                f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD_IN_SQL[table]}){order}",
+                params)
+            (total,), = await db.execute_fetchall(f"SELECT count(*) FROM {table} WHERE ({where})", params)
+            if total == len(rows) and _identifiers_ok(rows, _CHECKED_AFTER[table]):
+                return list(rows), []
+        except (sqlite3.OperationalError, UnicodeDecodeError) as e:
+            if "UTF-8" not in str(e) and not isinstance(e, UnicodeDecodeError):
+                raise  # not the text that is not UTF-8 that the full check names
         rows = await db.execute_fetchall(
             f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD[table]}){order}", params)
-        (total,), = await db.execute_fetchall(f"SELECT count(*) FROM {table} WHERE ({where})", params)
-        if total == len(rows):
-            return list(rows), []
         bad = await db.execute_fetchall(_BAD_ROWS[table].format(where=where), params)
         return list(rows), [InvalidRecord(table, _shown(i), _shown(why)) for i, why in bad]
 
