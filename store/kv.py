@@ -989,12 +989,29 @@ async def connect(spec: NatsSpec) -> Any:
 
 
 async def _abandon(task: asyncio.Future) -> None:
-    """Stop a connect attempt; close the client if it connected meanwhile."""
-    task.cancel()
-    try:
-        nc = await task
-    except BaseException:  # noqa: BLE001 - it failed or was stopped: nothing to close
+    """Stop a connect attempt, bounded; a client it opens meanwhile (or later) is closed.
+
+    A single cancel can be lost: nats-py retries forever on connect (reconnects -1) around
+    an asyncio.wait_for, and Python 3.11's wait_for swallows a cancellation that races its
+    inner future's completion (here a refused connection, which nats-py then retries). A
+    test that migrated to an unreachable target hung for 20 minutes on a loaded machine.
+    So: cancel again until it ends, and never wait on it unbounded.
+    """
+    task.add_done_callback(_close_client)
+    for _ in range(50):
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=0.1)
+        if done:
+            return
+
+
+def _close_client(task: asyncio.Future) -> None:
+    if task.cancelled() or task.exception() is not None:
         return
+    asyncio.ensure_future(_quiet_close(task.result()))
+
+
+async def _quiet_close(nc: Any) -> None:
     try:
         await nc.close()
     except Exception:  # noqa: BLE001 - closing is best effort
