@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from . import ids
 from .errors import BadRecord, InvalidInput, NotFound, StoreError
-from .models import REVOKED, USER_ADMIN, Decision, InvalidRecord, Member, Room, SealedKey, Snapshot, User
+from .models import Decision, InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .text import iso_time
 
 #: the reason of a deny for a backend that did not answer with a state known to be current
@@ -68,7 +68,7 @@ class Store(abc.ABC):
     # -- members ---------------------------------------------------------------
     @abc.abstractmethod
     async def add_member(
-        self, room_id: str, endpoint: str, *, role: str = "member", sealed_key: bytes | None = None
+        self, room_id: str, endpoint: str, *, role: str = Role.MEMBER, sealed_key: bytes | None = None
     ) -> Member:
         """Add a member; an encrypted room needs its sealed key at the current epoch.
 
@@ -126,7 +126,7 @@ class Store(abc.ABC):
 
     # -- users -----------------------------------------------------------------
     @abc.abstractmethod
-    async def add_user(self, key: str, name: str = "", role: str = "user") -> User:
+    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
         """Add an active user. Raises: InvalidInput, AlreadyExists (also when only case differs)."""
 
     @abc.abstractmethod
@@ -174,9 +174,9 @@ class Store(abc.ABC):
             return Decision(False, f"{UNCONFIRMED} ({e})")
         except Exception as e:  # noqa: BLE001 - fail closed on anything, a bug included
             return Decision(False, f"{UNCONFIRMED} ({type(e).__name__}: {e})")
-        if user.status == REVOKED:
+        if user.status == Status.REVOKED:
             return Decision(False, f"revoked at {iso_time(user.revoked_at, seconds=True)}", user)
-        if admin and user.role != USER_ADMIN:
+        if admin and user.role != UserRole.ADMIN:
             return Decision(False, "not an admin", user)
         return Decision(True, "active admin" if admin else "active user", user)
 

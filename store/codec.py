@@ -14,8 +14,7 @@ from typing import Any
 
 from . import rules
 from .errors import BadRecord
-from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER, Member, Room,
-                     SealedKey, User)
+from .models import Member, Role, Room, SealedKey, Status, User, UserRole
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -25,8 +24,11 @@ def room_obj(r: Room) -> dict[str, Any]:
             "epoch": r.epoch, "created_at": r.created_at}
 
 
+# str(): a role or status may be an enum member (a str subclass); a JSON object holds plain
+# text, as the decoders' exact type checks expect
+
 def member_obj(m: Member) -> dict[str, Any]:
-    return {"room_id": m.room_id, "endpoint": m.endpoint, "role": m.role, "joined_at": m.joined_at}
+    return {"room_id": m.room_id, "endpoint": m.endpoint, "role": str(m.role), "joined_at": m.joined_at}
 
 
 def reverse_obj(m: Member) -> dict[str, Any]:
@@ -39,7 +41,7 @@ def key_obj(k: SealedKey) -> dict[str, Any]:
 
 
 def user_obj(u: User) -> dict[str, Any]:
-    return {"key": u.key, "name": u.name, "role": u.role, "status": u.status,
+    return {"key": u.key, "name": u.name, "role": str(u.role), "status": str(u.status),
             "added_at": u.added_at, "revoked_at": u.revoked_at}
 
 
@@ -120,8 +122,10 @@ def encode_user(u: User) -> bytes:
 
 _ROOM_OK = rules.ROOM_ID_RE.fullmatch
 _LOWER_KEY_OK = rules.LOWER_KEY_RE.fullmatch
-_MEMBER_ROLES = (ROLE_OWNER, ROLE_MEMBER)
-_USER_ROLES = (USER_ADMIN, USER_USER)
+# the plain strings: a hot loop compares each decoded value with them
+_MEMBER_ROLES = tuple(r.value for r in Role)
+_USER_ROLES = tuple(r.value for r in UserRole)
+_STATUSES = tuple(s.value for s in Status)
 _LO, _HI = rules.I64_MIN, rules.I64_MAX
 _a2b = binascii.a2b_base64
 
@@ -273,7 +277,7 @@ def user_from_obj(o: Any) -> User:
         k, n, role, st, a, rv = (o.get("key"), o.get("name"), o.get("role"), o.get("status"),
                                  o.get("added_at"), o.get("revoked_at"))
         if (type(k) is str and type(n) is str and type(role) is str and role in _USER_ROLES
-                and type(st) is str and st in (ACTIVE, REVOKED) and type(a) is int and _LO <= a <= _HI
+                and type(st) is str and st in _STATUSES and type(a) is int and _LO <= a <= _HI
                 and (rv is None or type(rv) is int and _LO <= rv <= _HI) and _LOWER_KEY_OK(k)
                 and _name_ok(n)):
             return User(k, n, role, st, a, rv)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import codec
-from .ids import fingerprint
+from .text import fingerprint
 from .models import InvalidRecord, Snapshot
 from .text import printable
 

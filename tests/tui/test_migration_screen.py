@@ -372,7 +372,7 @@ def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
 
 
 def test_difference_rows_show_fields_with_both_values_and_fingerprints_never_key_bytes():
-    from store.ids import fingerprint
+    from store.text import fingerprint
     from store.models import SealedKey, Snapshot
     from store.parity import diff
     from tui.widgets.parity_view import difference_rows
