@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from .errors import NotFound, StoreError, Unavailable
+from .kv import BUCKETS, STALE_S, KvStore
 from .spec import NatsSpec
 
 HEALTHY = "healthy"
@@ -72,8 +73,6 @@ def worst(states: list[str]) -> str:
 
 def judge_stream(bucket: str, stream: str, info: dict, stale_s: float | None = None) -> BucketHealth:
     """One bucket's health from its leader's stream info."""
-    from .kv import STALE_S
-
     stale = STALE_S if stale_s is None else stale_s
     cfg = info.get("config") or {}
     replicas = int(cfg.get("num_replicas", 1))
@@ -116,8 +115,6 @@ async def check_health(target: object, probe_key: str = DEFAULT_PROBE_KEY) -> He
     an open store.kv.KvStore. Never raises for an unreachable deployment: the report then
     has `error` set and overall no-quorum.
     """
-    from .kv import BUCKETS, KvStore
-
     own = False
     if isinstance(target, NatsSpec):
         try:

@@ -44,13 +44,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import codec
+from .backends import open_store
 from .backup import BackupInfo, backup_database
 from .errors import InvalidInput, StoreError, Unavailable
 from .kv import subscribe_direct
 from .models import InvalidRecord, Snapshot
 from .parity import ParityReport, bucket_records, diff_raw
 from .snapshot import paused_gc
-from .spec import NatsSpec, SqliteSpec, open_store
+from .spec import NatsSpec, SqliteSpec
 
 PHASES = ("connect", "backup", "export", "import", "prune", "parity", "done", "failed")
 

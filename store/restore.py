@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import InvalidInput
 from .models import Snapshot
+from .sqlite import build_database
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +31,6 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
     Raises: InvalidInput (the path exists, its directory does not, or the snapshot has
     invalid records), StoreError (the database could not be written).
     """
-    from .sqlite import build_database
-
     target = Path(path)
     if target.exists():
         raise InvalidInput(f"{target} exists already: name a new file")
