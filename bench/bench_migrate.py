@@ -25,7 +25,8 @@ import nats  # noqa: E402
 
 from store import NatsSpec, SqliteSpec, open_store  # noqa: E402
 from store.local_nats import LocalNats, wait_jetstream  # noqa: E402
-from store.migrate import DEFAULT_WINDOW, bucket_records, migrate  # noqa: E402
+from store.layout import WRITE_GROUPS  # noqa: E402
+from store.migrate import DEFAULT_WINDOW, migrate  # noqa: E402
 from store.seed import seed_database  # noqa: E402
 
 
@@ -78,8 +79,8 @@ async def run_one(db: str, replicas: int, base: Path) -> None:
         src = await open_store(SqliteSpec(db))
         snap = await src.export_snapshot()
         await src.close()
-        records = [(f"bare.{b}.{k}", v) for b, producer in bucket_records(snap).items()
-                   for k, v in producer()]
+        records = [(f"bare.{b.name}.{k}", v) for group in WRITE_GROUPS for b in group
+                   for k, v in b.rows(snap)]
         del snap
         bare = await bare_publish(server.url, records, replicas)
         n = len(records)

@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import layout
 from .errors import InvalidInput, StoreError
 
-TABLES = ("rooms", "members", "room_keys", "users")
+TABLES = tuple(b.table for b in layout.TABLES)
 # a daemon writing all the time may move the counts under us: retry the copy a few times
 _ATTEMPTS = 5
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import rules
 from .errors import BadRecord
-from .models import Member, Role, Room, SealedKey, Status, User, UserRole
+from .models import Member, Reverse, Role, Room, SealedKey, Status, User, UserRole
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -31,7 +31,7 @@ def member_obj(m: Member) -> dict[str, Any]:
     return {"room_id": m.room_id, "endpoint": m.endpoint, "role": str(m.role), "joined_at": m.joined_at}
 
 
-def reverse_obj(m: Member) -> dict[str, Any]:
+def reverse_obj(m: Member | Reverse) -> dict[str, Any]:
     return {"room_id": m.room_id, "endpoint": m.endpoint}
 
 
@@ -88,7 +88,7 @@ def encode_member(m: Member) -> bytes:
     return _dumps(member_obj(m)).encode()
 
 
-def encode_reverse(m: Member) -> bytes:
+def encode_reverse(m: Member | Reverse) -> bytes:
     return _dumps(reverse_obj(m)).encode()
 
 
@@ -224,18 +224,17 @@ def member_from_obj(o: Any) -> Member:
     return Member(o["room_id"], o["endpoint"], o["role"], o["joined_at"])
 
 
-def decode_reverse(data: bytes) -> tuple[str, str]:
-    """(room_id, endpoint) of a rooms_by_member value."""
+def decode_reverse(data: bytes) -> Reverse:
     return reverse_from_obj(_load(data))
 
 
-def reverse_from_obj(o: Any) -> tuple[str, str]:
+def reverse_from_obj(o: Any) -> Reverse:
     if type(o) is dict:
         r, e = o.get("room_id"), o.get("endpoint")
         if type(r) is str and type(e) is str and _ROOM_OK(r) and _LOWER_KEY_OK(e):
-            return (r, e)
+            return Reverse(r, e)
     o = _checked("rooms_by_member", o)
-    return (o["room_id"], o["endpoint"])
+    return Reverse(o["room_id"], o["endpoint"])
 
 
 def decode_key(data: bytes) -> SealedKey:

@@ -48,17 +48,13 @@ from .backends import open_store
 from .backup import BackupInfo, backup_database
 from .errors import InvalidInput, StoreError, Unavailable
 from .kv import subscribe_direct
+from .layout import BY_NAME, WRITE_GROUPS, WRITE_ORDER
 from .models import InvalidRecord, Snapshot
-from .parity import ParityReport, bucket_records, diff_raw
+from .parity import ParityReport, diff_raw
 from .snapshot import paused_gc
 from .spec import NatsSpec, SqliteSpec
 
 PHASES = ("connect", "backup", "export", "import", "prune", "parity", "done", "failed")
-
-#: the buckets in write order
-WRITE_ORDER = ("users", "room_keys", "members", "rooms_by_member", "rooms")
-#: groups written one after the other, each fully acknowledged before the next
-_GROUPS = (("users",), ("room_keys",), ("members", "rooms_by_member"), ("rooms",))
 
 DEFAULT_WINDOW = 4096
 PROGRESS_INTERVAL = 0.2
@@ -317,9 +313,7 @@ def _ack_error(msg: Any) -> str:
 # -- records of a snapshot, per bucket ------------------------------------------------
 
 def bucket_totals(snap: Snapshot) -> dict[str, int]:
-    return {"users": len(snap.users), "room_keys": len(snap.sealed_keys),
-            "members": len(snap.members), "rooms_by_member": len(snap.members),
-            "rooms": len(snap.rooms)}
+    return {name: len(BY_NAME[name].records(snap)) for name in WRITE_ORDER}
 
 
 async def import_snapshot(writer: PipelinedWriter, snap: Snapshot,
@@ -335,10 +329,9 @@ async def import_snapshot(writer: PipelinedWriter, snap: Snapshot,
     """
     existing = existing or {}
     unchanged = unchanged if unchanged is not None else {}
-    producers = bucket_records(snap)
-    for group in _GROUPS:
-        iters = [(b, f"$KV.{bucket_name(b)}.", iter(producers[b]()),
-                  written.setdefault(b, {}) if written is not None else {}, existing.get(b) or {})
+    for group in WRITE_GROUPS:
+        iters = [(b.name, f"$KV.{bucket_name(b.name)}.", b.rows(snap),
+                  written.setdefault(b.name, {}) if written is not None else {}, existing.get(b.name) or {})
                  for b in group]
         put = writer.put
         # members and their reverse rows go out interleaved, so they land together

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from .text import fingerprint
 
@@ -57,6 +58,13 @@ class Member:
     endpoint: str
     role: Role
     joined_at: int
+
+
+class Reverse(NamedTuple):
+    """A rooms_by_member value (KV only): one row of the reverse index of members."""
+
+    room_id: str
+    endpoint: str
 
 
 @dataclass(frozen=True, slots=True)

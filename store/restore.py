@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from .errors import InvalidInput
+from .layout import TABLES
 from .models import Snapshot
 from .sqlite import build_database
 
@@ -41,18 +43,12 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
 
     def fill(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO rooms (id, name, encrypted, owner, epoch, created_at) VALUES (?,?,?,?,?,?)",
-            ((r.id, r.name, int(r.encrypted), r.owner, r.epoch, r.created_at) for r in snap.rooms))
-        conn.executemany(
-            "INSERT INTO members (room_id, endpoint, role, joined_at) VALUES (?,?,?,?)",
-            ((m.room_id, m.endpoint, m.role, m.joined_at) for m in snap.members))
-        conn.executemany(
-            "INSERT INTO room_keys (room_id, epoch, endpoint, sealed_key, created_at) VALUES (?,?,?,?,?)",
-            ((k.room_id, k.epoch, k.endpoint, k.sealed_key, k.created_at) for k in snap.sealed_keys))
-        conn.executemany(
-            "INSERT INTO users (key, name, role, status, added_at, revoked_at) VALUES (?,?,?,?,?,?)",
-            ((u.key, u.name, u.role, u.status, u.added_at, u.revoked_at) for u in snap.users))
+        for bucket in TABLES:
+            names = bucket.field_names
+            # a row is the record's fields in column order (sqlite3 stores a bool as 0 or 1)
+            conn.executemany(f"INSERT INTO {bucket.table} ({', '.join(names)}) "
+                             f"VALUES ({', '.join('?' * len(names))})",
+                             map(attrgetter(*names), bucket.records(snap)))
         # members or keys of a room that is not there: the KV state is not a valid database
         broken = conn.execute("PRAGMA foreign_key_check").fetchall()
         if broken:
@@ -64,6 +60,5 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
     # build_database writes under a temporary name and links it into place (never overwrites)
     build_database(str(target), fill)
     size = target.stat().st_size
-    counts = {"rooms": len(snap.rooms), "members": len(snap.members),
-              "room_keys": len(snap.sealed_keys), "users": len(snap.users)}
+    counts = {b.table: len(b.records(snap)) for b in TABLES}
     return RestoreInfo(str(target), size, counts)

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 import aiosqlite
 
-from . import ids, rules
+from . import ids, layout, rules
 from .aio import settle
 from .base import Store
 from .errors import (AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError,
@@ -32,7 +32,7 @@ from .spec import Clock, SqliteSpec, system_clock
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
-TABLES = ("members", "room_keys", "rooms", "users")
+TABLES = tuple(b.table for b in layout.TABLES)
 
 SCHEMA = """
 CREATE TABLE rooms (
@@ -69,8 +69,7 @@ CREATE TABLE users (
 );
 """
 
-_ROOM_COLS, _MEMBER_COLS, _KEY_COLS, _USER_COLS = (", ".join(f for f, _ in rules.FIELDS[t])
-                                                   for t in ("rooms", "members", "room_keys", "users"))
+_ROOM_COLS, _MEMBER_COLS, _KEY_COLS, _USER_COLS = (", ".join(b.field_names) for b in layout.TABLES)
 _MAGIC = b"SQLite format 3\x00"
 
 
@@ -198,10 +197,11 @@ def _uri(path: str) -> str:
 # SQL, by SQLite: a row a daemon wrote with CHECK constraints off, text in a timestamp or
 # a name that is not UTF-8 is reported as an invalid record (table, identity, reason),
 # never a crash and never silently a record.
-_COLUMNS = {"rooms": _ROOM_COLS, "members": _MEMBER_COLS, "room_keys": _KEY_COLS, "users": _USER_COLS}
+_COLUMNS = {b.table: ", ".join(b.field_names) for b in layout.TABLES}
 #: the identity of a row, written as its KV key (SPEC section 4)
-_IDENTITY = {"rooms": "id", "members": "room_id || '.' || endpoint",
-             "room_keys": "room_id || '.' || epoch || '.' || endpoint", "users": "key"}
+_IDENTITY = {b.table: " || '.' || ".join(b.key_fields) for b in layout.TABLES}
+#: a whole table in identity order (`+col`: see export_snapshot)
+_EXPORT_ORDER = {b.table: " ORDER BY " + ", ".join(f"+{f}" for f in b.key_fields) for b in layout.TABLES}
 _BAD = {t: rules.sql_is_bad(t) for t in TABLES}
 #: the same rules without the tests that call back into Python, for bulk reads (see _select)
 _BAD_IN_SQL = {t: rules.sql_is_bad(t, in_sql=False) for t in TABLES}
@@ -607,12 +607,10 @@ class SqliteStore(Store):
                 # the PK index, whose row-by-row lookups cost more): make_snapshot's sort is then
                 # one linear pass, and the models sit in memory in the order they are encoded.
                 # A file in the daemon's insertion order exports ~2.5x faster this way.
-                rooms, bad_rooms = await self._select(db, "rooms", order=" ORDER BY +id")
-                members, bad_members = await self._select(
-                    db, "members", order=" ORDER BY +room_id, +endpoint")
-                keys, bad_keys = await self._select(
-                    db, "room_keys", order=" ORDER BY +room_id, +epoch, +endpoint")
-                users, bad_users = await self._select(db, "users", order=" ORDER BY +key")
+                rooms, bad_rooms = await self._select(db, "rooms", order=_EXPORT_ORDER["rooms"])
+                members, bad_members = await self._select(db, "members", order=_EXPORT_ORDER["members"])
+                keys, bad_keys = await self._select(db, "room_keys", order=_EXPORT_ORDER["room_keys"])
+                users, bad_users = await self._select(db, "users", order=_EXPORT_ORDER["users"])
             return make_snapshot(
                 map(_room, rooms),
                 itertools.starmap(Member, members),
