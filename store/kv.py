@@ -47,13 +47,12 @@ import nats.errors
 import nats.js.errors
 from nats.js.kv import KeyValue
 
-from . import codec, ids
+from . import codec, domain, ids
 from .aio import gather_settled, settle
 from .base import Store
-from .errors import (AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError,
-                     Unavailable)
-from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, InvalidRecord, Member,
-                     Room, SealedKey, Snapshot, User)
+from .errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from .layout import MEMBERS, ROOM_KEYS, ROOMS, ROOMS_BY_MEMBER, USERS, Bucket
+from .models import InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, NatsSpec, system_clock
 
@@ -284,7 +283,8 @@ class KvStore(Store):
         self._writable()
         return await self._bounded(self._kv[base].put(key, value), f"put {self.bucket(base)} {key}")
 
-    async def _create(self, base: str, key: str, value: bytes, what: str) -> int:
+    async def _create(self, base: str, key: str, value: bytes, exists: StoreError) -> int:
+        """Write a key that must not exist yet; raise `exists` when it does."""
         self._writable()
         try:
             return await self._bounded(self._kv[base].create(key, value),
@@ -292,7 +292,7 @@ class KvStore(Store):
         except (Conflict, NotFound):
             # NotFound: the server refused the create (a value exists), then nats-py's
             # "was it a delete marker?" get went to a replica that has not caught up
-            raise AlreadyExists(f"{what} exists already") from None
+            raise exists from None
 
     async def _update(self, base: str, key: str, value: bytes, last: int, what: str) -> int:
         self._writable()
@@ -301,6 +301,9 @@ class KvStore(Store):
                                        f"update {self.bucket(base)} {key}")
         except Conflict:
             raise Conflict(f"{what} was changed meanwhile; re-read and retry") from None
+
+    async def _put_record(self, bucket: Bucket, record: Any) -> int:
+        return await self._put(bucket.name, bucket.key(record), bucket.encode(record))
 
     async def _delete(self, base: str, key: str) -> None:
         self._writable()
@@ -484,33 +487,23 @@ class KvStore(Store):
     async def _room_entry(self, room_id: str) -> tuple[Room, int, bytes]:
         got = await self._get("rooms", room_id)
         if got is None:
-            raise NotFound(f"no such room: {room_id}")
+            raise domain.no_room(room_id)
         return self._decode_one("rooms", room_id, got[0], codec.decode_room), got[1], got[0]
 
     async def create_room(self, room_id: str, name: str, owner: str, *, encrypted: bool = False,
                           sealed_key: bytes | None = None) -> Room:
         self._writable()
-        room_id, name, owner = ids.room_id(room_id), ids.name(name), ids.endpoint(owner)
-        if encrypted:
-            if sealed_key is None:
-                raise InvalidInput("an encrypted room needs the owner's sealed key")
-            sealed_key = ids.sealed_key(sealed_key)
-        elif sealed_key is not None:
-            raise InvalidInput("an unencrypted room takes no sealed key")
-        if await self._get("rooms", room_id) is not None:
-            raise AlreadyExists(f"room {room_id} exists already")
-        now = self.clock()
-        room = Room(room_id, name, bool(encrypted), owner, 1 if encrypted else 0, now)
-        member = Member(room_id, owner, ROLE_OWNER, now)
+        new = domain.new_room(room_id, name, owner, encrypted, sealed_key, self.clock())
+        rid = new.room.id
+        if await self._get("rooms", rid) is not None:
+            raise domain.room_exists(rid)
         # children first, the room row last: it is the commit point (see module doc)
-        if encrypted:
-            assert sealed_key is not None
-            k = SealedKey(room_id, 1, owner, sealed_key, now)
-            await self._put("room_keys", f"{room_id}.1.{owner}", codec.encode_key(k))
-        await self._put("members", f"{room_id}.{owner}", codec.encode_member(member))
-        await self._put("rooms_by_member", f"{owner}.{room_id}", codec.encode_reverse(member))
-        await self._create("rooms", room_id, codec.encode_room(room), f"room {room_id}")
-        return room
+        if new.key is not None:
+            await self._put_record(ROOM_KEYS, new.key)
+        await self._put_record(MEMBERS, new.owner)
+        await self._put_record(ROOMS_BY_MEMBER, new.owner)
+        await self._create("rooms", rid, ROOMS.encode(new.room), domain.room_exists(rid))
+        return new.room
 
     async def get_room(self, room_id: str) -> Room:
         return (await self._room_entry(ids.room_id(room_id)))[0]
@@ -534,49 +527,37 @@ class KvStore(Store):
         await self._delete("rooms", room_id)
 
     # -- members ---------------------------------------------------------------
-    async def add_member(self, room_id: str, endpoint: str, *, role: str = ROLE_MEMBER,
+    async def add_member(self, room_id: str, endpoint: str, *, role: str = Role.MEMBER,
                          sealed_key: bytes | None = None) -> Member:
         self._writable()
-        room_id, endpoint, role = ids.room_id(room_id), ids.endpoint(endpoint), ids.member_role(role)
-        if role == ROLE_OWNER:
-            raise InvalidInput("the owner is set when the room is created; add members as role member")
-        room, _, _ = await self._room_entry(room_id)
-        if room.encrypted:
-            if sealed_key is None:
-                raise InvalidInput(f"room {room_id} is encrypted: a sealed key at epoch {room.epoch} is needed")
-            sealed_key = ids.sealed_key(sealed_key)
-        elif sealed_key is not None:
-            raise InvalidInput(f"room {room_id} is not encrypted: it takes no sealed key")
-        mkey, rkey = f"{room_id}.{endpoint}", f"{endpoint}.{room_id}"
-        if await self._get("members", mkey) is not None:
+        args = domain.member_args(room_id, endpoint, role, sealed_key)
+        room, _, _ = await self._room_entry(args.room_id)
+        member, key = domain.new_member(args, room, self.clock())
+        exists = domain.member_exists(args.room_id, args.endpoint)
+        mkey, rkey = MEMBERS.key(member), ROOMS_BY_MEMBER.key(member)
+        existing = await self._get("members", mkey)
+        if existing is not None:
             # repair a reverse row lost by an interrupted earlier add, then refuse
             if await self._get("rooms_by_member", rkey) is None:
-                existing = await self._get("members", mkey)
-                if existing is not None:
-                    m = self._decode_one("members", mkey, existing[0], codec.decode_member)
-                    await self._put("rooms_by_member", rkey, codec.encode_reverse(m))
-            raise AlreadyExists(f"{endpoint} is a member of room {room_id} already")
-        now = self.clock()
-        member = Member(room_id, endpoint, role, now)
-        if room.encrypted:
-            assert sealed_key is not None
-            k = SealedKey(room_id, room.epoch, endpoint, sealed_key, now)
-            await self._put("room_keys", f"{room_id}.{room.epoch}.{endpoint}", codec.encode_key(k))
-        await self._create("members", mkey, codec.encode_member(member),
-                           f"member {endpoint} of room {room_id}")
-        await self._put("rooms_by_member", rkey, codec.encode_reverse(member))
+                m = self._decode_one("members", mkey, existing[0], MEMBERS.decode)
+                await self._put_record(ROOMS_BY_MEMBER, m)
+            raise exists
+        if key is not None:
+            await self._put_record(ROOM_KEYS, key)
+        await self._create("members", mkey, MEMBERS.encode(member), exists)
+        await self._put_record(ROOMS_BY_MEMBER, member)
         return member
 
     async def remove_member(self, room_id: str, endpoint: str) -> None:
         self._writable()
-        room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
-        room, _, _ = await self._room_entry(room_id)
-        if endpoint == room.owner:
-            raise InvalidInput(f"{endpoint} owns room {room_id}: the owner cannot be removed")
-        if await self._get("members", f"{room_id}.{endpoint}") is None:
-            raise NotFound(f"{endpoint} is not a member of room {room_id}")
-        await self._delete("rooms_by_member", f"{endpoint}.{room_id}")
-        await self._delete("members", f"{room_id}.{endpoint}")
+        rid, ep = ids.room_id(room_id), ids.endpoint(endpoint)
+        room, _, _ = await self._room_entry(rid)
+        domain.check_removable(room, ep)
+        mkey = MEMBERS.join(rid, ep)
+        if await self._get("members", mkey) is None:
+            raise domain.not_a_member(rid, ep)
+        await self._delete("rooms_by_member", ROOMS_BY_MEMBER.join(ep, rid))
+        await self._delete("members", mkey)
 
     async def list_members(self, room_id: str) -> list[Member]:
         room_id = ids.room_id(room_id)
@@ -598,27 +579,23 @@ class KvStore(Store):
     # -- keys ------------------------------------------------------------------
     async def put_key(self, room_id: str, epoch: int, endpoint: str, sealed_key: bytes) -> SealedKey:
         self._writable()
-        room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
-        epoch, sealed_key = ids.epoch(epoch), ids.sealed_key(sealed_key)
-        room, _, _ = await self._room_entry(room_id)
-        if not room.encrypted:
-            raise InvalidInput(f"room {room_id} is not encrypted: it has no keys")
-        if not 1 <= epoch <= room.epoch:
-            raise InvalidInput(f"room {room_id} has no epoch {epoch} (epochs 1..{room.epoch})")
-        k = SealedKey(room_id, epoch, endpoint, sealed_key, self.clock())
-        await self._put("room_keys", f"{room_id}.{epoch}.{endpoint}", codec.encode_key(k))
-        return k
+        rid, e, ep = ids.room_id(room_id), ids.epoch(epoch), ids.endpoint(endpoint)
+        key = SealedKey(rid, e, ep, ids.sealed_key(sealed_key), self.clock())
+        room, _, _ = await self._room_entry(rid)
+        domain.check_key_epoch(room, e)
+        await self._put_record(ROOM_KEYS, key)
+        return key
 
     async def get_key(self, room_id: str, endpoint: str, epoch: int | None = None) -> SealedKey:
         room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
         if epoch is None:
             epoch = (await self._room_entry(room_id))[0].epoch
         epoch = ids.epoch(epoch)
-        key = f"{room_id}.{epoch}.{endpoint}"
+        key = ROOM_KEYS.join(room_id, epoch, endpoint)
         got = await self._get("room_keys", key)
         if got is None:
-            raise NotFound(f"no key of {endpoint} at epoch {epoch} of room {room_id}")
-        return self._decode_one("room_keys", key, got[0], codec.decode_key)
+            raise domain.no_key(room_id, endpoint, epoch)
+        return self._decode_one("room_keys", key, got[0], ROOM_KEYS.decode)
 
     async def list_keys(self, room_id: str) -> list[SealedKey]:
         room_id = ids.room_id(room_id)
@@ -627,59 +604,42 @@ class KvStore(Store):
 
     async def rekey(self, room_id: str, sealed_keys: Mapping[str, bytes]) -> Room:
         self._writable()
-        room_id = ids.room_id(room_id)
-        given: dict[str, bytes] = {}
-        for ep, sk in sealed_keys.items():
-            norm = ids.endpoint(ep)
-            if norm in given:
-                raise InvalidInput(f"rekey of room {room_id} names {norm} twice (keys are case-insensitive)")
-            given[norm] = ids.sealed_key(sk)
-        room, rev, raw = await self._room_entry(room_id)
-        if not room.encrypted:
-            raise InvalidInput(f"room {room_id} is not encrypted: it cannot be rekeyed")
-        members = {m.endpoint for m in await self._members([], f"{room_id}.>")}
-        missing, extra = sorted(members - set(given)), sorted(set(given) - members)
-        if missing:
-            raise InvalidInput(f"rekey of room {room_id} lacks a key for: {', '.join(missing)}")
-        if extra:
-            raise InvalidInput(f"rekey of room {room_id} names non-members: {', '.join(extra)}")
-        new_epoch = room.epoch + 1
+        rid = ids.room_id(room_id)
+        keys = domain.rekey_keys(rid, sealed_keys)
+        room, rev, raw = await self._room_entry(rid)
+        members = {m.endpoint for m in await self._members([], MEMBERS.under(rid))}
+        new = domain.rekeyed(room, members, keys)
         now = self.clock()
-        # keys left at new_epoch by an interrupted rekey are overwritten, each by revision,
+        # keys left at the new epoch by an interrupted rekey are overwritten, each by revision,
         # so a concurrent rekey of the same room loses with Conflict instead of mixing keys
-        stale = {k: None for k, _ in await self._scan("room_keys", f"{room_id}.{new_epoch}.>",
+        stale = {k: None for k, _ in await self._scan("room_keys", ROOM_KEYS.under(rid, new.epoch),
                                                        headers_only=True)}
         for k in stale:
             got = await self._get("room_keys", k)
             stale[k] = got[1] if got else None
-        for ep, sk in sorted(given.items()):
-            key = f"{room_id}.{new_epoch}.{ep}"
-            value = codec.encode_key(SealedKey(room_id, new_epoch, ep, sk, now))
+        for ep, sk in sorted(keys.items()):
+            record = SealedKey(rid, new.epoch, ep, sk, now)
+            key, value = ROOM_KEYS.key(record), ROOM_KEYS.encode(record)
             last = stale.get(key)
             if last:
-                await self._update("room_keys", key, value, last, f"room {room_id}")
+                await self._update("room_keys", key, value, last, f"room {rid}")
             else:
-                try:
-                    await self._create("room_keys", key, value, "key")
-                except AlreadyExists:
-                    raise Conflict(f"room {room_id} was rekeyed meanwhile; re-read and retry") from None
-        new_room = Room(room.id, room.name, room.encrypted, room.owner, new_epoch, room.created_at)
+                await self._create("room_keys", key, value, domain.rekey_conflict(rid))
         # the stored value with its epoch moved: fields a newer daemon wrote are kept
-        await self._update("rooms", room_id, codec.rewrite(raw, {"epoch": new_epoch}), rev, f"room {room_id}")
-        return new_room
+        await self._update("rooms", rid, codec.rewrite(raw, {"epoch": new.epoch}), rev, f"room {rid}")
+        return new
 
     # -- users -----------------------------------------------------------------
-    async def add_user(self, key: str, name: str = "", role: str = "user") -> User:
+    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
         self._writable()
-        key, name, role = ids.key(key), ids.name(name), ids.user_role(role)
-        user = User(key, name, role, ACTIVE, self.clock(), None)
-        await self._create("users", key, codec.encode_user(user), f"user {key}")
+        user = domain.new_user(key, name, role, self.clock())
+        await self._create("users", user.key, USERS.encode(user), domain.user_exists(user.key))
         return user
 
     async def _user_entry(self, key: str) -> tuple[User, int, bytes]:
         got = await self._get("users", key)
         if got is None:
-            raise NotFound(f"no such user: {key}")
+            raise domain.no_user(key)
         return self._decode_one("users", key, got[0], codec.decode_user), got[1], got[0]
 
     async def get_user(self, key: str) -> User:
@@ -688,24 +648,23 @@ class KvStore(Store):
     async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
         return sorted(await self._users(invalid if invalid is not None else []), key=lambda u: u.key)
 
-    async def _set_status(self, key: str, status: str) -> User:
+    async def _set_status(self, key: str, status: Status) -> User:
         self._writable()
         key = ids.key(key)
         user, rev, raw = await self._user_entry(key)
-        if user.status == status:
-            return user  # safe to repeat
-        revoked_at = self.clock() if status == REVOKED else None
-        new = User(user.key, user.name, user.role, status, user.added_at, revoked_at)
+        new = domain.with_status(user, status, self.clock())
+        if new is user:
+            return user
         # the stored value with two fields changed: fields a newer daemon wrote are kept
-        value = codec.rewrite(raw, {"status": status, "revoked_at": revoked_at})
+        value = codec.rewrite(raw, {"status": new.status, "revoked_at": new.revoked_at})
         await self._update("users", key, value, rev, f"user {key}")
         return new
 
     async def revoke_user(self, key: str) -> User:
-        return await self._set_status(key, REVOKED)
+        return await self._set_status(key, Status.REVOKED)
 
     async def reinstate_user(self, key: str) -> User:
-        return await self._set_status(key, ACTIVE)
+        return await self._set_status(key, Status.ACTIVE)
 
     # -- authorization (fail closed) ----------------------------------------------
     async def _decision_user(self, key: str) -> User:

@@ -39,11 +39,10 @@ import asyncio
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import codec
 from .backends import open_store
 from .backup import BackupInfo, backup_database
 from .errors import InvalidInput, StoreError, Unavailable

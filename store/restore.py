@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import InvalidInput
 from .layout import TABLES
 from .models import Snapshot
-from .sqlite import build_database
+from .sqlite_file import build_database
 
 
 @dataclass(frozen=True, slots=True)

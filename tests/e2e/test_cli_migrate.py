@@ -19,7 +19,7 @@ import pytest
 from store import NatsSpec, SqliteSpec, open_store
 from store.local_nats import free_port
 from store.snapshot import export_json
-from store.sqlite import build_database
+from store.sqlite_file import build_database
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ from store.migrate import WRITE_ORDER, migrate, run_migration
 from store.parity import ONLY_IN_KV, diff
 from store.restore import write_database
 from store.snapshot import export_json
-from store.sqlite import build_database
+from store.sqlite_file import build_database
 from store.errors import InvalidInput
 
 

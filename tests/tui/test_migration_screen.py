@@ -21,7 +21,7 @@ from rich.console import Console
 
 from store import NatsSpec, SqliteSpec, User, codec, open_store
 from store.demo import create_demo_database, demo_key, seed_demo
-from store.sqlite import create_database
+from store.sqlite_file import create_database
 import tui.app
 from tui.app import MembershipApp
 from tui.screens.migration import MigrationScreen
