@@ -9,11 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from . import rules
 from .errors import BadRecord
 from .models import Member, Reverse, Role, Room, SealedKey, Status, User, UserRole
+
+T = TypeVar("T")
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -183,18 +186,15 @@ def _name_ok(n: str) -> bool:
     return True
 
 
-def _checked(entity: str, o: Any) -> dict[str, Any]:
-    """o itself when it is an object keeping every rule of the entity; else BadRecord."""
+def _by_the_rules(model: Callable[..., T], entity: str, o: Any) -> T:
+    """The model of o, an object that keeps every rule of the entity (the fields in SPEC
+    order); else BadRecord naming the first broken rule."""
     if type(o) is not dict:
         raise BadRecord("not a JSON object")
     why = rules.problem(entity, o)
     if why is not None:
         raise BadRecord(why)
-    return o
-
-
-def decode_room(data: bytes) -> Room:
-    return room_from_obj(_load(data))
+    return model(*(o[name] for name, _ in rules.FIELDS[entity]))
 
 
 def room_from_obj(o: Any) -> Room:
@@ -205,12 +205,7 @@ def room_from_obj(o: Any) -> Room:
                 and type(p) is int and 0 <= p <= _HI and type(c) is int and _LO <= c <= _HI
                 and _ROOM_OK(i) and _LOWER_KEY_OK(w) and _name_ok(n)):
             return Room(i, n, e, w, p, c)
-    o = _checked("rooms", o)
-    return Room(o["id"], o["name"], o["encrypted"], o["owner"], o["epoch"], o["created_at"])
-
-
-def decode_member(data: bytes) -> Member:
-    return member_from_obj(_load(data))
+    return _by_the_rules(Room, "rooms", o)
 
 
 def member_from_obj(o: Any) -> Member:
@@ -219,12 +214,7 @@ def member_from_obj(o: Any) -> Member:
         if (type(r) is str and type(e) is str and type(role) is str and role in _MEMBER_ROLES
                 and type(j) is int and _LO <= j <= _HI and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
             return Member(r, e, role, j)
-    o = _checked("members", o)
-    return Member(o["room_id"], o["endpoint"], o["role"], o["joined_at"])
-
-
-def decode_reverse(data: bytes) -> Reverse:
-    return reverse_from_obj(_load(data))
+    return _by_the_rules(Member, "members", o)
 
 
 def reverse_from_obj(o: Any) -> Reverse:
@@ -232,12 +222,7 @@ def reverse_from_obj(o: Any) -> Reverse:
         r, e = o.get("room_id"), o.get("endpoint")
         if type(r) is str and type(e) is str and _ROOM_OK(r) and _LOWER_KEY_OK(e):
             return Reverse(r, e)
-    o = _checked("rooms_by_member", o)
-    return Reverse(o["room_id"], o["endpoint"])
-
-
-def decode_key(data: bytes) -> SealedKey:
-    return key_from_obj(_load(data))
+    return _by_the_rules(Reverse, "rooms_by_member", o)
 
 
 def key_from_obj(o: Any) -> SealedKey:
@@ -262,12 +247,7 @@ def key_from_obj(o: Any) -> SealedKey:
             o = {**o, "sealed_key": base64.b64decode(raw, validate=True)}
         except (binascii.Error, ValueError):
             raise BadRecord("sealed_key is not standard base64") from None
-    o = _checked("room_keys", o)
-    return SealedKey(o["room_id"], o["epoch"], o["endpoint"], o["sealed_key"], o["created_at"])
-
-
-def decode_user(data: bytes) -> User:
-    return user_from_obj(_load(data))
+    return _by_the_rules(SealedKey, "room_keys", o)
 
 
 def user_from_obj(o: Any) -> User:
@@ -281,8 +261,22 @@ def user_from_obj(o: Any) -> User:
             return User(k, n, role, st, a, rv)
     if type(o) is dict and "revoked_at" not in o:
         o = {**o, "revoked_at": None}  # a value may leave it out: null
-    o = _checked("users", o)
-    return User(o["key"], o["name"], o["role"], o["status"], o["added_at"], o["revoked_at"])
+    return _by_the_rules(User, "users", o)
+
+
+def _decoder(from_obj: Callable[[Any], T]) -> Callable[[bytes], T]:
+    def decode(data: bytes) -> T:
+        return from_obj(_load(data))
+
+    return decode
+
+
+#: one stored value (bytes) -> its model; BadRecord with the reason
+decode_room = _decoder(room_from_obj)
+decode_member = _decoder(member_from_obj)
+decode_reverse = _decoder(reverse_from_obj)
+decode_key = _decoder(key_from_obj)
+decode_user = _decoder(user_from_obj)
 
 
 # -- rewriting a stored value --------------------------------------------------
