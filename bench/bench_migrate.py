@@ -24,14 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nats  # noqa: E402
 
 from store import NatsSpec, SqliteSpec, open_store  # noqa: E402
-from store.local_nats import LocalNats, wait_jetstream  # noqa: E402
+from store.kv.writer import WINDOW  # noqa: E402
 from store.layout import WRITE_GROUPS  # noqa: E402
-from store.migrate import DEFAULT_WINDOW, migrate  # noqa: E402
+from store.local_nats import LocalNats, wait_jetstream  # noqa: E402
+from store.migrate import migrate  # noqa: E402
 from store.seed import seed_database  # noqa: E402
 
 
 async def bare_publish(url: str, records: list[tuple[str, bytes]], replicas: int,
-                       window: int = DEFAULT_WINDOW) -> float:
+                       window: int = WINDOW) -> float:
     """Records/s of a bare pipelined publish with `window` acks outstanding."""
     nc = await nats.connect(url.split(","))
     js = nc.jetstream(timeout=30)

@@ -138,15 +138,20 @@ class Store(abc.ABC):
         """All users that keep the rules, sorted by key; the others are appended to `invalid`
         (when given) as InvalidRecords."""
 
-    @abc.abstractmethod
     async def revoke_user(self, key: str) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user
         changes nothing (safe to repeat). Raises: InvalidInput, NotFound, Conflict.
         """
+        return await self._set_status(key, Status.REVOKED)
 
-    @abc.abstractmethod
     async def reinstate_user(self, key: str) -> User:
         """Set status active and clear revoked_at; idempotent. Raises: InvalidInput, NotFound, Conflict."""
+        return await self._set_status(key, Status.ACTIVE)
+
+    @abc.abstractmethod
+    async def _set_status(self, key: str, status: Status) -> User:
+        """revoke_user and reinstate_user: the user given that status by
+        store.domain.with_status, stored unless it had it already."""
 
     # -- authorization: fail closed, the same rules on every backend -------------------
     @abc.abstractmethod

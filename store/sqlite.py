@@ -437,12 +437,6 @@ class SqliteStore(Store):
                                  (new.status, new.revoked_at, k))
         return new
 
-    async def revoke_user(self, key: str) -> User:
-        return await self._set_status(key, Status.REVOKED)
-
-    async def reinstate_user(self, key: str) -> User:
-        return await self._set_status(key, Status.ACTIVE)
-
     async def _decision_user(self, key: str) -> User:
         return await self.get_user(key)  # one read transaction: the committed state
 
