@@ -1,7 +1,7 @@
 """Benchmark of the migration SQLite -> JetStream KV at R1 (one node) and R3 (3-node cluster).
 
 Seeds 100k users, 10k rooms, 100k members and 1M sealed keys (times --scale) with
-store.seed, then per replication factor, on a fresh local nats-server:
+store.dev.seed, then per replication factor, on a fresh local nats-server:
   1. a bare pipelined publish of the same records (same subjects layout, same payload
      sizes, payloads encoded beforehand) into a stream of the same kind: the ceiling;
   2. the real migration (backup, export, import, parity) into the KV buckets.
@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nats  # noqa: E402
 
 from store import NatsSpec, SqliteSpec, open_store  # noqa: E402
+from store.dev.local_nats import LocalNats, wait_jetstream  # noqa: E402
+from store.dev.seed import seed_database  # noqa: E402
 from store.kv.writer import WINDOW  # noqa: E402
 from store.layout import WRITE_GROUPS  # noqa: E402
-from store.local_nats import LocalNats, wait_jetstream  # noqa: E402
 from store.migrate import migrate  # noqa: E402
-from store.seed import seed_database  # noqa: E402
 
 
 async def bare_publish(url: str, records: list[tuple[str, bytes]], replicas: int,

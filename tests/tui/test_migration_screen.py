@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from store import NatsSpec, SqliteSpec, User, codec, open_store
-from store.demo import create_demo_database, demo_key, seed_demo
+from store.dev.demo import create_demo_database, demo_key, seed_demo
 from store.sqlite_file import create_database
 import tui.app
 from tui.app import MembershipApp
@@ -252,7 +252,7 @@ async def test_a_burst_of_progress_is_coalesced(sqlite_spec):
 
 async def test_ui_stays_responsive_during_a_large_import(tmp_path, nats_server, bucket_prefix):
     """While ~60k records are written, the app still opens the help screen on a key press."""
-    from store.seed import seed_database
+    from store.dev.seed import seed_database
 
     db = tmp_path / "big.sqlite"
     seed_database(str(db), rooms=1000, users=10000, members_per_room=10, epochs=3)

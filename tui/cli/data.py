@@ -111,7 +111,7 @@ def init_db(args: argparse.Namespace) -> int:
 
 
 def seed(args: argparse.Namespace) -> int:
-    from store.seed import seed_database
+    from store.dev.seed import seed_database
 
     try:
         counts = seed_database(args.path, rooms=args.rooms, users=args.users,
