@@ -89,8 +89,7 @@ async def run_one(db: str, replicas: int, base: Path) -> None:
 
         phases: dict[str, float] = {}
         report = None
-        async for ev in migrate(SqliteSpec(db), NatsSpec(server.url, replicas=replicas, op_timeout=5.0),
-                                record_deadline=60.0):
+        async for ev in migrate(SqliteSpec(db), NatsSpec(server.url, replicas=replicas, op_timeout=5.0)):
             phases.setdefault(ev.phase, ev.elapsed)
             if ev.phase == "failed":
                 print(f"R{replicas}: migration failed: {ev.message}")

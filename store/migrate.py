@@ -70,6 +70,9 @@ class Phase(StrEnum):
 ErrorKind = Literal["", "invalid", "unavailable", "error"]
 
 PROGRESS_INTERVAL = 0.2
+#: a record not acknowledged this long after its first send fails the migration; also how
+#: long a bucket's read waits for a stream that elects a new leader (a node restarted)
+RECORD_DEADLINE = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +251,7 @@ def _kind(e: BaseException) -> ErrorKind:
 
 async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
                   prune_extra: bool = False, skip_invalid: bool = False,
-                  record_deadline: float = 30.0, now: float | None = None,
+                  now: float | None = None,
                   ) -> AsyncIterator[MigrationEvent]:
     """Run the migration, yielding MigrationEvents; the last is "done" or "failed"."""
     t0 = time.monotonic()
@@ -293,9 +296,9 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             yield ev(Phase.IMPORT, "reading what the target holds already", progress=_progress(totals, {}, {}))
             # what is already there with the same bytes is not written again: a second run
             # changes nothing (no new revisions for the daemon's watchers to see)
-            existing = {b: dict(rows) for b, rows in (await read_buckets(kv, record_deadline)).items()}
+            existing = {b: dict(rows) for b, rows in (await read_buckets(kv, RECORD_DEADLINE)).items()}
             unchanged: dict[str, int] = {}
-            writer = await kv.writer(record_deadline=record_deadline)
+            writer = await kv.writer(record_deadline=RECORD_DEADLINE)
             t_import = time.monotonic()
             written: dict[str, dict[str, bytes]] = {}
             task = asyncio.create_task(import_snapshot(writer, snap, kv.subject_prefix, written, existing,
@@ -322,7 +325,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             yield ev(Phase.PARITY, "reading KV back and comparing")
             # skipped invalid records are named in the report, not counted as differences
             compared = replace(snap, invalid=()) if skip_invalid else snap
-            parity = diff_raw(compared, await read_buckets(kv, record_deadline), written)
+            parity = diff_raw(compared, await read_buckets(kv, RECORD_DEADLINE), written)
             text = "identical" if parity.identical else f"{len(parity.differences)} difference(s)"
             yield ev(Phase.PARITY, text, parity=parity)
 

@@ -96,10 +96,6 @@ class KvStore(Store):
         """The subject of a key of this bucket is this prefix and the key."""
         return subject_prefix(self.bucket(base))
 
-    def kv(self, base: str) -> KeyValue:
-        """The nats.js.kv.KeyValue of that bucket."""
-        return self._kv[base]
-
     async def _discover(self) -> None:
         async def one(base: str) -> None:
             try:
