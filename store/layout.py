@@ -66,6 +66,11 @@ class Bucket:
         return tuple(name for name, _ in self.fields)
 
     @property
+    def values(self) -> Callable[[Any], tuple]:
+        """A record's field values in SPEC order: its SQLite row."""
+        return attrgetter(*self.field_names)
+
+    @property
     def sort_key(self) -> Callable[[Any], Any]:
         """Sorts records by identity (attrgetter: built in C, a million keys per export)."""
         return attrgetter(*self.key_fields)

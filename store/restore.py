@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
-from operator import attrgetter
 from pathlib import Path
 
 from .errors import InvalidInput
 from .layout import TABLES
 from .models import Snapshot
-from .sqlite_file import build_database
+from .sqlite_file import build_database, insert_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +43,7 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
     def fill(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN")
         for bucket in TABLES:
-            names = bucket.field_names
-            # a row is the record's fields in column order (sqlite3 stores a bool as 0 or 1)
-            conn.executemany(f"INSERT INTO {bucket.table} ({', '.join(names)}) "
-                             f"VALUES ({', '.join('?' * len(names))})",
-                             map(attrgetter(*names), bucket.records(snap)))
+            conn.executemany(insert_sql(bucket), map(bucket.values, bucket.records(snap)))
         # members or keys of a room that is not there: the KV state is not a valid database
         broken = conn.execute("PRAGMA foreign_key_check").fetchall()
         if broken:

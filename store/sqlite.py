@@ -16,7 +16,6 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from operator import attrgetter
 
 import aiosqlite
 
@@ -28,7 +27,7 @@ from .layout import MEMBERS, ROOM_KEYS, ROOMS, USERS, Bucket
 from .models import InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, SqliteSpec, system_clock
-from .sqlite_file import SCHEMA_VERSION, check_header, file_uri
+from .sqlite_file import SCHEMA_VERSION, check_header, file_uri, insert_sql
 
 BUSY_TIMEOUT_MS = 5000
 TABLES = tuple(b.table for b in layout.TABLES)
@@ -84,10 +83,6 @@ _BAD_IN_SQL = {t: rules.sql_is_bad(t, in_sql=False) for t in TABLES}
 _CHECKED_AFTER = {t: rules.checked_after(t) for t in TABLES}
 _BAD_ROWS = {t: f"SELECT CAST({_IDENTITY[t]} AS BLOB), CAST({rules.sql_problem(t)} AS BLOB) "
                 f"FROM {t} WHERE ({{where}}) AND ({_BAD[t]})" for t in TABLES}
-#: a record's row: its fields in column order (sqlite3 stores a bool as 0 or 1)
-_ROW = {b.table: attrgetter(*b.field_names) for b in layout.TABLES}
-_INSERT = {b.table: f"INTO {b.table} ({', '.join(b.field_names)}) VALUES ({', '.join('?' * len(b.field_names))})"
-           for b in layout.TABLES}
 
 
 def _shown(value: bytes | None) -> str:
@@ -276,9 +271,8 @@ class SqliteStore(Store):
 
     @staticmethod
     async def _insert(db: aiosqlite.Connection, bucket: Bucket, *records: object, replace: bool = False) -> None:
-        assert bucket.table is not None
-        sql = ("INSERT OR REPLACE " if replace else "INSERT ") + _INSERT[bucket.table]
-        await db.executemany(sql, map(_ROW[bucket.table], records))
+        # sqlite3 stores a bool (a room's encrypted) as 0 or 1
+        await db.executemany(insert_sql(bucket, replace), map(bucket.values, records))
 
     # -- rooms -----------------------------------------------------------------
 

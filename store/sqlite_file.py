@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 
 from .errors import InvalidInput
+from .layout import Bucket
 
 SCHEMA_VERSION = 1
 
@@ -56,6 +57,13 @@ CREATE TABLE users (
 """
 
 _MAGIC = b"SQLite format 3\x00"
+
+
+def insert_sql(bucket: Bucket, replace: bool = False) -> str:
+    """The INSERT of one row of the bucket's table, its fields in column order."""
+    names = bucket.field_names
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    return f"{verb} INTO {bucket.table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
 def create_database(path: str) -> None:
