@@ -1,8 +1,10 @@
 """The Store interface: the only way from the UI, the CLI and the migration to the data.
 
 Both backends (store.sqlite.SqliteStore, store.kv.KvStore) implement every method with
-the same semantics and the same errors (store.errors). Keys and endpoints are
-normalized to lower case at every entry point; room ids keep their case.
+the same semantics and the same errors (store.errors), the rules of a change being
+store.domain's. Keys and endpoints are normalized to lower case at every entry point;
+room ids keep their case. What every backend does alike is written here once: the
+fail-closed authorization, and revoke/reinstate over each backend's _set_status.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from ..snapshot import make_snapshot, paused_gc
 from ..spec import Clock, NatsSpec, system_clock
 from .connection import Connection, connect, stream_name, subject_prefix
 from .quorum import POLL_S, quorum_problem
-from .scan import scan
+from .scan import scan as scan_bucket
 from .writer import PipelinedWriter
 
 _CHUNK = 1000  # values parsed per json.loads in a bulk decode
@@ -179,7 +179,7 @@ class KvStore(Store):
         values raw, to be decoded in bulk (empty with headers_only). Raises: Unavailable."""
         if not self._exists.get(base):
             return []
-        return await scan(self.conn, self.bucket(base), filt, headers_only=headers_only)
+        return await scan_bucket(self.conn, self.bucket(base), filt, headers_only=headers_only)
 
     async def writer(self, *, record_deadline: float) -> PipelinedWriter:
         """A started PipelinedWriter on this connection: a write not acknowledged within
