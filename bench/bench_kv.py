@@ -22,8 +22,8 @@ import nats
 from nats.js.api import DeliverPolicy
 
 from store import NatsSpec, codec
+from store.dev.local_nats import LocalNats, wait_jetstream
 from store.kv import BUCKETS, KvStore
-from store.local_nats import LocalNats, wait_jetstream
 from store.models import Member, Room, SealedKey, User
 
 NOW = 1_767_225_600

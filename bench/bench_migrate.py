@@ -1,7 +1,7 @@
 """Benchmark of the migration SQLite -> JetStream KV at R1 (one node) and R3 (3-node cluster).
 
 Seeds 100k users, 10k rooms, 100k members and 1M sealed keys (times --scale) with
-store.seed, then per replication factor, on a fresh local nats-server:
+store.dev.seed, then per replication factor, on a fresh local nats-server:
   1. a bare pipelined publish of the same records (same subjects layout, same payload
      sizes, payloads encoded beforehand) into a stream of the same kind: the ceiling;
   2. the real migration (backup, export, import, parity) into the KV buckets.
@@ -24,13 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nats  # noqa: E402
 
 from store import NatsSpec, SqliteSpec, open_store  # noqa: E402
-from store.local_nats import LocalNats, wait_jetstream  # noqa: E402
-from store.migrate import DEFAULT_WINDOW, bucket_records, migrate  # noqa: E402
-from store.seed import seed_database  # noqa: E402
+from store.dev.local_nats import LocalNats, wait_jetstream  # noqa: E402
+from store.dev.seed import seed_database  # noqa: E402
+from store.kv.writer import WINDOW  # noqa: E402
+from store.layout import WRITE_GROUPS  # noqa: E402
+from store.migrate import migrate  # noqa: E402
 
 
 async def bare_publish(url: str, records: list[tuple[str, bytes]], replicas: int,
-                       window: int = DEFAULT_WINDOW) -> float:
+                       window: int = WINDOW) -> float:
     """Records/s of a bare pipelined publish with `window` acks outstanding."""
     nc = await nats.connect(url.split(","))
     js = nc.jetstream(timeout=30)
@@ -78,8 +80,8 @@ async def run_one(db: str, replicas: int, base: Path) -> None:
         src = await open_store(SqliteSpec(db))
         snap = await src.export_snapshot()
         await src.close()
-        records = [(f"bare.{b}.{k}", v) for b, producer in bucket_records(snap).items()
-                   for k, v in producer()]
+        records = [(f"bare.{b.name}.{k}", v) for group in WRITE_GROUPS for b in group
+                   for k, v in b.rows(snap)]
         del snap
         bare = await bare_publish(server.url, records, replicas)
         n = len(records)
@@ -87,8 +89,7 @@ async def run_one(db: str, replicas: int, base: Path) -> None:
 
         phases: dict[str, float] = {}
         report = None
-        async for ev in migrate(SqliteSpec(db), NatsSpec(server.url, replicas=replicas, op_timeout=5.0),
-                                record_deadline=60.0):
+        async for ev in migrate(SqliteSpec(db), NatsSpec(server.url, replicas=replicas, op_timeout=5.0)):
             phases.setdefault(ev.phase, ev.elapsed)
             if ev.phase == "failed":
                 print(f"R{replicas}: migration failed: {ev.message}")

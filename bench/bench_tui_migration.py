@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_tui_migration.py [--rooms 2000 --users 20000]
 
-Starts a local single-node nats-server, seeds a database (store.seed), opens the app
+Starts a local single-node nats-server, seeds a database (store.dev.seed), opens the app
 headless on the migration screen and presses m; a 20 ms UI timer records the gaps between
 its ticks (the longest gap is the longest time the UI could not react). Run once with the
 engine in a thread (the screen's default) and once in the app's own event loop.
@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from store import NatsSpec, SqliteSpec  # noqa: E402
-from store.local_nats import LocalNats  # noqa: E402
-from store.seed import seed_database  # noqa: E402
+from store.dev.local_nats import LocalNats  # noqa: E402
+from store.dev.seed import seed_database  # noqa: E402
 from tui.app import MembershipApp  # noqa: E402
 from tui.screens.migration import MigrationScreen  # noqa: E402
 

@@ -3,13 +3,14 @@
 Imports neither textual nor the tui package.
 """
 
+from .backends import open_store
 from .base import Store
 from .errors import AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
-from .models import Decision, InvalidRecord, Member, Room, SealedKey, Snapshot, User
-from .spec import NatsSpec, SqliteSpec, StoreSpec, open_store, system_clock
+from .models import Decision, InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
+from .spec import NatsSpec, SqliteSpec, StoreSpec, system_clock
 
 __all__ = [
     "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member", "NatsSpec",
-    "NotFound", "ReadOnly", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Store",
-    "StoreError", "StoreSpec", "Unavailable", "User", "open_store", "system_clock",
+    "NotFound", "ReadOnly", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status", "Store",
+    "StoreError", "StoreSpec", "Unavailable", "User", "UserRole", "open_store", "system_clock",
 ]

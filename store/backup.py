@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import layout
 from .errors import InvalidInput, StoreError
 
-TABLES = ("rooms", "members", "room_keys", "users")
+TABLES = tuple(b.table for b in layout.TABLES)
 # a daemon writing all the time may move the counts under us: retry the copy a few times
 _ATTEMPTS = 5
+_BUSY_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +77,7 @@ def _place(tmp: Path, db_path: str, now: float | None) -> Path:
         return final
 
 
-def backup_database(db_path: str | os.PathLike[str], now: float | None = None,
-                    busy_timeout: float = 5.0) -> BackupInfo:
+def backup_database(db_path: str | os.PathLike[str], now: float | None = None) -> BackupInfo:
     """Copy the database next to itself with VACUUM INTO and verify the copy.
 
     Raises: InvalidInput (missing or unreadable source), StoreError (the copy failed
@@ -87,7 +88,7 @@ def backup_database(db_path: str | os.PathLike[str], now: float | None = None,
         raise InvalidInput(f"no such database: {src_path}")
     tmp = Path(src_path).with_name(f".{Path(src_path).name}.backup-{os.getpid()}.tmp")
     try:
-        conn = sqlite3.connect(src_path, timeout=busy_timeout, isolation_level=None)
+        conn = sqlite3.connect(src_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
     except sqlite3.Error as e:
         raise InvalidInput(f"cannot open {src_path}: {e}") from None
     try:

@@ -1,8 +1,10 @@
 """The Store interface: the only way from the UI, the CLI and the migration to the data.
 
 Both backends (store.sqlite.SqliteStore, store.kv.KvStore) implement every method with
-the same semantics and the same errors (store.errors). Keys and endpoints are
-normalized to lower case at every entry point; room ids keep their case.
+the same semantics and the same errors (store.errors), the rules of a change being
+store.domain's. Keys and endpoints are normalized to lower case at every entry point;
+room ids keep their case. What every backend does alike is written here once: the
+fail-closed authorization, and revoke/reinstate over each backend's _set_status.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 
 from . import ids
 from .errors import BadRecord, InvalidInput, NotFound, StoreError
-from .models import REVOKED, USER_ADMIN, Decision, InvalidRecord, Member, Room, SealedKey, Snapshot, User
+from .models import Decision, InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .text import iso_time
 
 #: the reason of a deny for a backend that did not answer with a state known to be current
@@ -68,7 +70,7 @@ class Store(abc.ABC):
     # -- members ---------------------------------------------------------------
     @abc.abstractmethod
     async def add_member(
-        self, room_id: str, endpoint: str, *, role: str = "member", sealed_key: bytes | None = None
+        self, room_id: str, endpoint: str, *, role: str = Role.MEMBER, sealed_key: bytes | None = None
     ) -> Member:
         """Add a member; an encrypted room needs its sealed key at the current epoch.
 
@@ -126,7 +128,7 @@ class Store(abc.ABC):
 
     # -- users -----------------------------------------------------------------
     @abc.abstractmethod
-    async def add_user(self, key: str, name: str = "", role: str = "user") -> User:
+    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
         """Add an active user. Raises: InvalidInput, AlreadyExists (also when only case differs)."""
 
     @abc.abstractmethod
@@ -138,15 +140,20 @@ class Store(abc.ABC):
         """All users that keep the rules, sorted by key; the others are appended to `invalid`
         (when given) as InvalidRecords."""
 
-    @abc.abstractmethod
     async def revoke_user(self, key: str) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user
         changes nothing (safe to repeat). Raises: InvalidInput, NotFound, Conflict.
         """
+        return await self._set_status(key, Status.REVOKED)
 
-    @abc.abstractmethod
     async def reinstate_user(self, key: str) -> User:
         """Set status active and clear revoked_at; idempotent. Raises: InvalidInput, NotFound, Conflict."""
+        return await self._set_status(key, Status.ACTIVE)
+
+    @abc.abstractmethod
+    async def _set_status(self, key: str, status: Status) -> User:
+        """revoke_user and reinstate_user: the user given that status by
+        store.domain.with_status, stored unless it had it already."""
 
     # -- authorization: fail closed, the same rules on every backend -------------------
     @abc.abstractmethod
@@ -174,9 +181,9 @@ class Store(abc.ABC):
             return Decision(False, f"{UNCONFIRMED} ({e})")
         except Exception as e:  # noqa: BLE001 - fail closed on anything, a bug included
             return Decision(False, f"{UNCONFIRMED} ({type(e).__name__}: {e})")
-        if user.status == REVOKED:
+        if user.status == Status.REVOKED:
             return Decision(False, f"revoked at {iso_time(user.revoked_at, seconds=True)}", user)
-        if admin and user.role != USER_ADMIN:
+        if admin and user.role != UserRole.ADMIN:
             return Decision(False, "not an admin", user)
         return Decision(True, "active admin" if admin else "active user", user)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from . import rules
 from .errors import BadRecord
-from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER, Member, Room,
-                     SealedKey, User)
+from .models import Member, Reverse, Role, Room, SealedKey, Status, User, UserRole
+
+T = TypeVar("T")
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -25,11 +26,14 @@ def room_obj(r: Room) -> dict[str, Any]:
             "epoch": r.epoch, "created_at": r.created_at}
 
 
+# str(): a role or status may be an enum member (a str subclass); a JSON object holds plain
+# text, as the decoders' exact type checks expect
+
 def member_obj(m: Member) -> dict[str, Any]:
-    return {"room_id": m.room_id, "endpoint": m.endpoint, "role": m.role, "joined_at": m.joined_at}
+    return {"room_id": m.room_id, "endpoint": m.endpoint, "role": str(m.role), "joined_at": m.joined_at}
 
 
-def reverse_obj(m: Member) -> dict[str, Any]:
+def reverse_obj(m: Member | Reverse) -> dict[str, Any]:
     return {"room_id": m.room_id, "endpoint": m.endpoint}
 
 
@@ -39,7 +43,7 @@ def key_obj(k: SealedKey) -> dict[str, Any]:
 
 
 def user_obj(u: User) -> dict[str, Any]:
-    return {"key": u.key, "name": u.name, "role": u.role, "status": u.status,
+    return {"key": u.key, "name": u.name, "role": str(u.role), "status": str(u.status),
             "added_at": u.added_at, "revoked_at": u.revoked_at}
 
 
@@ -86,7 +90,7 @@ def encode_member(m: Member) -> bytes:
     return _dumps(member_obj(m)).encode()
 
 
-def encode_reverse(m: Member) -> bytes:
+def encode_reverse(m: Member | Reverse) -> bytes:
     return _dumps(reverse_obj(m)).encode()
 
 
@@ -120,8 +124,10 @@ def encode_user(u: User) -> bytes:
 
 _ROOM_OK = rules.ROOM_ID_RE.fullmatch
 _LOWER_KEY_OK = rules.LOWER_KEY_RE.fullmatch
-_MEMBER_ROLES = (ROLE_OWNER, ROLE_MEMBER)
-_USER_ROLES = (USER_ADMIN, USER_USER)
+# the plain strings: a hot loop compares each decoded value with them
+_MEMBER_ROLES = tuple(r.value for r in Role)
+_USER_ROLES = tuple(r.value for r in UserRole)
+_STATUSES = tuple(s.value for s in Status)
 _LO, _HI = rules.I64_MIN, rules.I64_MAX
 _a2b = binascii.a2b_base64
 
@@ -180,18 +186,15 @@ def _name_ok(n: str) -> bool:
     return True
 
 
-def _checked(entity: str, o: Any) -> dict[str, Any]:
-    """o itself when it is an object keeping every rule of the entity; else BadRecord."""
+def _by_the_rules(model: Callable[..., T], entity: str, o: Any) -> T:
+    """The model of o, an object that keeps every rule of the entity (the fields in SPEC
+    order); else BadRecord naming the first broken rule."""
     if type(o) is not dict:
         raise BadRecord("not a JSON object")
     why = rules.problem(entity, o)
     if why is not None:
         raise BadRecord(why)
-    return o
-
-
-def decode_room(data: bytes) -> Room:
-    return room_from_obj(_load(data))
+    return model(*(o[name] for name, _ in rules.FIELDS[entity]))
 
 
 def room_from_obj(o: Any) -> Room:
@@ -202,12 +205,7 @@ def room_from_obj(o: Any) -> Room:
                 and type(p) is int and 0 <= p <= _HI and type(c) is int and _LO <= c <= _HI
                 and _ROOM_OK(i) and _LOWER_KEY_OK(w) and _name_ok(n)):
             return Room(i, n, e, w, p, c)
-    o = _checked("rooms", o)
-    return Room(o["id"], o["name"], o["encrypted"], o["owner"], o["epoch"], o["created_at"])
-
-
-def decode_member(data: bytes) -> Member:
-    return member_from_obj(_load(data))
+    return _by_the_rules(Room, "rooms", o)
 
 
 def member_from_obj(o: Any) -> Member:
@@ -216,26 +214,15 @@ def member_from_obj(o: Any) -> Member:
         if (type(r) is str and type(e) is str and type(role) is str and role in _MEMBER_ROLES
                 and type(j) is int and _LO <= j <= _HI and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
             return Member(r, e, role, j)
-    o = _checked("members", o)
-    return Member(o["room_id"], o["endpoint"], o["role"], o["joined_at"])
+    return _by_the_rules(Member, "members", o)
 
 
-def decode_reverse(data: bytes) -> tuple[str, str]:
-    """(room_id, endpoint) of a rooms_by_member value."""
-    return reverse_from_obj(_load(data))
-
-
-def reverse_from_obj(o: Any) -> tuple[str, str]:
+def reverse_from_obj(o: Any) -> Reverse:
     if type(o) is dict:
         r, e = o.get("room_id"), o.get("endpoint")
         if type(r) is str and type(e) is str and _ROOM_OK(r) and _LOWER_KEY_OK(e):
-            return (r, e)
-    o = _checked("rooms_by_member", o)
-    return (o["room_id"], o["endpoint"])
-
-
-def decode_key(data: bytes) -> SealedKey:
-    return key_from_obj(_load(data))
+            return Reverse(r, e)
+    return _by_the_rules(Reverse, "rooms_by_member", o)
 
 
 def key_from_obj(o: Any) -> SealedKey:
@@ -260,12 +247,7 @@ def key_from_obj(o: Any) -> SealedKey:
             o = {**o, "sealed_key": base64.b64decode(raw, validate=True)}
         except (binascii.Error, ValueError):
             raise BadRecord("sealed_key is not standard base64") from None
-    o = _checked("room_keys", o)
-    return SealedKey(o["room_id"], o["epoch"], o["endpoint"], o["sealed_key"], o["created_at"])
-
-
-def decode_user(data: bytes) -> User:
-    return user_from_obj(_load(data))
+    return _by_the_rules(SealedKey, "room_keys", o)
 
 
 def user_from_obj(o: Any) -> User:
@@ -273,14 +255,28 @@ def user_from_obj(o: Any) -> User:
         k, n, role, st, a, rv = (o.get("key"), o.get("name"), o.get("role"), o.get("status"),
                                  o.get("added_at"), o.get("revoked_at"))
         if (type(k) is str and type(n) is str and type(role) is str and role in _USER_ROLES
-                and type(st) is str and st in (ACTIVE, REVOKED) and type(a) is int and _LO <= a <= _HI
+                and type(st) is str and st in _STATUSES and type(a) is int and _LO <= a <= _HI
                 and (rv is None or type(rv) is int and _LO <= rv <= _HI) and _LOWER_KEY_OK(k)
                 and _name_ok(n)):
             return User(k, n, role, st, a, rv)
     if type(o) is dict and "revoked_at" not in o:
         o = {**o, "revoked_at": None}  # a value may leave it out: null
-    o = _checked("users", o)
-    return User(o["key"], o["name"], o["role"], o["status"], o["added_at"], o["revoked_at"])
+    return _by_the_rules(User, "users", o)
+
+
+def _decoder(from_obj: Callable[[Any], T]) -> Callable[[bytes], T]:
+    def decode(data: bytes) -> T:
+        return from_obj(_load(data))
+
+    return decode
+
+
+#: one stored value (bytes) -> its model; BadRecord with the reason
+decode_room = _decoder(room_from_obj)
+decode_member = _decoder(member_from_obj)
+decode_reverse = _decoder(reverse_from_obj)
+decode_key = _decoder(key_from_obj)
+decode_user = _decoder(user_from_obj)
 
 
 # -- rewriting a stored value --------------------------------------------------

@@ -3,10 +3,11 @@ a live fail-closed probe. Plain dataclasses, no UI.
 
 Every bucket's stream info is requested from its leader (the JetStream API routes it
 there). A replica is `offline` when the leader marks it so or has not heard from it for
-STALE_S (after a SIGKILL the leader keeps calling it `current` for ~10 s), `lagging`
-when not current or behind, else `current`. A bucket is `healthy` with a leader and every
-replica current, `degraded` with a leader and a quorum of current peers (leader included),
-else `no-quorum`; a stream info that does not answer within the op timeout is `no-quorum`.
+STALE_S (after a SIGKILL the leader keeps calling it `current` for ~10 s; the rule of
+store.kv.quorum), `lagging` when not current or behind, else `current`. A bucket is
+`healthy` with a leader and every replica current, `degraded` with a leader and a quorum
+of current peers (leader included), else `no-quorum`; a stream info that does not answer
+within the op timeout is `no-quorum`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,31 @@ import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
-from .errors import NotFound, StoreError, Unavailable
+from .errors import StoreError, Unavailable
+from .kv import KvStore
+from .kv.quorum import STALE_S, heard_within, majority
+from .layout import BUCKETS
 from .spec import NatsSpec
 
-HEALTHY = "healthy"
-DEGRADED = "degraded"
-NO_QUORUM = "no-quorum"
-_RANK = {HEALTHY: 0, DEGRADED: 1, NO_QUORUM: 2}
+
+class State(StrEnum):
+    """A bucket's (or the deployment's) health, from best to worst."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    NO_QUORUM = "no-quorum"
+
+
+class ReplicaState(StrEnum):
+    CURRENT = "current"
+    LAGGING = "lagging"
+    OFFLINE = "offline"
+
+
+HEALTHY, DEGRADED, NO_QUORUM = State.HEALTHY, State.DEGRADED, State.NO_QUORUM
+_RANK = {state: i for i, state in enumerate(State)}
 
 DEFAULT_PROBE_KEY = "health-probe"
 
@@ -30,7 +48,7 @@ DEFAULT_PROBE_KEY = "health-probe"
 @dataclass(frozen=True)
 class ReplicaHealth:
     name: str
-    state: str  # "current", "lagging" or "offline"
+    state: ReplicaState
     lag: int = 0  # operations behind the leader
     active_s: float | None = None  # seconds since the leader last heard from it
 
@@ -42,7 +60,7 @@ class BucketHealth:
     replicas: int | None  # configured; None when unknown (no answer, missing)
     leader: str | None
     peers: tuple[ReplicaHealth, ...]  # the replicas other than the leader
-    state: str
+    state: State
     reason: str = ""
 
 
@@ -57,7 +75,7 @@ class ProbeResult:
 @dataclass(frozen=True)
 class HealthReport:
     target: str
-    overall: str
+    overall: State
     buckets: tuple[BucketHealth, ...] = ()
     probe: ProbeResult | None = None
     error: str | None = None  # set when the deployment could not be reached at all
@@ -66,15 +84,12 @@ class HealthReport:
         return dataclasses.asdict(self)
 
 
-def worst(states: list[str]) -> str:
-    return max(states, key=lambda s: _RANK[s]) if states else NO_QUORUM
+def worst(states: list[State]) -> State:
+    return max(states, key=lambda s: _RANK[s]) if states else State.NO_QUORUM
 
 
-def judge_stream(bucket: str, stream: str, info: dict, stale_s: float | None = None) -> BucketHealth:
+def judge_stream(bucket: str, stream: str, info: dict) -> BucketHealth:
     """One bucket's health from its leader's stream info."""
-    from .kv import STALE_S
-
-    stale = STALE_S if stale_s is None else stale_s
     cfg = info.get("config") or {}
     replicas = int(cfg.get("num_replicas", 1))
     cl = info.get("cluster") or {}
@@ -84,46 +99,44 @@ def judge_stream(bucket: str, stream: str, info: dict, stale_s: float | None = N
         active = p.get("active")
         active_s = None if active is None else round(active / 1e9, 3)
         lag = int(p.get("lag", 0) or 0)
-        if p.get("offline") or (active_s is not None and active_s >= stale):
-            state = "offline"
+        if not heard_within(p, STALE_S):
+            state = ReplicaState.OFFLINE
         elif not p.get("current") or lag > 0:
-            state = "lagging"
+            state = ReplicaState.LAGGING
         else:
-            state = "current"
+            state = ReplicaState.CURRENT
         peers.append(ReplicaHealth(p.get("name", "?"), state, lag, active_s))
     peers.sort(key=lambda r: r.name)
     if replicas <= 1:
         # one server holds the whole stream: its answer is the quorum
         return BucketHealth(bucket, stream, replicas, leader or "(single server)", tuple(peers),
-                            HEALTHY)
+                            State.HEALTHY)
     if not leader:
-        return BucketHealth(bucket, stream, replicas, None, tuple(peers), NO_QUORUM, "no leader")
-    need = replicas // 2 + 1
-    good = 1 + sum(1 for p in peers if p.state == "current")
+        return BucketHealth(bucket, stream, replicas, None, tuple(peers), State.NO_QUORUM, "no leader")
+    need = majority(replicas)
+    good = 1 + sum(1 for p in peers if p.state == ReplicaState.CURRENT)
     if good < need:
-        state, reason = NO_QUORUM, f"{good} of {replicas} current, {need} needed"
+        state, reason = State.NO_QUORUM, f"{good} of {replicas} current, {need} needed"
     elif good < replicas:
-        state, reason = DEGRADED, f"{good} of {replicas} current"
+        state, reason = State.DEGRADED, f"{good} of {replicas} current"
     else:
-        state, reason = HEALTHY, ""
+        state, reason = State.HEALTHY, ""
     return BucketHealth(bucket, stream, replicas, leader, tuple(peers), state, reason)
 
 
-async def check_health(target: object, probe_key: str = DEFAULT_PROBE_KEY) -> HealthReport:
+async def check_health(target: NatsSpec | KvStore, probe_key: str = DEFAULT_PROBE_KEY) -> HealthReport:
     """The health of every bucket and a live authorization probe.
 
     target: a NatsSpec (opened read-only here, never creating buckets, closed after) or
     an open store.kv.KvStore. Never raises for an unreachable deployment: the report then
     has `error` set and overall no-quorum.
     """
-    from .kv import BUCKETS, KvStore
-
     own = False
     if isinstance(target, NatsSpec):
         try:
             store = await KvStore.open(dataclasses.replace(target, read_only=True))
         except StoreError as e:
-            return HealthReport(target.label, NO_QUORUM, error=str(e))
+            return HealthReport(target.label, State.NO_QUORUM, error=str(e))
         own = True
     elif isinstance(target, KvStore):
         store = target
@@ -138,24 +151,23 @@ async def check_health(target: object, probe_key: str = DEFAULT_PROBE_KEY) -> He
             await store.close()
 
 
-async def _bucket(store: object, base: str) -> BucketHealth:
-    name, stream = store.bucket(base), store.stream(base)  # type: ignore[attr-defined]
+async def _bucket(store: KvStore, base: str) -> BucketHealth:
+    name, stream = store.bucket(base), store.stream(base)
     try:
-        info = await asyncio.wait_for(
-            store._read_api(f"$JS.API.STREAM.INFO.{stream}"), store.timeout)  # type: ignore[attr-defined]
-    except NotFound:
-        # nothing to replicate; an operator still wants to see it
-        return BucketHealth(name, stream, None, None, (), DEGRADED, "bucket does not exist")
+        info = await asyncio.wait_for(store.stream_info(base), store.op_timeout)
     except (StoreError, asyncio.TimeoutError) as e:
         reason = str(e) if isinstance(e, Unavailable) else "no answer within the op timeout"
-        return BucketHealth(name, stream, None, None, (), NO_QUORUM, reason)
+        return BucketHealth(name, stream, None, None, (), State.NO_QUORUM, reason)
+    if info is None:
+        # nothing to replicate; an operator still wants to see it
+        return BucketHealth(name, stream, None, None, (), State.DEGRADED, "bucket does not exist")
     return judge_stream(name, stream, info)
 
 
-async def _probe(store: object, key: str) -> ProbeResult:
+async def _probe(store: KvStore, key: str) -> ProbeResult:
     """What is_authorized answers now, with the reason behind it, and how long it took."""
     start = time.monotonic()
-    decision = await store.authorization(key)  # type: ignore[attr-defined]
+    decision = await store.authorization(key)
     u = decision.user
     reason = f"{u.key} is {u.status}, role {u.role}" if decision.allowed and u else decision.reason
     return ProbeResult(key, decision.allowed, reason, round(time.monotonic() - start, 4))

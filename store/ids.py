@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from .errors import InvalidInput
-from .models import ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER
+from .models import Role, UserRole
 from .rules import KEY_RE, ROOM_ID_RE
+
 MAX_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -40,16 +40,16 @@ def name(value: object) -> str:
     return value
 
 
-def user_role(value: object) -> str:
-    if value not in (USER_ADMIN, USER_USER):
+def user_role(value: object) -> UserRole:
+    if value not in tuple(UserRole):
         raise InvalidInput(f"invalid user role {_show(value)}: expected admin or user")
-    return value  # type: ignore[return-value]
+    return UserRole(value)
 
 
-def member_role(value: object) -> str:
-    if value not in (ROLE_OWNER, ROLE_MEMBER):
+def member_role(value: object) -> Role:
+    if value not in tuple(Role):
         raise InvalidInput(f"invalid member role {_show(value)}: expected owner or member")
-    return value  # type: ignore[return-value]
+    return Role(value)
 
 
 def epoch(value: object) -> int:
@@ -62,11 +62,6 @@ def sealed_key(value: object) -> bytes:
     if not isinstance(value, (bytes, bytearray)) or len(value) == 0:
         raise InvalidInput("invalid sealed key: expected non-empty bytes")
     return bytes(value)
-
-
-def fingerprint(data: bytes) -> str:
-    """8 hex digits of SHA-256: enough to tell keys apart, reveals nothing of them."""
-    return hashlib.sha256(data).hexdigest()[:8]
 
 
 def _show(value: object) -> str:

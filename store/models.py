@@ -1,15 +1,45 @@
-"""Frozen value types shared by every backend, the UI and the migration."""
+"""Frozen value types shared by every backend, the UI and the migration.
+
+Roles and statuses are StrEnums: a member is its own string, so it compares, hashes,
+prints and serializes as the text the daemon stores. A record read back holds that
+stored text (equal to a member): the decoders and the SQLite reads do not convert a
+million values one by one for nothing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NamedTuple
 
-ROLE_OWNER = "owner"
-ROLE_MEMBER = "member"
-USER_ADMIN = "admin"
-USER_USER = "user"
-ACTIVE = "active"
-REVOKED = "revoked"
+from .text import fingerprint
+
+
+class Role(StrEnum):
+    """A member's role in a room."""
+
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+class UserRole(StrEnum):
+    """A user's role in the allowlist."""
+
+    ADMIN = "admin"
+    USER = "user"
+
+
+class Status(StrEnum):
+    """Whether a user is admitted."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+# the names the CLI and the tests use
+ROLE_OWNER, ROLE_MEMBER = Role.OWNER, Role.MEMBER
+USER_ADMIN, USER_USER = UserRole.ADMIN, UserRole.USER
+ACTIVE, REVOKED = Status.ACTIVE, Status.REVOKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +56,15 @@ class Room:
 class Member:
     room_id: str
     endpoint: str
-    role: str
+    role: Role
     joined_at: int
+
+
+class Reverse(NamedTuple):
+    """A rooms_by_member value (KV only): one row of the reverse index of members."""
+
+    room_id: str
+    endpoint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +78,6 @@ class SealedKey:
     @property
     def fingerprint(self) -> str:
         """A short, stable fingerprint to show instead of the sealed bytes."""
-        from .ids import fingerprint
-
         return fingerprint(self.sealed_key)
 
 
@@ -50,14 +85,14 @@ class SealedKey:
 class User:
     key: str
     name: str
-    role: str
-    status: str
+    role: UserRole
+    status: Status
     added_at: int
     revoked_at: int | None
 
     @property
     def active(self) -> bool:
-        return self.status == ACTIVE
+        return self.status == Status.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)

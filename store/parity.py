@@ -3,43 +3,46 @@
 diff(sqlite_snapshot, kv_snapshot) lists, per entity, the records only in SQLite,
 only in KV, and those whose fields differ (with both values; a sealed key is shown
 by its fingerprint, never its bytes). Invalid records of either snapshot are
-differences too. Identical means zero differences.
+differences too. Identical means zero differences. The entities, their identities and
+their keys are store.layout's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from . import codec
-from .ids import fingerprint
+from .layout import LAYOUT, ROOMS_BY_MEMBER, TABLES, Bucket
 from .models import InvalidRecord, Snapshot
-from .text import printable
+from .text import fingerprint, printable
 
-ENTITIES = ("rooms", "members", "sealed_keys", "users")
+#: the Snapshot's entities, in export order
+ENTITIES = tuple(b.entity for b in TABLES)
+_BY_ENTITY = {b.entity: b for b in LAYOUT}
 
-ONLY_IN_SQLITE = "only_in_sqlite"
-ONLY_IN_KV = "only_in_kv"
-FIELDS_DIFFER = "fields_differ"
-INVALID_IN_SQLITE = "invalid_in_sqlite"
-INVALID_IN_KV = "invalid_in_kv"
+
+class Kind(StrEnum):
+    """What is different about one record."""
+
+    ONLY_IN_SQLITE = "only_in_sqlite"
+    ONLY_IN_KV = "only_in_kv"
+    FIELDS_DIFFER = "fields_differ"
+    INVALID_IN_SQLITE = "invalid_in_sqlite"
+    INVALID_IN_KV = "invalid_in_kv"
+
+
+ONLY_IN_SQLITE, ONLY_IN_KV, FIELDS_DIFFER = Kind.ONLY_IN_SQLITE, Kind.ONLY_IN_KV, Kind.FIELDS_DIFFER
+INVALID_IN_SQLITE, INVALID_IN_KV = Kind.INVALID_IN_SQLITE, Kind.INVALID_IN_KV
+_INVALID = (Kind.INVALID_IN_SQLITE, Kind.INVALID_IN_KV)
 
 _KIND_TEXT = {
-    ONLY_IN_SQLITE: "only in SQLite",
-    ONLY_IN_KV: "only in KV",
-    FIELDS_DIFFER: "fields differ",
-    INVALID_IN_SQLITE: "invalid in SQLite",
-    INVALID_IN_KV: "invalid in KV",
-}
-
-# identity of a record of each entity: a tuple that sorts like the export order,
-# and its KV key (the readable name of the record in reports)
-_IDENTITY: dict[str, Callable[[Any], tuple]] = {
-    "rooms": lambda r: (r.id,),
-    "members": lambda m: (m.room_id, m.endpoint),
-    "sealed_keys": lambda k: (k.room_id, k.epoch, k.endpoint),
-    "users": lambda u: (u.key,),
+    Kind.ONLY_IN_SQLITE: "only in SQLite",
+    Kind.ONLY_IN_KV: "only in KV",
+    Kind.FIELDS_DIFFER: "fields differ",
+    Kind.INVALID_IN_SQLITE: "invalid in SQLite",
+    Kind.INVALID_IN_KV: "invalid in KV",
 }
 
 
@@ -60,7 +63,7 @@ class Difference:
 
     entity: str
     key: str
-    kind: str
+    kind: Kind
     fields: tuple[FieldDiff, ...] = ()
     reason: str = ""
     #: sort key only
@@ -102,7 +105,7 @@ class ParityReport:
         """Differences per entity; invalid records (of any bucket) under "invalid"."""
         out: dict[str, int] = {}
         for d in self.differences:
-            e = "invalid" if d.kind in (INVALID_IN_SQLITE, INVALID_IN_KV) else d.entity
+            e = "invalid" if d.kind in _INVALID else d.entity
             out[e] = out.get(e, 0) + 1
         return out
 
@@ -111,14 +114,9 @@ class ParityReport:
             "identical": self.identical,
             "difference_count": len(self.differences),
             "counts": {e: {"sqlite": self.sqlite_counts.get(e, 0), "kv": self.kv_counts.get(e, 0)}
-                       for e in (*ENTITIES, "rooms_by_member") if e in self.kv_counts or e in ENTITIES},
+                       for e in (*ENTITIES, ROOMS_BY_MEMBER.entity) if e in self.kv_counts or e in ENTITIES},
             "differences": [d.to_json() for d in self.differences],
         }
-
-
-def record_key(entity: str, identity: tuple) -> str:
-    """The KV key of a record (SPEC section 4 layout): parts joined by dots."""
-    return ".".join(str(p) for p in identity)
 
 
 def _value(name: str, value: Any) -> Any:
@@ -138,57 +136,59 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _field_diffs(a: Any, b: Any) -> tuple[FieldDiff, ...]:
+def _field_diffs(bucket: Bucket, a: Any, b: Any) -> tuple[FieldDiff, ...]:
     out = []
-    for f in fields(a):
-        va, vb = getattr(a, f.name), getattr(b, f.name)
+    for name in bucket.field_names:
+        va, vb = getattr(a, name), getattr(b, name)
         # bool vs int: True == 1 in Python, but a room's "encrypted" must stay a bool
         if va != vb or type(va) is not type(vb):
-            out.append(FieldDiff(f.name, _value(f.name, va), _value(f.name, vb)))
+            out.append(FieldDiff(name, _value(name, va), _value(name, vb)))
     return tuple(out)
 
 
 def diff_entity(entity: str, sqlite_records: Iterable[Any], kv_records: Iterable[Any]) -> list[Difference]:
     """Differences of one entity's records (any order in, unsorted out)."""
-    ident = _IDENTITY[entity]
+    bucket = _BY_ENTITY[entity]
+    ident = bucket.identity
     a = {ident(r): r for r in sqlite_records}
     b = {ident(r): r for r in kv_records}
     out: list[Difference] = []
     for k, ra in a.items():
         rb = b.get(k)
         if rb is None:
-            out.append(Difference(entity, record_key(entity, k), ONLY_IN_SQLITE, identity=k))
+            out.append(Difference(entity, bucket.join(*k), Kind.ONLY_IN_SQLITE, identity=k))
         elif ra != rb or not _same_types((ra,), (rb,)):
-            fd = _field_diffs(ra, rb)
-            out.append(Difference(entity, record_key(entity, k), FIELDS_DIFFER, fd, identity=k))
+            fd = _field_diffs(bucket, ra, rb)
+            out.append(Difference(entity, bucket.join(*k), Kind.FIELDS_DIFFER, fd, identity=k))
     for k in b.keys() - a.keys():
-        out.append(Difference(entity, record_key(entity, k), ONLY_IN_KV, identity=k))
+        out.append(Difference(entity, bucket.join(*k), Kind.ONLY_IN_KV, identity=k))
     return out
 
 
-def _invalid(records: Iterable[InvalidRecord], kind: str) -> list[Difference]:
+def _invalid(records: Iterable[InvalidRecord], kind: Kind) -> list[Difference]:
     return [Difference(r.bucket, r.key, kind, reason=r.reason, identity=(r.key,)) for r in records]
 
 
-_ORDER = {"rooms": 0, "members": 1, "rooms_by_member": 2, "sealed_keys": 3, "users": 4}
+#: entities in the layout's order, the reverse index among them
+_ORDER = {b.entity: i for i, b in enumerate(LAYOUT)}
 
 
 def _sort_key(d: Difference) -> tuple:
-    # entities in export order, invalid records after them by bucket name
-    invalid = d.kind in (INVALID_IN_SQLITE, INVALID_IN_KV)
+    # entities in layout order, invalid records after them by bucket name
+    invalid = d.kind in _INVALID
     return (invalid, 0 if invalid else _ORDER[d.entity], d.entity, d.identity, d.kind)
 
 
 def diff(sqlite_snapshot: Snapshot, kv_snapshot: Snapshot) -> ParityReport:
     """Every difference between the two snapshots, sorted by entity then identity."""
     out: list[Difference] = []
-    for entity in ENTITIES:
-        sa, sb = getattr(sqlite_snapshot, entity), getattr(kv_snapshot, entity)
+    for bucket in TABLES:
+        sa, sb = bucket.records(sqlite_snapshot), bucket.records(kv_snapshot)
         if sa == sb and _same_types(sa, sb):
             continue  # the common case: one fast tuple comparison
-        out.extend(diff_entity(entity, sa, sb))
-    out.extend(_invalid(sqlite_snapshot.invalid, INVALID_IN_SQLITE))
-    out.extend(_invalid(kv_snapshot.invalid, INVALID_IN_KV))
+        out.extend(diff_entity(bucket.entity, sa, sb))
+    out.extend(_invalid(sqlite_snapshot.invalid, Kind.INVALID_IN_SQLITE))
+    out.extend(_invalid(kv_snapshot.invalid, Kind.INVALID_IN_KV))
     out.sort(key=_sort_key)
     return ParityReport(
         differences=tuple(out),
@@ -205,16 +205,15 @@ def _same_types(a: tuple, b: tuple) -> bool:
 
 
 def counts(snap: Snapshot) -> dict[str, int]:
-    return {e: len(getattr(snap, e)) for e in ENTITIES}
+    return {b.entity: len(b.records(snap)) for b in TABLES}
 
 
 def render_table(report: ParityReport, *, limit: int | None = 200) -> str:
     """A readable summary: counts per entity, then one line per difference."""
     per = report.count_by_entity()
     lines = [f"{'entity':<16} {'sqlite':>10} {'kv':>10} {'differences':>12}"]
-    shown_entities = list(ENTITIES)
-    if "rooms_by_member" in report.kv_counts:
-        shown_entities.insert(2, "rooms_by_member")
+    # the reverse index only when the KV side was read raw (diff_raw)
+    shown_entities = [b.entity for b in LAYOUT if b.table is not None or b.entity in report.kv_counts]
     for e in shown_entities:
         lines.append(f"{e:<16} {report.sqlite_counts.get(e, 0):>10} {report.kv_counts.get(e, 0):>10} "
                      f"{per.get(e, 0):>12}")
@@ -240,61 +239,14 @@ def render_table(report: ParityReport, *, limit: int | None = 200) -> str:
 # with them and decodes only what differs: a stricter check (byte for byte, the reverse
 # index included) at half the cost of decoding every value.
 
-#: bucket -> the entity its records are reported under
-BUCKET_ENTITY = {"rooms": "rooms", "members": "members", "rooms_by_member": "rooms_by_member",
-                 "room_keys": "sealed_keys", "users": "users"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Reverse:
-    """A rooms_by_member row as a record, so it diffs like the others."""
-
-    room_id: str
-    endpoint: str
-
-
-def _decode_reverse(data: bytes) -> _Reverse:
-    return _Reverse(*codec.decode_reverse(data))
-
-
-# bucket -> (decode value, KV key of a record, identity of a record)
-_CODECS: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], str], Callable[[Any], tuple]]] = {
-    "rooms": (codec.decode_room, lambda r: r.id, _IDENTITY["rooms"]),
-    "members": (codec.decode_member, lambda m: f"{m.room_id}.{m.endpoint}", _IDENTITY["members"]),
-    "rooms_by_member": (_decode_reverse, lambda v: f"{v.endpoint}.{v.room_id}",
-                        lambda v: (v.endpoint, v.room_id)),
-    "room_keys": (codec.decode_key, lambda k: f"{k.room_id}.{k.epoch}.{k.endpoint}",
-                  _IDENTITY["sealed_keys"]),
-    "users": (codec.decode_user, lambda u: u.key, _IDENTITY["users"]),
-}
-
-
-def bucket_records(snap: Snapshot) -> dict[str, Callable[[], Iterable[tuple[str, bytes]]]]:
-    """(key, value) producers per bucket: keys per SPEC section 4, values by store.codec."""
-    return {
-        "users": lambda: ((u.key, codec.encode_user(u)) for u in snap.users),
-        "room_keys": lambda: ((f"{k.room_id}.{k.epoch}.{k.endpoint}", codec.encode_key(k))
-                              for k in snap.sealed_keys),
-        "members": lambda: ((f"{m.room_id}.{m.endpoint}", codec.encode_member(m))
-                            for m in snap.members),
-        "rooms_by_member": lambda: ((f"{m.endpoint}.{m.room_id}", codec.encode_reverse(m))
-                                    for m in snap.members),
-        "rooms": lambda: ((r.id, codec.encode_room(r)) for r in snap.rooms),
-    }
-
-
 def expected_rows(snap: Snapshot) -> dict[str, dict[str, bytes]]:
     """What the buckets hold after a migration of snap: bucket -> key -> value bytes."""
-    return {b: dict(producer()) for b, producer in bucket_records(snap).items()}
+    return {b.name: dict(b.rows(snap)) for b in LAYOUT}
 
 
-def _records_by_key(snap: Snapshot, bucket: str) -> dict[str, Any]:
-    if bucket == "rooms_by_member":
-        records: Iterable[Any] = (_Reverse(m.room_id, m.endpoint) for m in snap.members)
-    else:
-        records = getattr(snap, BUCKET_ENTITY[bucket])
-    key_of = _CODECS[bucket][1]
-    return {key_of(r): r for r in records}
+def _records_by_key(snap: Snapshot, bucket: Bucket) -> dict[str, Any]:
+    key_of = bucket.key
+    return {key_of(r): r for r in bucket.records(snap)}
 
 
 def diff_raw(sqlite_snapshot: Snapshot, kv_rows: Mapping[str, Iterable[tuple[str, bytes]]],
@@ -311,41 +263,41 @@ def diff_raw(sqlite_snapshot: Snapshot, kv_rows: Mapping[str, Iterable[tuple[str
         expected = expected_rows(sqlite_snapshot)
     out: list[Difference] = []
     kv_counts: dict[str, int] = {}
-    for bucket, entity in BUCKET_ENTITY.items():
-        decode, key_of, ident = _CODECS[bucket]
-        remaining = dict(expected.get(bucket, {}))
+    for bucket in LAYOUT:
+        name, entity, key_of, ident = bucket.name, bucket.entity, bucket.key, bucket.identity
+        remaining = dict(expected.get(name, {}))
         ours: dict[str, Any] | None = None  # built on the first mismatch only
         live = 0
-        for key, value in kv_rows.get(bucket, ()):
+        for key, value in kv_rows.get(name, ()):
             live += 1
             want = remaining.pop(key, None)
             if want is not None and want == value:
                 continue
             try:
-                record = decode(value)
+                record = bucket.decode(value)
             except ValueError as e:
-                out.append(Difference(bucket, key, INVALID_IN_KV, reason=str(e), identity=(key,)))
+                out.append(Difference(name, key, Kind.INVALID_IN_KV, reason=str(e), identity=(key,)))
                 continue
             if key_of(record) != key:
-                out.append(Difference(bucket, key, INVALID_IN_KV, identity=(key,),
+                out.append(Difference(name, key, Kind.INVALID_IN_KV, identity=(key,),
                                       reason=f"value names {key_of(record)!r}, not its key"))
                 continue
             if want is None:
-                out.append(Difference(entity, key, ONLY_IN_KV, identity=ident(record)))
+                out.append(Difference(entity, key, Kind.ONLY_IN_KV, identity=ident(record)))
                 continue
             if ours is None:
                 ours = _records_by_key(sqlite_snapshot, bucket)
-            mine = ours[key]
-            if mine != record or not _same_types((mine,), (record,)):
-                out.append(Difference(entity, key, FIELDS_DIFFER, _field_diffs(mine, record),
-                                      identity=ident(record)))
+            # field by field: the reverse index's records are members, its values not
+            fd = _field_diffs(bucket, ours[key], record)
+            if fd:
+                out.append(Difference(entity, key, Kind.FIELDS_DIFFER, fd, identity=ident(record)))
         kv_counts[entity] = live
         if remaining:
             ours = ours if ours is not None else _records_by_key(sqlite_snapshot, bucket)
             for key in remaining:
-                out.append(Difference(entity, key, ONLY_IN_SQLITE, identity=ident(ours[key])))
-    out.extend(_invalid(sqlite_snapshot.invalid, INVALID_IN_SQLITE))
+                out.append(Difference(entity, key, Kind.ONLY_IN_SQLITE, identity=ident(ours[key])))
+    out.extend(_invalid(sqlite_snapshot.invalid, Kind.INVALID_IN_SQLITE))
     out.sort(key=_sort_key)
     sqlite_counts = counts(sqlite_snapshot)
-    sqlite_counts["rooms_by_member"] = len(sqlite_snapshot.members)
+    sqlite_counts[ROOMS_BY_MEMBER.entity] = len(ROOMS_BY_MEMBER.records(sqlite_snapshot))
     return ParityReport(differences=tuple(out), sqlite_counts=sqlite_counts, kv_counts=kv_counts)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InvalidInput
+from .layout import TABLES
 from .models import Snapshot
+from .sqlite_file import build_database, insert_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +32,6 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
     Raises: InvalidInput (the path exists, its directory does not, or the snapshot has
     invalid records), StoreError (the database could not be written).
     """
-    from .sqlite import build_database
-
     target = Path(path)
     if target.exists():
         raise InvalidInput(f"{target} exists already: name a new file")
@@ -42,18 +42,8 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
 
     def fill(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO rooms (id, name, encrypted, owner, epoch, created_at) VALUES (?,?,?,?,?,?)",
-            ((r.id, r.name, int(r.encrypted), r.owner, r.epoch, r.created_at) for r in snap.rooms))
-        conn.executemany(
-            "INSERT INTO members (room_id, endpoint, role, joined_at) VALUES (?,?,?,?)",
-            ((m.room_id, m.endpoint, m.role, m.joined_at) for m in snap.members))
-        conn.executemany(
-            "INSERT INTO room_keys (room_id, epoch, endpoint, sealed_key, created_at) VALUES (?,?,?,?,?)",
-            ((k.room_id, k.epoch, k.endpoint, k.sealed_key, k.created_at) for k in snap.sealed_keys))
-        conn.executemany(
-            "INSERT INTO users (key, name, role, status, added_at, revoked_at) VALUES (?,?,?,?,?,?)",
-            ((u.key, u.name, u.role, u.status, u.added_at, u.revoked_at) for u in snap.users))
+        for bucket in TABLES:
+            conn.executemany(insert_sql(bucket), map(bucket.values, bucket.records(snap)))
         # members or keys of a room that is not there: the KV state is not a valid database
         broken = conn.execute("PRAGMA foreign_key_check").fetchall()
         if broken:
@@ -65,6 +55,5 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
     # build_database writes under a temporary name and links it into place (never overwrites)
     build_database(str(target), fill)
     size = target.stat().st_size
-    counts = {"rooms": len(snap.rooms), "members": len(snap.members),
-              "room_keys": len(snap.sealed_keys), "users": len(snap.users)}
+    counts = {b.table: len(b.records(snap)) for b in TABLES}
     return RestoreInfo(str(target), size, counts)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .models import ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER
+from .models import Role, Status, UserRole
 
 I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
 ROOM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -185,12 +185,9 @@ EPOCH = Kind("epoch", _epoch, ("integer",), "{c} < 0", "negative epoch")
 TIME = Kind("time", _time, ("integer",))
 OPT_TIME = Kind("optional time", _opt_time, ("integer", "null"))
 BLOB = Kind("bytes", _blob, ("blob",))
-MEMBER_ROLE = Kind("member role", _one_of(ROLE_OWNER, ROLE_MEMBER), ("text",),
-                   _in_sql(ROLE_OWNER, ROLE_MEMBER), "expected owner or member")
-USER_ROLE = Kind("user role", _one_of(USER_ADMIN, USER_USER), ("text",), _in_sql(USER_ADMIN, USER_USER),
-                 "expected admin or user")
-STATUS = Kind("status", _one_of(ACTIVE, REVOKED), ("text",), _in_sql(ACTIVE, REVOKED),
-              "expected active or revoked")
+MEMBER_ROLE = Kind("member role", _one_of(*Role), ("text",), _in_sql(*Role), "expected owner or member")
+USER_ROLE = Kind("user role", _one_of(*UserRole), ("text",), _in_sql(*UserRole), "expected admin or user")
+STATUS = Kind("status", _one_of(*Status), ("text",), _in_sql(*Status), "expected active or revoked")
 
 #: entity (the SQLite table) -> its fields in SPEC order, each with its kind
 FIELDS: dict[str, tuple[tuple[str, Kind], ...]] = {

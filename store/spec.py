@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .base import Store
 from .errors import InvalidInput
 
 Clock = Callable[[], int]
@@ -62,16 +61,3 @@ class NatsSpec:
 
 StoreSpec = SqliteSpec | NatsSpec
 
-
-async def open_store(spec: StoreSpec, clock: Clock = system_clock) -> Store:
-    """Open the backend named by spec inside the running event loop.
-
-    Raises: InvalidInput (missing or foreign file, wrong schema), Unavailable.
-    """
-    if isinstance(spec, SqliteSpec):
-        from .sqlite import SqliteStore
-
-        return await SqliteStore.open(spec, clock=clock)
-    from .kv import KvStore
-
-    return await KvStore.open(spec, clock=clock)

@@ -3,7 +3,9 @@
 The daemon may write the same file while this tool runs, so: WAL (set when this
 tool creates a database; an existing file's journal mode is left as it is), a busy
 timeout, BEGIN IMMEDIATE for every read-modify-write, and one read transaction for
-a snapshot. Every sqlite3/aiosqlite error is mapped to store.errors here.
+a snapshot. Every sqlite3/aiosqlite error is mapped to store.errors here. The file
+itself (schema, creation, header checks) is store.sqlite_file's; the domain rules of
+a change are store.domain's.
 """
 
 from __future__ import annotations
@@ -12,115 +14,23 @@ import asyncio
 import itertools
 import os
 import sqlite3
-import stat
-import tempfile
-import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 
 import aiosqlite
 
-from . import ids, rules
+from . import domain, ids, layout, rules
 from .aio import settle
 from .base import Store
-from .errors import (AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError,
-                     Unavailable)
-from .models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, InvalidRecord, Member, Room, SealedKey,
-                     Snapshot, User)
+from .errors import AlreadyExists, BadRecord, InvalidInput, ReadOnly, StoreError, Unavailable
+from .layout import MEMBERS, ROOM_KEYS, ROOMS, USERS, Bucket
+from .models import InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, SqliteSpec, system_clock
+from .sqlite_file import SCHEMA_VERSION, check_header, file_uri, insert_sql
 
-SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
-TABLES = ("members", "room_keys", "rooms", "users")
-
-SCHEMA = """
-CREATE TABLE rooms (
-  id         TEXT PRIMARY KEY,
-  name       TEXT NOT NULL,
-  encrypted  INTEGER NOT NULL CHECK (encrypted IN (0, 1)),
-  owner      TEXT NOT NULL,
-  epoch      INTEGER NOT NULL CHECK (epoch >= 0),
-  created_at INTEGER NOT NULL
-);
-CREATE TABLE members (
-  room_id   TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-  endpoint  TEXT NOT NULL,
-  role      TEXT NOT NULL CHECK (role IN ('owner', 'member')),
-  joined_at INTEGER NOT NULL,
-  PRIMARY KEY (room_id, endpoint)
-);
-CREATE INDEX members_by_endpoint ON members(endpoint, room_id);
-CREATE TABLE room_keys (
-  room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-  epoch      INTEGER NOT NULL,
-  endpoint   TEXT NOT NULL,
-  sealed_key BLOB NOT NULL,
-  created_at INTEGER NOT NULL,
-  PRIMARY KEY (room_id, epoch, endpoint)
-);
-CREATE TABLE users (
-  key        TEXT PRIMARY KEY,
-  name       TEXT NOT NULL DEFAULT '',
-  role       TEXT NOT NULL CHECK (role IN ('admin', 'user')),
-  status     TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
-  added_at   INTEGER NOT NULL,
-  revoked_at INTEGER
-);
-"""
-
-_ROOM_COLS, _MEMBER_COLS, _KEY_COLS, _USER_COLS = (", ".join(f for f, _ in rules.FIELDS[t])
-                                                   for t in ("rooms", "members", "room_keys", "users"))
-_MAGIC = b"SQLite format 3\x00"
-
-
-# -- creating a database -------------------------------------------------------
-
-def create_database(path: str) -> None:
-    """Create an empty schema-v1 database at path (WAL). Refuses an existing file.
-
-    Written under a temporary name next to path and linked into place, so a failure
-    leaves nothing behind and a file that appeared meanwhile is never overwritten.
-    Raises: InvalidInput.
-    """
-    build_database(path, lambda con: None)
-
-
-def build_database(path: str, fill: Callable[[sqlite3.Connection], None]) -> None:
-    """Create a schema-v1 database, let fill(sqlite3.Connection) write into it, then put it
-    at path; used by create_database and the seeder. Raises: InvalidInput."""
-    if os.path.lexists(path):
-        raise InvalidInput(f"refusing to overwrite an existing file: {path}")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise InvalidInput(f"no such directory: {parent}")
-    try:
-        # a fresh empty file of our own, next to path (same file system for the link); SQLite
-        # takes an empty file as a new database
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
-        os.close(fd)
-    except OSError as e:
-        raise InvalidInput(f"cannot create database {path}: {e}") from None
-    try:
-        con = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            con.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-            fill(con)
-            con.execute("PRAGMA synchronous = FULL")  # fill may have lowered it; flush before linking
-            con.execute("PRAGMA journal_mode = WAL")  # last: a bulk fill need not pass through the WAL
-        finally:
-            con.close()  # the last connection checkpoints and removes -wal/-shm
-        os.link(tmp, path)  # unlike rename, fails when path exists
-    except FileExistsError:
-        raise InvalidInput(f"refusing to overwrite an existing file: {path}") from None
-    except (sqlite3.Error, OSError) as e:
-        raise InvalidInput(f"cannot create database {path}: {e}") from None
-    finally:
-        for p in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                pass
+TABLES = tuple(b.table for b in layout.TABLES)
 
 
 # -- error mapping -------------------------------------------------------------
@@ -158,50 +68,15 @@ def _mapped() -> Iterator[None]:
         raise _map_error(e) from None
 
 
-def _check_header(path: str) -> None:
-    """Reject a non-SQLite file or another schema version without opening it with SQLite,
-    so a foreign file gets no -wal/-shm beside it and stays byte-identical."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror or e}") from None
-    if not stat.S_ISREG(mode):
-        # a FIFO would block the read below forever; a device is never a database
-        what = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
-        raise InvalidInput(f"not a SQLite database ({what}): {path}")
-    try:
-        with open(path, "rb") as f:
-            header = f.read(100)
-    except IsADirectoryError:
-        raise InvalidInput(f"not a SQLite database (a directory): {path}") from None
-    except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror or e}") from None
-    if len(header) < 100 or not header.startswith(_MAGIC):
-        raise InvalidInput(f"not a SQLite database: {path}")
-    # user_version lives at offset 60; the header is only authoritative without a WAL
-    # (a committed change may still be in the -wal file), else PRAGMA checks it below.
-    version = int.from_bytes(header[60:64], "big")
-    if version != SCHEMA_VERSION and not os.path.exists(path + "-wal"):
-        raise InvalidInput(f"unsupported schema version {version} in {path}: expected {SCHEMA_VERSION}")
-
-
-def _uri(path: str) -> str:
-    # rw: never create the file. Also for a read-only store (which refuses every change
-    # itself): a mode=ro connection to a WAL database leaves the -wal and -shm files it
-    # needs beside it, where a read-write one, the last to close, removes them as any
-    # SQLite client does. SQLite opens a file it may not write read-only.
-    return f"file:{urllib.request.pathname2url(os.path.abspath(path))}?mode=rw"
-
-
 # What the store reads is checked against store.rules (the KV decoder's rules too), in
 # SQL, by SQLite: a row a daemon wrote with CHECK constraints off, text in a timestamp or
 # a name that is not UTF-8 is reported as an invalid record (table, identity, reason),
 # never a crash and never silently a record.
-_COLUMNS = {"rooms": _ROOM_COLS, "members": _MEMBER_COLS, "room_keys": _KEY_COLS, "users": _USER_COLS}
+_COLUMNS = {b.table: ", ".join(b.field_names) for b in layout.TABLES}
 #: the identity of a row, written as its KV key (SPEC section 4)
-_IDENTITY = {"rooms": "id", "members": "room_id || '.' || endpoint",
-             "room_keys": "room_id || '.' || epoch || '.' || endpoint", "users": "key"}
+_IDENTITY = {b.table: " || '.' || ".join(b.key_fields) for b in layout.TABLES}
+#: a whole table in identity order (`+col`: see export_snapshot)
+_EXPORT_ORDER = {b.table: " ORDER BY " + ", ".join(f"+{f}" for f in b.key_fields) for b in layout.TABLES}
 _BAD = {t: rules.sql_is_bad(t) for t in TABLES}
 #: the same rules without the tests that call back into Python, for bulk reads (see _select)
 _BAD_IN_SQL = {t: rules.sql_is_bad(t, in_sql=False) for t in TABLES}
@@ -236,7 +111,6 @@ class SqliteStore(Store):
 
     def __init__(self, db: aiosqlite.Connection, spec: SqliteSpec, clock: Clock) -> None:
         self._db = db
-        self._spec = spec
         self._clock = clock
         self._lock = asyncio.Lock()
         self._writes = 0  # PRAGMA data_version does not move on our own commits
@@ -250,10 +124,10 @@ class SqliteStore(Store):
         path = spec.path
         if not os.path.exists(path):
             raise InvalidInput(f"no such database: {path}")
-        _check_header(path)
+        check_header(path)
         try:
             # settled: a connection opened for a cancelled caller is closed below, not leaked
-            db = await settle(aiosqlite.connect(_uri(path), uri=True,
+            db = await settle(aiosqlite.connect(file_uri(path), uri=True,
                                                 isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000))
         except sqlite3.Error as e:
             raise InvalidInput(f"cannot open {path}: {e}") from None
@@ -375,43 +249,45 @@ class SqliteStore(Store):
         return list(rows), [InvalidRecord(table, _shown(i), _shown(why)) for i, why in bad]
 
     async def _one(self, db: aiosqlite.Connection, table: str, where: str, params: tuple,
-                   kind: str, ident: str) -> tuple:
+                   what: str) -> tuple | None:
+        """The one row matching where, None when there is none. Raises: BadRecord (naming
+        `what`) when it breaks a rule."""
         rows, bad = await self._select(db, table, where, params)
         if bad:
-            raise BadRecord(f"stored {kind} {ident} is invalid: {bad[0].reason}")
-        if not rows:
-            raise NotFound(f"no such {kind}: {ident}")
-        return rows[0]
+            raise BadRecord(f"stored {what} is invalid: {bad[0].reason}")
+        return rows[0] if rows else None
 
     async def _room_in(self, db: aiosqlite.Connection, rid: str) -> Room:
-        return _room(await self._one(db, "rooms", "id = ?", (rid,), "room", rid))
+        row = await self._one(db, "rooms", "id = ?", (rid,), f"room {rid}")
+        if row is None:
+            raise domain.no_room(rid)
+        return _room(row)
 
     async def _user_in(self, db: aiosqlite.Connection, key: str) -> User:
-        return User(*await self._one(db, "users", "key = ?", (key,), "user", key))
+        row = await self._one(db, "users", "key = ?", (key,), f"user {key}")
+        if row is None:
+            raise domain.no_user(key)
+        return User(*row)
+
+    @staticmethod
+    async def _insert(db: aiosqlite.Connection, bucket: Bucket, *records: object, replace: bool = False) -> None:
+        # sqlite3 stores a bool (a room's encrypted) as 0 or 1
+        await db.executemany(insert_sql(bucket, replace), map(bucket.values, records))
 
     # -- rooms -----------------------------------------------------------------
 
     async def create_room(self, room_id: str, name: str, owner: str, *, encrypted: bool = False,
                           sealed_key: bytes | None = None) -> Room:
-        rid, nm, own = ids.room_id(room_id), ids.name(name), ids.endpoint(owner)
-        if encrypted:
-            if sealed_key is None:
-                raise InvalidInput(f"encrypted room {rid} needs the owner's sealed key")
-            sk = ids.sealed_key(sealed_key)
-        elif sealed_key is not None:
-            raise InvalidInput(f"unencrypted room {rid} takes no sealed key")
-        now, epoch = self._clock(), 1 if encrypted else 0
+        new = domain.new_room(room_id, name, owner, encrypted, sealed_key, self._clock())
+        rid = new.room.id
         async with self._write() as db:
             if await db.execute_fetchall("SELECT 1 FROM rooms WHERE id = ?", (rid,)):
-                raise AlreadyExists(f"room {rid} already exists")
-            await db.execute(f"INSERT INTO rooms ({_ROOM_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
-                             (rid, nm, int(encrypted), own, epoch, now))
-            await db.execute(f"INSERT INTO members ({_MEMBER_COLS}) VALUES (?, ?, ?, ?)",
-                             (rid, own, ROLE_OWNER, now))
-            if encrypted:
-                await db.execute(f"INSERT INTO room_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?)",
-                                 (rid, epoch, own, sk, now))
-        return Room(rid, nm, encrypted, own, epoch, now)
+                raise domain.room_exists(rid)
+            await self._insert(db, ROOMS, new.room)
+            await self._insert(db, MEMBERS, new.owner)
+            if new.key is not None:
+                await self._insert(db, ROOM_KEYS, new.key)
+        return new.room
 
     async def get_room(self, room_id: str) -> Room:
         rid = ids.room_id(room_id)
@@ -436,38 +312,28 @@ class SqliteStore(Store):
 
     # -- members ---------------------------------------------------------------
 
-    async def add_member(self, room_id: str, endpoint: str, *, role: str = ROLE_MEMBER,
+    async def add_member(self, room_id: str, endpoint: str, *, role: str = Role.MEMBER,
                          sealed_key: bytes | None = None) -> Member:
-        rid, ep, role = ids.room_id(room_id), ids.endpoint(endpoint), ids.member_role(role)
-        if role == ROLE_OWNER:
-            raise InvalidInput(f"room {rid} has one owner, set when it is created; add {ep} as member")
-        sk = ids.sealed_key(sealed_key) if sealed_key is not None else None
+        args = domain.member_args(room_id, endpoint, role, sealed_key)
         now = self._clock()
         async with self._write() as db:
-            room = await self._room_in(db, rid)
-            if room.encrypted and sk is None:
-                raise InvalidInput(f"encrypted room {rid} needs {ep}'s sealed key at epoch {room.epoch}")
-            if not room.encrypted and sk is not None:
-                raise InvalidInput(f"unencrypted room {rid} takes no sealed key")
+            room = await self._room_in(db, args.room_id)
+            member, key = domain.new_member(args, room, now)
             if await db.execute_fetchall("SELECT 1 FROM members WHERE room_id = ? AND endpoint = ?",
-                                         (rid, ep)):
-                raise AlreadyExists(f"{ep} is already a member of room {rid}")
-            await db.execute(f"INSERT INTO members ({_MEMBER_COLS}) VALUES (?, ?, ?, ?)",
-                             (rid, ep, role, now))
-            if sk is not None:
-                await db.execute(f"INSERT OR REPLACE INTO room_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?)",
-                                 (rid, room.epoch, ep, sk, now))
-        return Member(rid, ep, role, now)
+                                         (args.room_id, args.endpoint)):
+                raise domain.member_exists(args.room_id, args.endpoint)
+            await self._insert(db, MEMBERS, member)
+            if key is not None:
+                await self._insert(db, ROOM_KEYS, key, replace=True)
+        return member
 
     async def remove_member(self, room_id: str, endpoint: str) -> None:
         rid, ep = ids.room_id(room_id), ids.endpoint(endpoint)
         async with self._write() as db:
-            room = await self._room_in(db, rid)
-            if ep == room.owner:
-                raise InvalidInput(f"{ep} owns room {rid} and cannot be removed from it")
+            domain.check_removable(await self._room_in(db, rid), ep)
             cur = await db.execute("DELETE FROM members WHERE room_id = ? AND endpoint = ?", (rid, ep))
             if cur.rowcount == 0:
-                raise NotFound(f"{ep} is not a member of room {rid}")
+                raise domain.not_a_member(rid, ep)
 
     async def list_members(self, room_id: str) -> list[Member]:
         rid = ids.room_id(room_id)
@@ -491,16 +357,11 @@ class SqliteStore(Store):
 
     async def put_key(self, room_id: str, epoch: int, endpoint: str, sealed_key: bytes) -> SealedKey:
         rid, e, ep = ids.room_id(room_id), ids.epoch(epoch), ids.endpoint(endpoint)
-        sk, now = ids.sealed_key(sealed_key), self._clock()
+        key = SealedKey(rid, e, ep, ids.sealed_key(sealed_key), self._clock())
         async with self._write() as db:
-            room = await self._room_in(db, rid)
-            if not room.encrypted:
-                raise InvalidInput(f"unencrypted room {rid} has no sealed keys")
-            if not 1 <= e <= room.epoch:
-                raise InvalidInput(f"room {rid} has no epoch {e}: expected 1 to {room.epoch}")
-            await db.execute(f"INSERT OR REPLACE INTO room_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?)",
-                             (rid, e, ep, sk, now))
-        return SealedKey(rid, e, ep, sk, now)
+            domain.check_key_epoch(await self._room_in(db, rid), e)
+            await self._insert(db, ROOM_KEYS, key, replace=True)
+        return key
 
     async def get_key(self, room_id: str, endpoint: str, epoch: int | None = None) -> SealedKey:
         rid, ep = ids.room_id(room_id), ids.endpoint(endpoint)
@@ -509,7 +370,9 @@ class SqliteStore(Store):
             room = await self._room_in(db, rid)
             e = room.epoch if e is None else e
             row = await self._one(db, "room_keys", "room_id = ? AND epoch = ? AND endpoint = ?",
-                                  (rid, e, ep), "sealed key", f"of {ep} in room {rid} at epoch {e}")
+                                  (rid, e, ep), f"sealed key of {ep} in room {rid} at epoch {e}")
+        if row is None:
+            raise domain.no_key(rid, ep, e)
         return SealedKey(*row)
 
     async def list_keys(self, room_id: str) -> list[SealedKey]:
@@ -521,46 +384,29 @@ class SqliteStore(Store):
 
     async def rekey(self, room_id: str, sealed_keys: Mapping[str, bytes]) -> Room:
         rid = ids.room_id(room_id)
-        keys: dict[str, bytes] = {}
-        for ep, sk in sealed_keys.items():
-            norm = ids.endpoint(ep)
-            if norm in keys:
-                raise InvalidInput(f"rekey of room {rid} names {norm} twice (keys are case-insensitive)")
-            keys[norm] = ids.sealed_key(sk)
+        keys = domain.rekey_keys(rid, sealed_keys)
         now = self._clock()
         async with self._write() as db:
             room = await self._room_in(db, rid)
-            if not room.encrypted:
-                raise InvalidInput(f"unencrypted room {rid} cannot be rekeyed")
             rows, _ = await self._select(db, "members", "room_id = ?", (rid,))
-            members = {r[1] for r in rows}
-            missing = sorted(members - keys.keys())
-            if missing:
-                raise InvalidInput(f"rekey of room {rid} misses a sealed key for member(s): "
-                                   f"{', '.join(missing)}")
-            strangers = sorted(keys.keys() - members)
-            if strangers:
-                raise InvalidInput(f"rekey of room {rid} has keys for non-member(s): {', '.join(strangers)}")
-            epoch = room.epoch + 1
+            new = domain.rekeyed(room, {r[1] for r in rows}, keys)
             cur = await db.execute("UPDATE rooms SET epoch = ? WHERE id = ? AND epoch = ?",
-                                   (epoch, rid, room.epoch))
+                                   (new.epoch, rid, room.epoch))
             if cur.rowcount != 1:
-                raise Conflict(f"room {rid} changed during the rekey")
-            await db.executemany(f"INSERT OR REPLACE INTO room_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?)",
-                                 [(rid, epoch, ep, sk, now) for ep, sk in sorted(keys.items())])
-        return Room(room.id, room.name, room.encrypted, room.owner, epoch, room.created_at)
+                raise domain.rekey_conflict(rid)
+            await self._insert(db, ROOM_KEYS, *(SealedKey(rid, new.epoch, ep, sk, now)
+                                                for ep, sk in sorted(keys.items())), replace=True)
+        return new
 
     # -- users -----------------------------------------------------------------
 
-    async def add_user(self, key: str, name: str = "", role: str = "user") -> User:
-        k, nm, role = ids.key(key), ids.name(name), ids.user_role(role)
-        now = self._clock()
+    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
+        user = domain.new_user(key, name, role, self._clock())
         async with self._write() as db:
-            if await db.execute_fetchall("SELECT 1 FROM users WHERE key = ?", (k,)):
-                raise AlreadyExists(f"user {k} already exists")
-            await db.execute(f"INSERT INTO users ({_USER_COLS}) VALUES (?, ?, ?, ?, ?, NULL)",
-                             (k, nm, role, ACTIVE, now))
-        return User(k, nm, role, ACTIVE, now, None)
+            if await db.execute_fetchall("SELECT 1 FROM users WHERE key = ?", (user.key,)):
+                raise domain.user_exists(user.key)
+            await self._insert(db, USERS, user)
+        return user
 
     async def get_user(self, key: str) -> User:
         k = ids.key(key)
@@ -574,24 +420,16 @@ class SqliteStore(Store):
             invalid += bad
         return list(itertools.starmap(User, rows))
 
-    async def revoke_user(self, key: str) -> User:
+    async def _set_status(self, key: str, status: Status) -> User:
         k = ids.key(key)
         now = self._clock()
         async with self._write() as db:
             user = await self._user_in(db, k)
-            if user.status == REVOKED:
-                return user  # idempotent: keep the first revoked_at
-            await db.execute("UPDATE users SET status = ?, revoked_at = ? WHERE key = ?", (REVOKED, now, k))
-        return User(user.key, user.name, user.role, REVOKED, user.added_at, now)
-
-    async def reinstate_user(self, key: str) -> User:
-        k = ids.key(key)
-        async with self._write() as db:
-            user = await self._user_in(db, k)
-            if user.status == ACTIVE:
-                return user
-            await db.execute("UPDATE users SET status = ?, revoked_at = NULL WHERE key = ?", (ACTIVE, k))
-        return User(user.key, user.name, user.role, ACTIVE, user.added_at, None)
+            new = domain.with_status(user, status, now)
+            if new is not user:
+                await db.execute("UPDATE users SET status = ?, revoked_at = ? WHERE key = ?",
+                                 (new.status, new.revoked_at, k))
+        return new
 
     async def _decision_user(self, key: str) -> User:
         return await self.get_user(key)  # one read transaction: the committed state
@@ -607,12 +445,10 @@ class SqliteStore(Store):
                 # the PK index, whose row-by-row lookups cost more): make_snapshot's sort is then
                 # one linear pass, and the models sit in memory in the order they are encoded.
                 # A file in the daemon's insertion order exports ~2.5x faster this way.
-                rooms, bad_rooms = await self._select(db, "rooms", order=" ORDER BY +id")
-                members, bad_members = await self._select(
-                    db, "members", order=" ORDER BY +room_id, +endpoint")
-                keys, bad_keys = await self._select(
-                    db, "room_keys", order=" ORDER BY +room_id, +epoch, +endpoint")
-                users, bad_users = await self._select(db, "users", order=" ORDER BY +key")
+                rooms, bad_rooms = await self._select(db, "rooms", order=_EXPORT_ORDER["rooms"])
+                members, bad_members = await self._select(db, "members", order=_EXPORT_ORDER["members"])
+                keys, bad_keys = await self._select(db, "room_keys", order=_EXPORT_ORDER["room_keys"])
+                users, bad_users = await self._select(db, "users", order=_EXPORT_ORDER["users"])
             return make_snapshot(
                 map(_room, rooms),
                 itertools.starmap(Member, members),

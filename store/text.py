@@ -1,4 +1,5 @@
-"""Stored values shown to a person: text made safe for a terminal, timestamps as ISO dates.
+"""Stored values shown to a person: text made safe for a terminal, timestamps as ISO dates,
+sealed keys as fingerprints.
 
 Stored names may hold anything a daemon wrote, escape sequences included (an ESC[2J
 clears the operator's screen); every CLI table and TUI cell shows them through printable().
@@ -7,6 +8,7 @@ clears the operator's screen); every CLI table and TUI cell shows them through p
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 # C0 and C1 controls, DEL, and the invisible format characters that reorder or hide text
@@ -45,3 +47,8 @@ def iso_time(ts: int | None, seconds: bool = False) -> str:
     except (OverflowError, OSError, ValueError, TypeError):
         return f"@{ts}"
     return when.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%d %H:%M")
+
+
+def fingerprint(data: bytes) -> str:
+    """8 hex digits of SHA-256: enough to tell keys apart, reveals nothing of them."""
+    return hashlib.sha256(data).hexdigest()[:8]

@@ -10,9 +10,9 @@ import uuid
 import nats
 import pytest
 
-from store.demo import DEMO_NOW, FixedClock
+from store.dev.demo import DEMO_NOW, FixedClock
+from store.dev.local_nats import LocalNats, wait_jetstream
 from store.kv import BUCKETS
-from store.local_nats import LocalNats, wait_jetstream
 
 FIXED_NOW = DEMO_NOW  # 2026-01-01T00:00:00Z
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STORE_MODULES = sorted(p.stem for p in (ROOT / "store").glob("*.py") if p.stem != "__init__")
+STORE_MODULES = sorted(".".join(p.relative_to(ROOT / "store").with_suffix("").parts)
+                       for p in (ROOT / "store").rglob("*.py") if p.stem != "__init__")
 DRIVERS = {"sqlite3", "aiosqlite", "nats"}
 
 
@@ -34,3 +35,13 @@ def test_no_ui_module_imports_a_backend_driver():
             offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}"
                           for n in names if n.split(".")[0] in DRIVERS]
     assert offenders == []
+
+
+def test_runtime_store_modules_load_no_dev_tool():
+    """Demo data, the seeder and nats-server processes (store.dev) are not storage."""
+    imports = "; ".join(f"import store.{m}" for m in STORE_MODULES if not m.startswith("dev."))
+    code = (f"import sys; {imports}; "
+            "bad = sorted(m for m in sys.modules if m.startswith('store.dev')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from store import SqliteSpec
-from store.demo import REVOKED, FixedClock, create_demo_database, demo_key
+from store.dev.demo import REVOKED, FixedClock, create_demo_database, demo_key
 
 from .app import MembershipApp
 from .screens.add_user import AddUserScreen

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from store import NatsSpec, SqliteSpec, StoreError, open_store
-from store.local_nats import LocalNats, find_nats_server
+from store.dev.local_nats import LocalNats, find_nats_server
 
 from .app import MembershipApp
 from .screens.health import HealthScreen

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
-from store.sqlite import create_database
+from store.sqlite_file import create_database
 from test_cli_data import cli
 
 #: (key, name, role, status, added_at, revoked_at) rows a daemon could have left, each

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
-from store.local_nats import free_port
+from store.dev.local_nats import free_port
 from store.snapshot import export_json
-from store.sqlite import build_database
+from store.sqlite_file import build_database
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.seed import seed_database
+from store.dev.seed import seed_database
 
 #: seconds a command may take on a bad file; it answers in well under one, so more is a hang
 TIMEOUT = 15

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import time
 
-from store.demo import demo_key
+from store.dev.demo import demo_key
 
 from tmux_helpers import EXE
 

@@ -14,7 +14,7 @@ def store_spec(request: pytest.FixtureRequest, tmp_path, bucket_prefix):
     """Sync on purpose: the session nats_server fixture starts with asyncio.run, which
     cannot run inside the event loop of an async fixture."""
     if request.param == "sqlite":
-        from store.sqlite import create_database
+        from store.sqlite_file import create_database
 
         path = tmp_path / "membership.sqlite"
         create_database(str(path))

@@ -75,7 +75,7 @@ async def test_report_on_a_single_node(nats_server, bucket_prefix):
 
 
 async def test_unreachable_report(bucket_prefix):
-    from store.local_nats import free_port
+    from store.dev.local_nats import free_port
 
     report = await check_health(NatsSpec(url=f"nats://127.0.0.1:{free_port()}", op_timeout=0.5))
     assert report.overall == NO_QUORUM and "cannot connect" in report.error and report.buckets == ()

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from store import AlreadyExists, InvalidInput, NatsSpec, Unavailable
+from store.dev.local_nats import NatsNode, find_nats_server, free_port
 from store.health import DEGRADED, NO_QUORUM, check_health
 from store.kv import KvStore
-from store.local_nats import NatsNode, find_nats_server, free_port
 from tests.conftest import daemon_buckets
 
 OP = 2.0  # the store's op_timeout

@@ -12,7 +12,8 @@ import nats
 import pytest
 
 from store import Member, NatsSpec, Room, Unavailable, codec
-from store.kv import BUCKETS, KvStore, _Behind
+from store.kv import BUCKETS, KvStore
+from store.kv.scan import Behind, scan_once
 from tests.conftest import daemon_buckets
 
 pytestmark = pytest.mark.cluster
@@ -98,10 +99,11 @@ async def test_a_scan_short_of_the_leaders_last_sequence_is_refused(nats_server,
     store = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
     try:
         await store.add_user("alice")
-        info = await store._stream_info("users")
+        info = await store.stream_info("users")
         last = info["state"]["last_seq"]
-        assert [k for k, _ in await store._scan_once("users", ">", False, floor=last)] == ["alice"]
-        with pytest.raises(_Behind):
-            await store._scan_once("users", ">", False, floor=last + 1)
+        users = store.bucket("users")
+        assert [k for k, _ in await scan_once(store.conn, users, ">", False, floor=last)] == ["alice"]
+        with pytest.raises(Behind):
+            await scan_once(store.conn, users, ">", False, floor=last + 1)
     finally:
         await store.close()

@@ -50,7 +50,7 @@ from hypothesis import strategies as st
 
 from store import SqliteSpec, open_store, rules
 from store.models import Member, Room, SealedKey, Snapshot, User
-from store.sqlite import create_database
+from store.sqlite_file import create_database
 from store.text import printable
 
 TABLES = ("rooms", "members", "room_keys", "users")

@@ -12,7 +12,7 @@ import threading
 import time
 
 from store import SqliteSpec, open_store
-from store.seed import seed_database
+from store.dev.seed import seed_database
 
 ROOMS, MEMBERS = 6, 3
 

@@ -12,8 +12,8 @@ import pytest
 
 from store import InvalidInput, NotFound, ReadOnly, SqliteSpec, Unavailable, open_store
 from store import sqlite as backend
-from store.seed import seed_database
-from store.sqlite import create_database
+from store.dev.seed import seed_database
+from store.sqlite_file import create_database
 
 FIXED_NOW = 1_767_225_600
 EXPECTED = {  # SPEC section 3, statement by statement

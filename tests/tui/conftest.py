@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
-from store.demo import create_demo_database, seed_demo
+from store.dev.demo import create_demo_database, seed_demo
 
 
 async def seed_sqlite(path, clock) -> SqliteSpec:

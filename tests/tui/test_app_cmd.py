@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 
 from store import SqliteSpec, open_store
-from store.demo import REVOKED, demo_key
+from store.dev.demo import REVOKED, demo_key
 from tui.cli import main
 
 

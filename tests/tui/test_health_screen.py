@@ -19,7 +19,7 @@ from rich.console import Console
 
 import tui.app
 from store import NatsSpec, SqliteSpec, open_store
-from store.demo import create_demo_database, demo_key, seed_demo
+from store.dev.demo import create_demo_database, demo_key, seed_demo
 from store.health import (DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult,
                           ReplicaHealth)
 from tui.app import MembershipApp

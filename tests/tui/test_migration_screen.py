@@ -20,8 +20,8 @@ import pytest
 from rich.console import Console
 
 from store import NatsSpec, SqliteSpec, User, codec, open_store
-from store.demo import create_demo_database, demo_key, seed_demo
-from store.sqlite import create_database
+from store.dev.demo import create_demo_database, demo_key, seed_demo
+from store.sqlite_file import create_database
 import tui.app
 from tui.app import MembershipApp
 from tui.screens.migration import MigrationScreen
@@ -252,7 +252,7 @@ async def test_a_burst_of_progress_is_coalesced(sqlite_spec):
 
 async def test_ui_stays_responsive_during_a_large_import(tmp_path, nats_server, bucket_prefix):
     """While ~60k records are written, the app still opens the help screen on a key press."""
-    from store.seed import seed_database
+    from store.dev.seed import seed_database
 
     db = tmp_path / "big.sqlite"
     seed_database(str(db), rooms=1000, users=10000, members_per_room=10, epochs=3)
@@ -372,7 +372,7 @@ def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
 
 
 def test_difference_rows_show_fields_with_both_values_and_fingerprints_never_key_bytes():
-    from store.ids import fingerprint
+    from store.text import fingerprint
     from store.models import SealedKey, Snapshot
     from store.parity import diff
     from tui.widgets.parity_view import difference_rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
-from store.demo import MISSING_KEY_MEMBER, REVOKED, demo_key
+from store.dev.demo import MISSING_KEY_MEMBER, REVOKED, demo_key
 from tui.app import MembershipApp
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
@@ -315,7 +315,7 @@ async def test_backend_gone_and_back_is_a_message_and_the_app_stays_usable(tmp_p
     import asyncio
 
     from store import StoreError
-    from store.local_nats import LocalNats
+    from store.dev.local_nats import LocalNats
 
     with LocalNats(tmp_path / "nats", size=1) as server:
         spec = NatsSpec(url=server.url, replicas=1, op_timeout=0.5)

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from store import SqliteSpec
-from store.demo import REVOKED, demo_key
+from store.dev.demo import REVOKED, demo_key
 from tui.app import MembershipApp
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen

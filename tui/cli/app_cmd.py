@@ -67,7 +67,7 @@ def demo_dir(args: argparse.Namespace) -> Path:
 
 def make_demo_database(folder: Path) -> Path:
     """A fresh demo database in folder (the previous demo file there is replaced)."""
-    from store.demo import create_demo_database
+    from store.dev.demo import create_demo_database
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -88,13 +88,13 @@ def demo(args: argparse.Namespace) -> int:
     if args.seed_only:
         return 0
     spec = SqliteSpec(str(path))
-    from store.local_nats import find_nats_server
+    from store.dev.local_nats import find_nats_server
 
     if args.no_cluster or not find_nats_server():
         if not args.no_cluster:
             say("no nats-server found: the migration screen has no local cluster")
         return run_app(spec)
-    from store.local_nats import LocalNats, wait_jetstream
+    from store.dev.local_nats import LocalNats, wait_jetstream
 
     nats_dir = folder / "nats"
     shutil.rmtree(nats_dir, ignore_errors=True)  # a fresh cluster, like the fresh database

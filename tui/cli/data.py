@@ -100,7 +100,7 @@ def _with_store(args: argparse.Namespace, action, *, read_only: bool = False):
 # -- commands --------------------------------------------------------------------
 
 def init_db(args: argparse.Namespace) -> int:
-    from store.sqlite import create_database
+    from store.sqlite_file import create_database
 
     try:
         create_database(args.path)
@@ -111,7 +111,7 @@ def init_db(args: argparse.Namespace) -> int:
 
 
 def seed(args: argparse.Namespace) -> int:
-    from store.seed import seed_database
+    from store.dev.seed import seed_database
 
     try:
         counts = seed_database(args.path, rooms=args.rooms, users=args.users,

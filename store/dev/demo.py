@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
-from . import ids
-from .base import Store
-from .errors import InvalidInput
-from .spec import Clock, SqliteSpec, open_store, system_clock
-from .sqlite import create_database
+from .. import ids
+from ..backends import open_store
+from ..base import Store
+from ..errors import InvalidInput
+from ..spec import Clock, SqliteSpec, system_clock
+from ..sqlite_file import create_database
 
 #: the frozen time of tests and screenshots: 2026-01-01T00:00:00Z
 DEMO_NOW = 1_767_225_600

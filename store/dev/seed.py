@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .errors import InvalidInput
-from .sqlite import build_database
+from ..errors import InvalidInput
+from ..sqlite_file import build_database
 
 #: 2025-01-01T00:00:00Z: seeded timestamps start here, so output does not depend on today
 BASE_TIME = 1_735_689_600

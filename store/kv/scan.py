@@ -1,0 +1,188 @@
+"""Reading many keys of a bucket at once: an ordered push consumer, checked against the
+stream leader.
+
+A scan delivers the last value per key, no acks, with flow control; messages reach a
+plain function as they are parsed (store.kv.direct) and only (key, value) is kept, raw,
+for the caller to decode in bulk. Delete and purge markers are dropped.
+
+The server places such a consumer on any replica of the stream, and a replica that is
+catching up (a node just restarted) serves the older state it has. So a scan must reach
+the sequence of the newest matching message as the leader had it before the scan
+started (the leader floor); a scan that falls short is made again (landing elsewhere,
+or later) until the operation timeout, then Unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import nats.errors
+
+from ..aio import settle
+from ..errors import NotFound, StoreError, Unavailable
+from .connection import Connection, stream_name, subject_prefix
+from .direct import subscribe_direct
+
+_DELETED = ("DEL", "PURGE")  # KV-Operation of a delete or purge marker
+
+
+class Gap(Exception):
+    """An ordered scan saw a sequence gap: it is restarted."""
+
+
+class Behind(Exception):
+    """A scan was served by a replica that has not caught up with the leader."""
+
+    def __init__(self, reached: int) -> None:
+        super().__init__(reached)
+        self.reached = reached
+
+
+async def scan(conn: Connection, bucket: str, filt: str = ">", *,
+               headers_only: bool = False) -> list[tuple[str, bytes]]:
+    """(key, value) of every live key of the bucket (its full name) matching filt, in
+    delivery order; with headers_only the values are empty."""
+    floor = await leader_floor(conn, bucket, filt)
+    gaps = 0
+    deadline = time.monotonic() + conn.timeout
+    while True:
+        try:
+            return await scan_once(conn, bucket, filt, headers_only, floor)
+        except Gap:
+            gaps += 1
+            if gaps == 3:
+                raise Unavailable(f"scan {bucket}: messages lost three times") from None
+        except Behind as e:
+            if time.monotonic() > deadline:
+                raise Unavailable(f"scan {bucket}: the replica read reached sequence "
+                                  f"{e.reached}, the leader has {floor}") from None
+            await asyncio.sleep(0.1)
+
+
+async def leader_floor(conn: Connection, bucket: str, filt: str) -> int:
+    """Stream sequence of the newest message under filt, from the leader (0: none)."""
+    if filt == ">":  # the whole bucket: the stream's own state, on any server version
+        info = await conn.stream_info(bucket)
+        state = (info or {}).get("state", {})
+        return state.get("last_seq", 0) if state.get("messages", 0) else 0
+    try:
+        # an API message get is answered by the leader; a wildcard last_by_subj needs
+        # nats-server 2.10+: without it (or without an answer) the scan goes unchecked,
+        # as these partial reads only feed views, never a decision
+        resp = await conn.request(f"$JS.API.STREAM.MSG.GET.{stream_name(bucket)}",
+                                  {"last_by_subj": subject_prefix(bucket) + filt})
+    except (NotFound, Unavailable):
+        return 0
+    return int(resp.get("message", {}).get("seq", 0))
+
+
+async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool,
+                    floor: int) -> list[tuple[str, bytes]]:
+    """One consumer pass. Raises: Gap, Behind (short of floor), Unavailable."""
+    nc = conn.nc
+    inbox = nc.new_inbox()
+    sink = _ScanSink(nc, len(subject_prefix(bucket)))
+    sub = await subscribe_direct(nc, inbox, sink.on_msg)
+    stream = stream_name(bucket)
+    # named by us, so it can be deleted however the scan ends (a cancelled caller
+    # included): the server would otherwise keep it until its inactive threshold
+    name = f"membership_admin_scan_{uuid.uuid4().hex}"
+    cfg = {"name": name, "deliver_policy": "last_per_subject", "ack_policy": "none",
+           "deliver_subject": inbox, "filter_subject": subject_prefix(bucket) + filt,
+           "flow_control": True, "idle_heartbeat": 1_000_000_000, "mem_storage": True,
+           "num_replicas": 1, "inactive_threshold": 5_000_000_000,
+           "headers_only": headers_only, "max_deliver": 1, "replay_policy": "instant"}
+    requested = True  # the create may reach the server even if its answer never comes back
+    try:
+        try:
+            # settled: a create cancelled in flight is answered before the delete goes out
+            info = await settle(conn.request(f"$JS.API.CONSUMER.CREATE.{stream}.{name}",
+                                             {"stream_name": stream, "config": cfg}))
+        except NotFound:
+            requested = False
+            return []
+        if info.get("num_pending", 0) == 0 and info.get("delivered", {}).get("consumer_seq", 0) == 0:
+            if floor:
+                raise Behind(0)
+            return []
+        # bounded by inactivity: every op_timeout something must have arrived
+        seen = -1
+        while True:
+            try:
+                last = await asyncio.wait_for(asyncio.shield(sink.done), conn.timeout)
+                break
+            except asyncio.TimeoutError:
+                if sink.delivered == seen and time.monotonic() - sink.last_activity > conn.timeout:
+                    raise Unavailable(f"scan {bucket}: stalled for {conn.timeout:g}s") from None
+                seen = sink.delivered
+        # consumer sequence of the last message must equal the count: else a gap;
+        # its stream sequence is the newest this replica has (delivery is in order)
+        toks = last.split(".")
+        cseq = int(toks[-3] if len(toks) == 9 else toks[-4])
+        if cseq != sink.delivered:
+            raise Gap()
+        sseq = int(toks[-4] if len(toks) == 9 else toks[-5])
+        if sseq < floor:
+            raise Behind(sseq)
+        return sink.rows
+    finally:
+        await settle(_end_scan(conn, sub, stream, name if requested else None))
+
+
+async def _end_scan(conn: Connection, sub: Any, stream: str, consumer: str | None) -> None:
+    """Unsubscribe and delete the scan's consumer (bounded; best effort: a consumer
+    that cannot be deleted now ends by its inactive threshold)."""
+    try:
+        await sub.unsubscribe()
+    except nats.errors.Error:
+        pass
+    if consumer is not None and not conn.nc.is_closed:
+        try:
+            await conn.request(f"$JS.API.CONSUMER.DELETE.{stream}.{consumer}")
+        except StoreError:
+            pass
+
+
+def _pending(reply: str) -> int:
+    """num_pending of a JetStream ack subject, v1 (9 tokens) or v2
+    ($JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>.<token>)."""
+    toks = reply.split(".")
+    return int(toks[10] if len(toks) >= 12 else toks[-1])
+
+
+class _ScanSink:
+    """What one scan has received: the (key, value) of each live key in delivery order,
+    how many data messages came (delete markers too), and when the last one came.
+    Only key and value are kept: a million nats-py Msg objects would cost ~250 MB."""
+
+    def __init__(self, nc: Any, key_start: int) -> None:
+        self.nc = nc
+        self.key_start = key_start
+        self.rows: list[tuple[str, bytes]] = []
+        self.delivered = 0
+        self.done = asyncio.get_running_loop().create_future()
+        self.last_activity = time.monotonic()
+        self._replies: set[asyncio.Future] = set()
+
+    def on_msg(self, m: Any) -> None:
+        reply = m.reply
+        if reply and reply[:8] == "$JS.ACK.":
+            self.delivered += 1
+            headers = m.headers
+            if not headers or headers.get("KV-Operation") not in _DELETED:
+                self.rows.append((m.subject[self.key_start:], m.data))
+            # num_pending 0 ends the scan: the last token of a v1 ack subject; the
+            # v2 form (12 tokens) ends with a random token instead
+            if (reply.endswith(".0") or reply.count(".") >= 11 and _pending(reply) == 0) \
+                    and not self.done.done():
+                self.done.set_result(reply)
+        elif reply:  # flow control request
+            reply_task = asyncio.ensure_future(self.nc.publish(reply, b""))
+            self._replies.add(reply_task)  # kept until sent: a bare task may be collected
+            reply_task.add_done_callback(self._replies.discard)
+            self.last_activity = time.monotonic()
+        else:  # idle heartbeat
+            self.last_activity = time.monotonic()

@@ -1,0 +1,553 @@
+"""The JetStream KV backend's Store (SPEC sections 2, 4 and 6): CRUD on five buckets.
+
+Layout: the buckets of store.layout, each named `prefix + base name`, values encoded by
+store.codec. Buckets are created with the requested replicas when missing and used as
+they are when present (the daemon may have created them, with direct gets). Requests go
+through store.kv.connection, bulk reads through store.kv.scan; the migration and the
+health report use the public methods scan, stream_info, writer and delete_keys.
+
+Multi-key writes are ordered so that a crash in between leaves a state a parity
+diff reports and a re-run repairs:
+  create_room: owner's key, member row, reverse row, then the room row last (the
+    room row is the commit point; a re-run after a crash overwrites the children);
+  add_member:  key, member row, reverse row (a re-run adds a missing reverse row);
+  remove_member: reverse row, then member row;
+  delete_room: reverse rows, member rows, keys, then the room row last;
+  rekey: the new epoch's keys (compare-and-set each), then the room (compare-and-set).
+
+Authorization reads (is_authorized, is_admin) go to the stream leader with a
+JetStream API message get, together with the leader's stream info, and admit only
+when that info shows a quorum of current, recently heard peers (store.kv.quorum).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Mapping, Sequence
+from operator import attrgetter
+from typing import Any
+
+from nats.js.kv import KeyValue
+
+from .. import codec, domain, ids
+from ..aio import gather_settled
+from ..base import Store
+from ..errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from ..layout import BUCKETS, BY_NAME, LAYOUT, MEMBERS, ROOM_KEYS, ROOMS, ROOMS_BY_MEMBER, USERS, Bucket
+from ..models import InvalidRecord, Member, Reverse, Role, Room, SealedKey, Snapshot, Status, User, UserRole
+from ..snapshot import make_snapshot, paused_gc
+from ..spec import Clock, NatsSpec, system_clock
+from .connection import Connection, connect, stream_name, subject_prefix
+from .quorum import POLL_S, quorum_problem
+from .scan import scan as scan_bucket
+from .writer import PipelinedWriter
+
+_CHUNK = 1000  # values parsed per json.loads in a bulk decode
+
+
+class KvStore(Store):
+    """A Store on JetStream KV buckets. Open with `await KvStore.open(spec)`."""
+
+    def __init__(self, spec: NatsSpec, nc: Any, clock: Clock) -> None:
+        self.spec = spec
+        self.conn = Connection(nc, spec.op_timeout)
+        self.nc = nc
+        self.js = self.conn.js
+        self.clock = clock
+        self.read_only = spec.read_only
+        self.label = spec.label
+        self.op_timeout = spec.op_timeout
+        #: replicas of the buckets (created or found); None while none exists
+        self.replicas_used: int | None = None
+        self._kv: dict[str, KeyValue] = {}
+        self._exists: dict[str, bool] = {}
+        self._unknown: set[str] = set()  # streams that did not answer at open
+        self._closed = False
+
+    # -- opening ---------------------------------------------------------------
+    @classmethod
+    async def open(cls, spec: NatsSpec, clock: Clock = system_clock) -> "KvStore":
+        """Connect and find (or, unless read-only, create) the buckets.
+
+        Raises: Unavailable (unreachable, TLS/auth failure, no JetStream, timeout).
+        """
+        nc = await connect(spec)
+        store = cls(spec, nc, clock)
+        try:
+            await store._discover()
+            if not spec.read_only:
+                await store.ensure_buckets(spec.replicas)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    def bucket(self, base: str) -> str:
+        """The full bucket name of one of BUCKETS, e.g. bucket("users") -> "pfx_users"."""
+        if base not in BY_NAME:
+            raise ValueError(f"unknown bucket {base!r}")
+        return self.spec.bucket_prefix + base
+
+    def stream(self, base: str) -> str:
+        return stream_name(self.bucket(base))
+
+    def subject_prefix(self, base: str) -> str:
+        """The subject of a key of this bucket is this prefix and the key."""
+        return subject_prefix(self.bucket(base))
+
+    async def _discover(self) -> None:
+        async def one(base: str) -> None:
+            try:
+                self._set_bucket(base, await self.stream_info(base))
+            except Unavailable:
+                # a stream without a leader right now: assume it exists, so its
+                # operations fail (or recover) on their own instead of the whole open
+                self._set_bucket(base, {"config": {"allow_direct": False}}, known=False)
+
+        await asyncio.gather(*(one(b) for b in BUCKETS))
+        if not any(self._exists.values()) and self._unknown:
+            raise Unavailable(f"{self.spec.url}: no bucket answered within {self.op_timeout:g}s")
+
+    def _set_bucket(self, base: str, info: dict | None, known: bool = True) -> None:
+        name = self.bucket(base)
+        direct = bool(info and info["config"].get("allow_direct"))
+        self._exists[base] = info is not None
+        self._kv[base] = KeyValue(name=name, stream=stream_name(name), pre=subject_prefix(name), js=self.js,
+                                  direct=direct)
+        if not known:
+            self._unknown.add(base)
+            return
+        self._unknown.discard(base)
+        if info is not None and self.replicas_used is None:
+            self.replicas_used = int(info["config"].get("num_replicas", 1))
+
+    async def ensure_buckets(self, replicas: int | None = None) -> int:
+        """Create the missing buckets (idempotent); return the replicas used.
+
+        replicas None: 3 where the cluster can hold it, else 1.
+        Raises: ReadOnly, InvalidInput (replicas out of 1..5), Unavailable.
+        """
+        self._writable()
+        if replicas is not None and not 1 <= replicas <= 5:
+            raise InvalidInput(f"invalid replicas {replicas}: expected 1 to 5")
+        for base in BUCKETS:
+            if self._exists.get(base):
+                continue
+            info = await self.stream_info(base)
+            if info is None:
+                info = await self._create_bucket(base, replicas)
+            self._set_bucket(base, info)
+        assert self.replicas_used is not None
+        return self.replicas_used
+
+    async def _create_bucket(self, base: str, replicas: int | None) -> dict:
+        tries = [replicas] if replicas is not None else (
+            [self.replicas_used] if self.replicas_used is not None else [3, 1])
+        last: Exception | None = None
+        for r in tries:
+            cfg = {
+                "name": self.stream(base), "subjects": [self.subject_prefix(base) + ">"],
+                "retention": "limits", "max_consumers": -1, "max_msgs": -1, "max_bytes": -1,
+                "max_age": 0, "max_msgs_per_subject": 1, "max_msg_size": -1, "storage": "file",
+                "discard": "new", "num_replicas": r, "duplicate_window": 120_000_000_000,
+                "allow_rollup_hdrs": True, "deny_delete": True, "deny_purge": False,
+                "allow_direct": True,
+            }
+            try:
+                resp = await self.conn.request(f"$JS.API.STREAM.CREATE.{self.stream(base)}", cfg)
+            except StoreError as e:
+                last = e
+                continue
+            self.replicas_used = r
+            return resp
+        # another process may have created it meanwhile
+        info = await self.stream_info(base)
+        if info is not None:
+            return info
+        raise Unavailable(f"cannot create bucket {self.bucket(base)}: {last}")
+
+    # -- what the migration and the health report use ---------------------------
+    async def stream_info(self, base: str) -> dict | None:
+        """The bucket's stream info from the stream leader, None when the bucket does not
+        exist. Raises: Unavailable."""
+        return await self.conn.stream_info(self.bucket(base))
+
+    async def scan(self, base: str, filt: str = ">", *, headers_only: bool = False) -> list[tuple[str, bytes]]:
+        """(key, value) of every live key of the bucket matching filt (a subject filter on
+        the key), read by one ordered consumer that reached the leader's last message;
+        values raw, to be decoded in bulk (empty with headers_only). Raises: Unavailable."""
+        if not self._exists.get(base):
+            return []
+        return await scan_bucket(self.conn, self.bucket(base), filt, headers_only=headers_only)
+
+    async def writer(self, *, record_deadline: float) -> PipelinedWriter:
+        """A started PipelinedWriter on this connection: a write not acknowledged within
+        op_timeout is sent again, until record_deadline; close it after use."""
+        self._writable()
+        writer = PipelinedWriter(self.nc, ack_timeout=self.op_timeout, record_deadline=record_deadline)
+        await writer.start()
+        return writer
+
+    async def delete_keys(self, base: str, keys: Sequence[str]) -> None:
+        """Delete these keys of the bucket, 256 at a time. Raises: ReadOnly, Unavailable."""
+        for i in range(0, len(keys), 256):
+            await asyncio.gather(*(self._delete(base, k) for k in keys[i:i + 256]))
+
+    # -- one key ---------------------------------------------------------------
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ReadOnly(f"{self.label}: opened read-only, no change is made")
+
+    async def _get(self, base: str, key: str) -> tuple[bytes, int] | None:
+        """(value, revision) of a key, None when missing or deleted."""
+        if not self._exists.get(base):
+            return None
+        try:
+            e = await self.conn.bounded(self._kv[base].get(key), f"get {self.bucket(base)} {key}")
+        except NotFound:
+            return None
+        return (e.value or b"", e.revision or 0)
+
+    async def _put(self, base: str, key: str, value: bytes) -> int:
+        self._writable()
+        return await self.conn.bounded(self._kv[base].put(key, value), f"put {self.bucket(base)} {key}")
+
+    async def _put_record(self, bucket: Bucket, record: Any) -> int:
+        return await self._put(bucket.name, bucket.key(record), bucket.encode(record))
+
+    async def _create(self, base: str, key: str, value: bytes, exists: StoreError) -> int:
+        """Write a key that must not exist yet; raise `exists` when it does."""
+        self._writable()
+        try:
+            return await self.conn.bounded(self._kv[base].create(key, value),
+                                           f"create {self.bucket(base)} {key}")
+        except (Conflict, NotFound):
+            # NotFound: the server refused the create (a value exists), then nats-py's
+            # "was it a delete marker?" get went to a replica that has not caught up
+            raise exists from None
+
+    async def _update(self, base: str, key: str, value: bytes, last: int, what: str) -> int:
+        self._writable()
+        try:
+            return await self.conn.bounded(self._kv[base].update(key, value, last),
+                                           f"update {self.bucket(base)} {key}")
+        except Conflict:
+            raise Conflict(f"{what} was changed meanwhile; re-read and retry") from None
+
+    async def _delete(self, base: str, key: str) -> None:
+        self._writable()
+        await self.conn.bounded(self._kv[base].delete(key), f"delete {self.bucket(base)} {key}")
+
+    # -- decoding --------------------------------------------------------------
+    def _decode_all(self, bucket: Bucket, rows: list[tuple[str, bytes]], invalid: list[InvalidRecord]) -> list[Any]:
+        """Decode a bucket's rows in bulk (codec.load_many), checking each value's identity
+        against its key. Any bad row makes the whole bucket go one value at a time, so every
+        reason is exact and a value that broke the bulk parse cannot shift the others.
+        """
+        from_obj, key_of = bucket.from_obj, bucket.key
+        out: list[Any] = []
+        try:
+            # in chunks, so the parsed dicts are still in the CPU cache when converted
+            for i in range(0, len(rows), _CHUNK):
+                chunk = rows[i:i + _CHUNK]
+                objs = codec.load_many([data for _, data in chunk])
+                if objs is None:
+                    raise ValueError("bulk parse failed")
+                part = list(map(from_obj, objs))
+                if list(map(key_of, part)) != [key for key, _ in chunk]:
+                    raise ValueError("a value names another key")
+                out += part
+            return out
+        except ValueError:
+            pass
+        out = []
+        name = self.bucket(bucket.name)
+        for key, data in rows:
+            try:
+                obj = bucket.decode(data)
+            except ValueError as e:
+                invalid.append(InvalidRecord(name, key, str(e)))
+                continue
+            k = key_of(obj)
+            if k != key:
+                invalid.append(InvalidRecord(name, key, f"value names {k!r}, not its key"))
+                continue
+            out.append(obj)
+        return out
+
+    async def _records(self, bucket: Bucket, invalid: list[InvalidRecord], filt: str = ">") -> list[Any]:
+        return self._decode_all(bucket, await self.scan(bucket.name, filt), invalid)
+
+    def _decode_one(self, bucket: Bucket, key: str, data: bytes) -> Any:
+        try:
+            return bucket.decode(data)
+        except BadRecord as e:
+            raise BadRecord(f"stored value {self.bucket(bucket.name)}/{key} is invalid: {e}") from None
+
+    # -- rooms -----------------------------------------------------------------
+    async def _room_entry(self, room_id: str) -> tuple[Room, int, bytes]:
+        got = await self._get("rooms", room_id)
+        if got is None:
+            raise domain.no_room(room_id)
+        return self._decode_one(ROOMS, room_id, got[0]), got[1], got[0]
+
+    async def create_room(self, room_id: str, name: str, owner: str, *, encrypted: bool = False,
+                          sealed_key: bytes | None = None) -> Room:
+        self._writable()
+        new = domain.new_room(room_id, name, owner, encrypted, sealed_key, self.clock())
+        rid = new.room.id
+        if await self._get("rooms", rid) is not None:
+            raise domain.room_exists(rid)
+        # children first, the room row last: it is the commit point (see module doc)
+        if new.key is not None:
+            await self._put_record(ROOM_KEYS, new.key)
+        await self._put_record(MEMBERS, new.owner)
+        await self._put_record(ROOMS_BY_MEMBER, new.owner)
+        await self._create("rooms", rid, ROOMS.encode(new.room), domain.room_exists(rid))
+        return new.room
+
+    async def get_room(self, room_id: str) -> Room:
+        return (await self._room_entry(ids.room_id(room_id)))[0]
+
+    async def list_rooms(self, *, invalid: list[InvalidRecord] | None = None) -> list[Room]:
+        return sorted(await self._records(ROOMS, invalid if invalid is not None else []), key=ROOMS.sort_key)
+
+    async def delete_room(self, room_id: str) -> None:
+        self._writable()
+        rid = ids.room_id(room_id)
+        await self._room_entry(rid)
+        members = await self.scan("members", MEMBERS.under(rid), headers_only=True)
+        keys = await self.scan("room_keys", ROOM_KEYS.under(rid), headers_only=True)
+        # children first, the room last: a crash leaves the room, and a re-run finishes
+        for key, _ in members:
+            endpoint = MEMBERS.parse_key(key)["endpoint"]
+            await self._delete("rooms_by_member", ROOMS_BY_MEMBER.join(endpoint, rid))
+            await self._delete("members", key)
+        for key, _ in keys:
+            await self._delete("room_keys", key)
+        await self._delete("rooms", rid)
+
+    # -- members ---------------------------------------------------------------
+    async def add_member(self, room_id: str, endpoint: str, *, role: str = Role.MEMBER,
+                         sealed_key: bytes | None = None) -> Member:
+        self._writable()
+        args = domain.member_args(room_id, endpoint, role, sealed_key)
+        room, _, _ = await self._room_entry(args.room_id)
+        member, key = domain.new_member(args, room, self.clock())
+        exists = domain.member_exists(args.room_id, args.endpoint)
+        mkey, rkey = MEMBERS.key(member), ROOMS_BY_MEMBER.key(member)
+        existing = await self._get("members", mkey)
+        if existing is not None:
+            # repair a reverse row lost by an interrupted earlier add, then refuse
+            if await self._get("rooms_by_member", rkey) is None:
+                m = self._decode_one(MEMBERS, mkey, existing[0])
+                await self._put_record(ROOMS_BY_MEMBER, m)
+            raise exists
+        if key is not None:
+            await self._put_record(ROOM_KEYS, key)
+        await self._create("members", mkey, MEMBERS.encode(member), exists)
+        await self._put_record(ROOMS_BY_MEMBER, member)
+        return member
+
+    async def remove_member(self, room_id: str, endpoint: str) -> None:
+        self._writable()
+        rid, ep = ids.room_id(room_id), ids.endpoint(endpoint)
+        room, _, _ = await self._room_entry(rid)
+        domain.check_removable(room, ep)
+        mkey = MEMBERS.join(rid, ep)
+        if await self._get("members", mkey) is None:
+            raise domain.not_a_member(rid, ep)
+        await self._delete("rooms_by_member", ROOMS_BY_MEMBER.join(ep, rid))
+        await self._delete("members", mkey)
+
+    async def list_members(self, room_id: str) -> list[Member]:
+        rid = ids.room_id(room_id)
+        await self._room_entry(rid)
+        return sorted(await self._records(MEMBERS, [], MEMBERS.under(rid)), key=attrgetter("endpoint"))
+
+    async def rooms_of_member(self, endpoint: str) -> list[str]:
+        ep = ids.endpoint(endpoint)
+        rows = await self.scan("rooms_by_member", ROOMS_BY_MEMBER.under(ep), headers_only=True)
+        return sorted(ROOMS_BY_MEMBER.parse_key(key)["room_id"] for key, _ in rows)
+
+    async def member_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for key, _ in await self.scan("members", headers_only=True):
+            rid = MEMBERS.parse_key(key)["room_id"]
+            counts[rid] = counts.get(rid, 0) + 1
+        return dict(sorted(counts.items()))
+
+    # -- keys ------------------------------------------------------------------
+    async def put_key(self, room_id: str, epoch: int, endpoint: str, sealed_key: bytes) -> SealedKey:
+        self._writable()
+        rid, e, ep = ids.room_id(room_id), ids.epoch(epoch), ids.endpoint(endpoint)
+        key = SealedKey(rid, e, ep, ids.sealed_key(sealed_key), self.clock())
+        room, _, _ = await self._room_entry(rid)
+        domain.check_key_epoch(room, e)
+        await self._put_record(ROOM_KEYS, key)
+        return key
+
+    async def get_key(self, room_id: str, endpoint: str, epoch: int | None = None) -> SealedKey:
+        room_id, endpoint = ids.room_id(room_id), ids.endpoint(endpoint)
+        if epoch is None:
+            epoch = (await self._room_entry(room_id))[0].epoch
+        epoch = ids.epoch(epoch)
+        key = ROOM_KEYS.join(room_id, epoch, endpoint)
+        got = await self._get("room_keys", key)
+        if got is None:
+            raise domain.no_key(room_id, endpoint, epoch)
+        return self._decode_one(ROOM_KEYS, key, got[0])
+
+    async def list_keys(self, room_id: str) -> list[SealedKey]:
+        rid = ids.room_id(room_id)
+        await self._room_entry(rid)
+        return sorted(await self._records(ROOM_KEYS, [], ROOM_KEYS.under(rid)), key=attrgetter("epoch", "endpoint"))
+
+    async def rekey(self, room_id: str, sealed_keys: Mapping[str, bytes]) -> Room:
+        self._writable()
+        rid = ids.room_id(room_id)
+        keys = domain.rekey_keys(rid, sealed_keys)
+        room, rev, raw = await self._room_entry(rid)
+        members = {m.endpoint for m in await self._records(MEMBERS, [], MEMBERS.under(rid))}
+        new = domain.rekeyed(room, members, keys)
+        now = self.clock()
+        # keys left at the new epoch by an interrupted rekey are overwritten, each by revision,
+        # so a concurrent rekey of the same room loses with Conflict instead of mixing keys
+        stale = {k: None for k, _ in await self.scan("room_keys", ROOM_KEYS.under(rid, new.epoch),
+                                                      headers_only=True)}
+        for k in stale:
+            got = await self._get("room_keys", k)
+            stale[k] = got[1] if got else None
+        for ep, sk in sorted(keys.items()):
+            record = SealedKey(rid, new.epoch, ep, sk, now)
+            key, value = ROOM_KEYS.key(record), ROOM_KEYS.encode(record)
+            last = stale.get(key)
+            if last:
+                await self._update("room_keys", key, value, last, f"room {rid}")
+            else:
+                await self._create("room_keys", key, value, domain.rekey_conflict(rid))
+        # the stored value with its epoch moved: fields a newer daemon wrote are kept
+        await self._update("rooms", rid, codec.rewrite(raw, {"epoch": new.epoch}), rev, f"room {rid}")
+        return new
+
+    # -- users -----------------------------------------------------------------
+    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
+        self._writable()
+        user = domain.new_user(key, name, role, self.clock())
+        await self._create("users", user.key, USERS.encode(user), domain.user_exists(user.key))
+        return user
+
+    async def _user_entry(self, key: str) -> tuple[User, int, bytes]:
+        got = await self._get("users", key)
+        if got is None:
+            raise domain.no_user(key)
+        return self._decode_one(USERS, key, got[0]), got[1], got[0]
+
+    async def get_user(self, key: str) -> User:
+        return (await self._user_entry(ids.key(key)))[0]
+
+    async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
+        return sorted(await self._records(USERS, invalid if invalid is not None else []), key=USERS.sort_key)
+
+    async def _set_status(self, key: str, status: Status) -> User:
+        self._writable()
+        key = ids.key(key)
+        user, rev, raw = await self._user_entry(key)
+        new = domain.with_status(user, status, self.clock())
+        if new is user:
+            return user
+        # the stored value with two fields changed: fields a newer daemon wrote are kept
+        value = codec.rewrite(raw, {"status": new.status, "revoked_at": new.revoked_at})
+        await self._update("users", key, value, rev, f"user {key}")
+        return new
+
+    # -- authorization (fail closed) ----------------------------------------------
+    async def _decision_user(self, key: str) -> User:
+        """The user as read from the users stream leader with a confirmed quorum.
+
+        Both requests go to the stream leader (an API message get, never a direct get that
+        any replica answers) and run together to save a round trip. Raises NotFound (not in
+        the allowlist), BadRecord (does not decode), Unavailable (quorum not confirmed).
+        """
+        read, stream = self.conn.read, self.stream("users")
+        info_t = asyncio.ensure_future(read(f"$JS.API.STREAM.INFO.{stream}"))
+        get_t = asyncio.ensure_future(read(f"$JS.API.STREAM.MSG.GET.{stream}",
+                                           {"last_by_subj": self.subject_prefix("users") + key}))
+        try:
+            info = await info_t
+            try:
+                got = await get_t
+            except NotFound:  # no message for this subject (10037) or no stream
+                got = None
+        finally:
+            for t in (info_t, get_t):
+                if not t.done():
+                    t.cancel()
+                elif not t.cancelled():
+                    t.exception()  # consumed: no "exception never retrieved" noise
+        # the caller's op_timeout bound ends this loop when no heartbeat comes
+        while True:
+            problem, wait = quorum_problem(info)
+            if problem is None:
+                break
+            if not wait:
+                raise Unavailable(f"users stream: {problem}")
+            await asyncio.sleep(POLL_S)
+            info = await read(f"$JS.API.STREAM.INFO.{stream}")
+        if got is None:
+            raise domain.no_user(key)
+        m = got["message"]
+        if m.get("hdrs"):
+            hdrs = base64.b64decode(m["hdrs"])
+            if b"KV-Operation: DEL" in hdrs or b"KV-Operation: PURGE" in hdrs:
+                raise domain.no_user(key)
+        user = self._decode_one(USERS, key, base64.b64decode(m.get("data", "") or ""))
+        if user.key != key:
+            raise BadRecord(f"stored value {self.bucket('users')}/{key} names {user.key!r}, not its key")
+        return user
+
+    # -- whole state -----------------------------------------------------------
+    async def export_snapshot(self) -> Snapshot:
+        # The GC is paused for the whole export: hundreds of thousands of kept messages
+        # and new records would make every collection rescan them (measured: up to half
+        # the export time). One pause, not several: re-enabling it triggers a collection.
+        with paused_gc():
+            return await self._export()
+
+    async def _export(self) -> Snapshot:
+        # the five scans run together, so one consumer waiting on flow control does not
+        # leave the connection idle; then each bucket is decoded in bulk
+        # settled: a cancelled export returns once every scan has deleted its consumer
+        rows = await gather_settled(*(self.scan(b.name) for b in LAYOUT))
+        invalid: list[InvalidRecord] = []
+        got = {b.name: self._decode_all(b, r, invalid) for b, r in zip(LAYOUT, rows)}
+        members = got["members"]
+        # the reverse index must mirror members exactly
+        fwd = set(map(attrgetter("room_id", "endpoint"), members))
+        rev = set(got["rooms_by_member"])
+        for pair in sorted(fwd - rev):
+            invalid.append(InvalidRecord(self.bucket("members"), MEMBERS.key(Reverse(*pair)),
+                                         "no rooms_by_member row"))
+        for pair in sorted(rev - fwd):
+            invalid.append(InvalidRecord(self.bucket("rooms_by_member"), ROOMS_BY_MEMBER.key(Reverse(*pair)),
+                                         "no members row"))
+        return make_snapshot(got["rooms"], members, got["room_keys"], got["users"], invalid)
+
+    async def change_marker(self) -> object:
+        async def last(base: str) -> tuple[int, int]:
+            info = await self.stream_info(base)
+            if info is None:
+                return (0, 0)
+            if not self._exists.get(base):
+                self._set_bucket(base, info)
+            st = info.get("state", {})
+            return (st.get("last_seq", 0), st.get("messages", 0))
+
+        return tuple(await asyncio.gather(*(last(b) for b in BUCKETS)))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.conn.close()
