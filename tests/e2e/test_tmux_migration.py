@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tmux_helpers import EXE
+from tests.helpers import EXE
 
 
 def test_migration_from_the_tui_in_tmux(tmp_path, tmux, nats_server, bucket_prefix):

@@ -19,7 +19,7 @@ from store import AlreadyExists, InvalidInput, NatsSpec, Unavailable
 from store.health import DEGRADED, NO_QUORUM, check_health
 from store.kv import KvStore
 from store.local_nats import NatsNode, find_nats_server, free_port
-from tests.conftest import daemon_buckets
+from tests.helpers import daemon_buckets
 
 OP = 2.0  # the store's op_timeout
 MARGIN = 0.5

@@ -13,7 +13,7 @@ import pytest
 
 from store import Member, NatsSpec, Room, Unavailable, codec
 from store.kv import BUCKETS, KvStore, _Behind
-from tests.conftest import daemon_buckets
+from tests.helpers import daemon_buckets
 
 pytestmark = pytest.mark.cluster
 

@@ -8,64 +8,22 @@ HealthReport fed to the panel (no ports, no timings).
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import io
 import time
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 import tui.app
-from store import NatsSpec, SqliteSpec, open_store
-from store.demo import create_demo_database, demo_key, seed_demo
+from store import NatsSpec
+from store.demo import demo_key
 from store.health import (DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult,
                           ReplicaHealth)
 from tui.app import MembershipApp
 from tui.screens.health import HealthScreen
 from tui.widgets.health_panel import QUORUM_LOST, HealthPanel
+from tests.helpers import SIZE, demo_file, frozen_clock, seed_kv, text_of, until
 
-SIZE = (120, 36)
 ADA = demo_key("ada")
-FROZEN = 1_767_225_600  # 2026-01-01T00:00:00Z
-
-
-def frozen_clock() -> int:
-    return FROZEN
-
-
-def text_of(widget) -> str:
-    out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(widget.content)
-    return out.getvalue()
-
-
-async def until(pilot, condition, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
-
-
-async def seed_kv(spec: NatsSpec) -> None:
-    store = await open_store(spec, clock=frozen_clock)
-    try:
-        await seed_demo(store, frozen_clock)
-    finally:
-        await store.close()
-
-
-def run_sync(coro) -> None:
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
-
-
-def demo_file(path: Path) -> SqliteSpec:
-    run_sync(create_demo_database(str(path), frozen_clock))
-    return SqliteSpec(str(path))
 
 
 def panel(app) -> HealthPanel:
@@ -74,7 +32,7 @@ def panel(app) -> HealthPanel:
 
 async def test_health_of_the_open_kv_backend(nats_server, bucket_prefix):
     spec = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
-    await seed_kv(spec)
+    await seed_kv(spec, frozen_clock)
     app = MembershipApp(spec, clock=frozen_clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
@@ -123,7 +81,7 @@ async def test_health_of_an_unreachable_migration_target(tmp_path):
 @pytest.mark.cluster
 async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, bucket_prefix):
     spec = NatsSpec(cluster.url, bucket_prefix=bucket_prefix, replicas=3)
-    await seed_kv(spec)
+    await seed_kv(spec, frozen_clock)
     app = MembershipApp(spec, clock=frozen_clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")

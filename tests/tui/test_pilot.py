@@ -17,10 +17,8 @@ from tui.screens.rooms import RoomsScreen
 from tui.screens.user_rooms import UserRoomsScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.record_table import RecordTable
+from tests.helpers import SIZE, loaded, settle, until
 
-from pilot_helpers import settle, until
-
-SIZE = (120, 36)
 MALLORY = demo_key(REVOKED)
 ADA = demo_key("ada")
 
@@ -38,16 +36,6 @@ def cell_text(app, key: str) -> str:
     t = table(app)
     row = t.shown_keys.index(key)
     return " | ".join(str(c) for c in t.grid.get_row_at(row))
-
-
-async def loaded(pilot, screen_type, n: int | None = None) -> None:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, screen_type)
-                and app.screen.loaded_generation == app.generation  # not an older load
-                and not any(w.group == "load" and not w.is_finished for w in app.workers)
-                and table(app)._loaded and (n is None or len(table(app).shown_keys) == n),
-                timeout=10, what=f"{screen_type.__name__} loaded")
-    await pilot.pause()
 
 
 async def go_to_user(pilot, key: str) -> None:
