@@ -234,7 +234,9 @@ class Tmux:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "app")
 
-    def wait_for(self, text: str, timeout: float = 15.0) -> str:
+    def wait_for(self, *texts: str, timeout: float = 15.0) -> str:
+        """The screen once it shows every one of texts (a capture may catch a frame half
+        drawn, so wait for all that one update draws, not for the first of them)."""
         deadline = time.monotonic() + timeout
         shown = ""
         while time.monotonic() < deadline:
@@ -242,10 +244,10 @@ class Tmux:
                 shown = self.screen()
             except subprocess.CalledProcessError:  # the pane is gone
                 break
-            if text in shown:
+            if all(text in shown for text in texts):
                 return shown
             time.sleep(0.1)
-        raise AssertionError(f"{text!r} not on the screen within {timeout}s; it shows:\n{shown}")
+        raise AssertionError(f"{texts!r} not on the screen within {timeout}s; it shows:\n{shown}")
 
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", "app", *keys)
