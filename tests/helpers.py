@@ -16,20 +16,24 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from store import NatsSpec, SqliteSpec, open_store
+from store import NatsSpec, SqliteSpec, StoreSpec, open_store
 from store.demo import DEMO_NOW, FixedClock, create_demo_database, seed_demo
+from tui.app import MembershipApp
+from tui.screens.health import HealthScreen
+from tui.screens.migration import MigrationScreen
 from tui.widgets.record_table import RecordTable
 
 __all__ = [
-    "EXE", "FIXED_NOW", "ROOT", "SIZE", "FixedClock", "Tmux", "cli", "daemon_buckets", "demo_file",
-    "digest", "frozen_clock",
-    "loaded", "modal", "run_sync", "seed_kv", "seed_sqlite", "select", "settle", "shows", "steps",
-    "text_of", "until",
+    "EXE", "FIXED_NOW", "ROOT", "SIZE", "FixedClock", "Step", "Tmux", "cli", "daemon_buckets",
+    "demo_file", "digest", "frozen_clock", "loaded", "make_app", "modal", "run_sync", "seed_kv",
+    "seed_sqlite", "select", "settle", "shows", "steps", "text_of", "until",
 ]
 
 # -- time and size ----------------------------------------------------------------------------
@@ -76,6 +80,21 @@ async def seed_kv(spec: NatsSpec, clock: Callable[[], int]) -> None:
         await store.close()
 
 
+# -- the app ---------------------------------------------------------------------------------
+
+def make_app(spec: StoreSpec, *, migration: Mapping[str, Any] | None = None,
+             health: Mapping[str, Any] | None = None, **options: Any) -> MembershipApp:
+    """The app as a test or a picture makes it: MembershipApp(spec, **options), with
+    `migration` and `health` the options of those screens (fixed formatters, a scripted
+    engine, a health panel fed by hand). No subclass: the app keeps its own CSS and modes."""
+    screens = {}
+    if migration is not None:
+        screens["migration"] = partial(MigrationScreen, **migration)
+    if health is not None:
+        screens["health"] = partial(HealthScreen, **health)
+    return MembershipApp(spec, screens=screens, **options)
+
+
 # -- waiting on a running app (Textual's pilot) ------------------------------------------
 
 async def until(pilot, condition: Callable[[], object], timeout: float = 5.0,
@@ -111,7 +130,7 @@ async def loaded(pilot, screen_type: type, n: int | None = None) -> None:
         if not isinstance(screen, screen_type):
             return False
         t = screen.query_one(RecordTable)
-        return (screen.loaded_generation == app.generation  # not an older load
+        return (not screen.stale  # no change announced since its last load began
                 and not any(w.group == "load" and not w.is_finished for w in app.workers)
                 and t._loaded and (n is None or len(t.shown_keys) == n))
     await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")

@@ -11,6 +11,7 @@ import asyncio
 import os
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from store import NatsSpec, SqliteSpec, StoreError, open_store
@@ -23,12 +24,6 @@ from .widgets.health_panel import HealthPanel
 
 SIZE = (120, 36)
 SHOWN_URL = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"
-
-
-class _ShotApp(MembershipApp):
-    CSS_PATH = "app.tcss"
-    MODES = {**MembershipApp.MODES,
-             "migration": lambda: MigrationScreen(format_path=os.path.basename)}
 
 
 async def _ready(url: str, timeout: float = 30.0) -> None:
@@ -64,7 +59,9 @@ async def kv_screenshots(db_path: str, out_dir: Path, clock) -> list[Path]:
         try:
             await _ready(cluster.url)
             target = NatsSpec(cluster.url, replicas=3)
-            app = _ShotApp(SqliteSpec(db_path), clock=clock, migration_target=target, blink=False)
+            app = MembershipApp(SqliteSpec(db_path), clock=clock, migration_target=target, blink=False,
+                                screens={"migration": partial(MigrationScreen,
+                                                              format_path=os.path.basename)})
             async with app.run_test(size=SIZE) as pilot:
                 await pilot.press("3")
                 await pilot.press("m")

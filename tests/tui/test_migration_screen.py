@@ -19,13 +19,11 @@ import pytest
 from store import NatsSpec, SqliteSpec, User, codec, open_store
 from store.demo import demo_key
 from store.sqlite import create_database
-import tui.app
-from tui.app import MembershipApp
 from tui.screens.migration import MigrationScreen
 from tui.widgets.health_panel import HealthPanel
 from tui.widgets.migration_progress import MigrationProgress
 from tui.widgets.parity_view import ParityView
-from tests.helpers import SIZE, demo_file, frozen_clock, run_sync, text_of, until
+from tests.helpers import SIZE, demo_file, frozen_clock, make_app, run_sync, text_of, until
 
 ADA = demo_key("ada")
 
@@ -70,7 +68,7 @@ async def test_migration_single_node_identical_and_spec_layout(sqlite_spec, nats
                                                               bucket_prefix):
     clock = frozen_clock
     target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
-    app = MembershipApp(sqlite_spec, clock=clock, migration_target=target)
+    app = make_app(sqlite_spec, clock=clock, migration_target=target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot)
         assert screen.outcome == "done" and screen.identical is True
@@ -111,7 +109,7 @@ async def test_migration_single_node_identical_and_spec_layout(sqlite_spec, nats
 async def test_migration_to_three_node_cluster(sqlite_spec, cluster, bucket_prefix):
     clock = frozen_clock
     target = NatsSpec(cluster.url, bucket_prefix=bucket_prefix, replicas=3)
-    app = MembershipApp(sqlite_spec, clock=clock, migration_target=target)
+    app = make_app(sqlite_spec, clock=clock, migration_target=target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot, timeout=60)
         assert screen.outcome == "done", screen_text(app, "#migration-steps")
@@ -139,7 +137,7 @@ async def test_failure_is_shown_at_its_step_and_the_screen_runs_again(sqlite_spe
                                                                      bucket_prefix):
     clock = frozen_clock
     bad = NatsSpec("nats://127.0.0.1:1", bucket_prefix=bucket_prefix, replicas=1, op_timeout=0.5)
-    app = MembershipApp(sqlite_spec, clock=clock, migration_target=bad)
+    app = make_app(sqlite_spec, clock=clock, migration_target=bad)
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot)
         assert screen.outcome == "failed"
@@ -160,7 +158,7 @@ async def test_failure_is_shown_at_its_step_and_the_screen_runs_again(sqlite_spe
 
 async def test_kv_app_and_missing_target_say_what_is_needed(nats_server, bucket_prefix, tmp_path):
     clock = frozen_clock
-    app = MembershipApp(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1),
+    app = make_app(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1),
                         clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
@@ -172,7 +170,7 @@ async def test_kv_app_and_missing_target_say_what_is_needed(nats_server, bucket_
         assert app.screen.outcome is None
 
     create_database(str(tmp_path / "empty.sqlite"))
-    app = MembershipApp(SqliteSpec(str(tmp_path / "empty.sqlite")), clock=clock)
+    app = make_app(SqliteSpec(str(tmp_path / "empty.sqlite")), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
@@ -216,11 +214,8 @@ async def burst_migration(source, target, **_kw):
 async def test_a_burst_of_progress_is_coalesced(sqlite_spec):
     """1,000 ticks in 4 bursts are shown as a handful of updates, ending on the last counts."""
 
-    class BurstApp(MembershipApp):
-        CSS_PATH = Path(tui.app.__file__).with_name("app.tcss")
-        MODES = {**MembershipApp.MODES, "migration": lambda: MigrationScreen(run=burst_migration)}
-
-    app = BurstApp(sqlite_spec, clock=frozen_clock, migration_target=NatsSpec("nats://unused:4222"))
+    app = make_app(sqlite_spec, clock=frozen_clock, migration_target=NatsSpec("nats://unused:4222"),
+                   migration={"run": burst_migration})
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot)
         assert screen.outcome == "done" and screen.identical
@@ -236,7 +231,7 @@ async def test_ui_stays_responsive_during_a_large_import(tmp_path, nats_server, 
     db = tmp_path / "big.sqlite"
     seed_database(str(db), rooms=1000, users=10000, members_per_room=10, epochs=3)
     target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
-    app = MembershipApp(SqliteSpec(str(db)), clock=frozen_clock, migration_target=target)
+    app = make_app(SqliteSpec(str(db)), clock=frozen_clock, migration_target=target)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
@@ -273,14 +268,8 @@ def _hide(_value: object = None) -> str:
     return ""
 
 
-class SnapshotApp(MembershipApp):
-    """The app with every varying text of the migration screen fixed."""
-
-    CSS_PATH = Path(tui.app.__file__).with_name("app.tcss")  # relative paths follow the subclass
-
-    MODES = {**MembershipApp.MODES,
-             "migration": lambda: MigrationScreen(format_path=os.path.basename,
-                                                  format_seconds=_hide, format_rate=_hide)}
+#: every varying text of the migration screen fixed
+STILL = {"format_path": os.path.basename, "format_seconds": _hide, "format_rate": _hide}
 
 
 async def _migrate_for_picture(pilot) -> None:
@@ -298,7 +287,7 @@ async def _migrate_for_picture(pilot) -> None:
 def test_snapshot_finished_migration(snap_compare, tmp_path, nats_server):
     spec = demo_file(tmp_path / "demo.sqlite")
     target = NatsSpec(nats_server.url, bucket_prefix="snapdone_", replicas=1)
-    app = SnapshotApp(spec, clock=frozen_clock, migration_target=target)
+    app = make_app(spec, clock=frozen_clock, migration_target=target, migration=STILL)
     assert snap_compare(app, terminal_size=SIZE, run_before=_migrate_for_picture)
 
 
@@ -322,7 +311,7 @@ def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
             await nc.close()
 
     run_sync(plant())
-    app = SnapshotApp(spec, clock=frozen_clock, migration_target=target)
+    app = make_app(spec, clock=frozen_clock, migration_target=target, migration=STILL)
 
     async def run_before(pilot) -> None:
         await _migrate_for_picture(pilot)

@@ -9,14 +9,13 @@ import pytest
 
 from store import SqliteSpec
 from store.demo import REVOKED, demo_key
-from tui.app import MembershipApp
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rooms import RoomsScreen
 from tui.screens.user_rooms import UserRoomsScreen
 from tui.screens.users import UsersScreen
-from tests.helpers import SIZE, modal, run_sync, seed_sqlite, select, shows, steps
+from tests.helpers import SIZE, make_app, modal, run_sync, seed_sqlite, select, shows, steps
 
 
 @pytest.fixture
@@ -25,9 +24,9 @@ def demo_app(tmp_path, clock, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run_sync(seed_sqlite(tmp_path / "demo.sqlite", clock))
 
-    def make(read_only: bool = False) -> MembershipApp:
-        return MembershipApp(SqliteSpec("demo.sqlite", read_only=read_only), clock=clock,
-                             poll_interval=3600, blink=False)
+    def make(read_only: bool = False):
+        return make_app(SqliteSpec("demo.sqlite", read_only=read_only), clock=clock,
+                        poll_interval=3600, blink=False)
     return make
 
 

@@ -1,7 +1,8 @@
 """The migration screen (key 3): SQLite -> JetStream KV, step by step, then the target's health.
 
-Source: the open database (app.spec, a SqliteSpec). Target: app.migration_target (from
---nats-url / --replicas), or a URL typed in the target field. `m` starts or re-runs.
+Source: the open database (the session's spec, a SqliteSpec). Target: the session's
+migration_target (from --nats-url / --replicas), or a URL typed in the target field. `m`
+starts or re-runs.
 
 The migration (store.migrate.migrate, an async generator of events) runs in a thread
 worker with an event loop of its own, so a large import never stalls the UI; its events
@@ -15,6 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -27,11 +29,12 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from store import NatsSpec, SqliteSpec
 from store.migrate import WRITE_ORDER, MigrationEvent, migrate
 
+from ..services import watch_health
+from ..session import Session
 from ..widgets.health_panel import HealthPanel
 from ..widgets.migration_progress import MigrationProgress, format_rate
 from ..widgets.parity_view import ParityView
-from .base import DataScreen
-from .health import watch_health
+from .base import AdminScreen
 
 #: the steps shown, in order (prune is not offered from the TUI)
 STEPS = ("connect", "backup", "export", "import", "parity")
@@ -58,7 +61,7 @@ class MigrationEventMessage(Message):
     event: MigrationEvent
 
 
-class MigrationScreen(DataScreen):
+class MigrationScreen(AdminScreen):
     """Run the migration from the TUI and watch each step; `m` starts or re-runs it."""
 
     DEFAULT_CSS = """
@@ -77,12 +80,12 @@ class MigrationScreen(DataScreen):
 
     AUTO_FOCUS = ""  # keys (m, 1-4, q) must reach the bindings, not the target field
 
-    def __init__(self, *, format_path: Callable[[str], str] = str,
+    def __init__(self, session: Session, *, format_path: Callable[[str], str] = str,
                  format_seconds: Callable[[float | None], str] | None = None,
                  format_rate: Callable[[float | None], str] = format_rate,
                  health_interval: float = 1.0,
-                 run: Callable[..., AsyncIterator[MigrationEvent]] = migrate, **kw) -> None:
-        super().__init__(**kw)
+                 run: Callable[..., AsyncIterator[MigrationEvent]] = migrate, **kw: Any) -> None:
+        super().__init__(session, **kw)
         self.format_path = format_path
         # None: real durations (the health panel's probe in ms); snapshot tests pass one
         self._format_seconds = format_seconds
@@ -104,8 +107,8 @@ class MigrationScreen(DataScreen):
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        source = self.admin.spec
-        target = self.admin.migration_target
+        source = self.session.spec
+        target = self.session.migration_target
         with Horizontal(id="migration-endpoints"):
             yield Label("source", classes="endpoint-title")
             yield Label(self._source_text(), id="migration-source", classes="endpoint-value")
@@ -126,18 +129,13 @@ class MigrationScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        # pictures (snapshots, screenshots) turn blinking off app-wide
-        self.query_one("#migration-target", Input).cursor_blink = getattr(self.app, "blink", True)
         self._reset_steps()
         self.query_one(MigrationProgress).display = False
         self.query_one(HealthPanel).show_message("shown after a migration")
 
-    def load(self) -> None:
-        """Nothing to read from the open store: this screen works on demand."""
-
     # -- what is shown -----------------------------------------------------------------
     def _source_text(self) -> str:
-        spec = self.admin.spec
+        spec = self.session.spec
         if isinstance(spec, SqliteSpec):
             return self.format_path(spec.path)
         return "none: the app is open on KV"
@@ -147,7 +145,7 @@ class MigrationScreen(DataScreen):
         return target.replicas if target is not None and target.replicas else 3
 
     def _intro(self) -> Text:
-        if not isinstance(self.admin.spec, SqliteSpec):
+        if not isinstance(self.session.spec, SqliteSpec):
             return Text("The migration needs a SQLite source: open the app with --db PATH "
                         "(and --nats-url URL for the target).", style="bold yellow")
         return Text("m: back up, export, write every record to the KV buckets, compare both "
@@ -180,7 +178,7 @@ class MigrationScreen(DataScreen):
     def target_spec(self) -> NatsSpec | None:
         """The target: the typed URL, with --nats-url's options (prefix, creds...) if given."""
         url = self.query_one("#migration-target", Input).value.strip()
-        base = self.admin.migration_target
+        base = self.session.migration_target
         if not url:
             return None
         if base is not None:
@@ -192,17 +190,18 @@ class MigrationScreen(DataScreen):
         self.set_focus(None)  # back to the keys; m starts
 
     def action_migrate(self) -> None:
-        source = self.admin.spec
+        source = self.session.spec
+        notify = self.session.notify
         if not isinstance(source, SqliteSpec):
-            self.notify("the migration needs --db: the app is open on KV, there is no SQLite source",
-                        severity="warning")
+            notify("the migration needs --db: the app is open on KV, there is no SQLite source",
+                   severity="warning")
             return
         if self.running:
-            self.notify("a migration is running already", severity="warning")
+            notify("a migration is running already", severity="warning")
             return
         target = self.target_spec()
         if target is None:
-            self.notify("no target: give --nats-url or type the target URL", severity="warning")
+            notify("no target: give --nats-url or type the target URL", severity="warning")
             self.query_one("#migration-target", Input).focus()
             return
         self._target = target
@@ -219,7 +218,7 @@ class MigrationScreen(DataScreen):
         self.query_one(HealthPanel).show_message("shown after the migration")
         self._status("migrating…", "bold yellow")
         self._set_step("connect", "running", "opening both sides")
-        self._migrate(self._run, source, target, self.admin.clock())
+        self._migrate(self._run, source, target, self.session.clock())
 
     #: run the engine in a thread with its own event loop (else in the app's loop). Measured
     #: on 122k writes: the UI loop's longest stall 0.11 s in a thread, 0.17 s in the loop
@@ -367,7 +366,7 @@ class MigrationScreen(DataScreen):
             self._watch_target_health()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)  # an error becomes one readable message
+        # (AdminScreen's handler, called too, turns an error into one readable message)
         if (event.worker.group == "migration" and self.running
                 and event.state in (WorkerState.ERROR, WorkerState.CANCELLED)):
             # the engine ends with a "failed" event; this is for a bug: m must work again
@@ -378,4 +377,5 @@ class MigrationScreen(DataScreen):
     # -- the target's health ----------------------------------------------------------------
     def _watch_target_health(self) -> None:
         if self._target is not None:
-            watch_health(self, self.query_one(HealthPanel), self._target, self.health_interval)
+            watch_health(self, self.query_one(HealthPanel).deliver, self._target,
+                         self.health_interval, lambda: self.session.store)
