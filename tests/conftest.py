@@ -1,20 +1,15 @@
-"""Shared fixtures: a frozen clock, real nats-server processes on 127.0.0.1, fresh databases."""
+"""Shared fixtures: a clock moved by hand, real nats-server processes on 127.0.0.1, bucket
+prefixes that keep tests apart. Plain helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import itertools
 import uuid
 
-import nats
 import pytest
 
-from store.dev.demo import DEMO_NOW, FixedClock
 from store.dev.local_nats import LocalNats, wait_jetstream
-from store.kv import BUCKETS
-
-FIXED_NOW = DEMO_NOW  # 2026-01-01T00:00:00Z
+from tests.helpers import FixedClock, run_sync
 
 
 @pytest.fixture
@@ -30,13 +25,6 @@ _prefixes = itertools.count(1)
 def bucket_prefix() -> str:
     """A bucket prefix of this test's own, so tests share one server without sharing state."""
     return f"t{next(_prefixes)}{uuid.uuid4().hex[:6]}_"
-
-
-def run_sync(coro) -> None:
-    """asyncio.run in a thread of its own: sync fixtures may be set up (via
-    request.getfixturevalue) from inside an async fixture's running loop."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture(scope="session")
@@ -63,16 +51,3 @@ def cluster(nats_cluster: LocalNats):
         if not node.running:
             nats_cluster.restart(i)
     run_sync(wait_jetstream(nats_cluster.url))
-
-
-async def daemon_buckets(cluster_url: str, prefix: str):
-    """The five buckets made R3 with direct gets, as the daemon makes them, and the raw
-    client (nc, js) that made them: the caller closes nc."""
-    async def quiet(_e):  # a killed node makes a raw client log EOFs otherwise
-        pass
-
-    nc = await nats.connect(cluster_url.split(","), error_cb=quiet)
-    js = nc.jetstream()
-    for b in BUCKETS:
-        await js.create_key_value(bucket=prefix + b, replicas=3, direct=True)
-    return nc, js

@@ -1,104 +1,117 @@
-"""The membership-admin Textual app.
+"""The membership-admin Textual app: it opens the store, watches it, and makes every screen.
 
 One app class for the CLI, the pilot tests and the snapshot tests. It is given a store
-*spec*, and opens the store inside its own event loop (a worker started on mount), so no
-connection ever crosses loops. Screens read through `app.store` in their own workers.
+*spec* and opens the store inside its own event loop (a worker started on mount), so no
+connection ever crosses loops. Screens are given the session (tui/session.py), never the
+app: they ask for navigation and changes with messages (tui/messages.py) that the app
+answers here, and they reload on the session's change signal, which the app publishes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from functools import partial
+from typing import Literal
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import ModalScreen
+from textual.screen import Screen
+from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from store import NatsSpec, Store, StoreError, StoreSpec, open_store, system_clock
+from store import NatsSpec, StoreError, StoreSpec, open_store, system_clock
+from store.health import NO_QUORUM
 from store.spec import Clock
 from store.text import printable
 
+from . import messages
 from .commands import AdminCommands
-from .messages import StoreChanged
 from .screens.add_user import AddUserScreen, NewUser
-from .screens.base import DataScreen
 from .screens.confirm import ConfirmScreen
 from .screens.health import HealthScreen
 from .screens.help import HelpScreen
 from .screens.migration import MigrationScreen
+from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
-from .screens.user_rooms import load_user_rooms
+from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
+from .services import UserChange, health_loop, load_user_rooms
+from .session import Session
+
+Mode = Literal["rooms", "users", "migration", "health"]
+#: makes a screen, given the session
+ScreenFactory = Callable[[Session], Screen]
+#: the first screen of each mode (keys 1 2 3 4)
+MODE_SCREENS: dict[Mode, ScreenFactory] = {
+    "rooms": RoomsScreen, "users": UsersScreen, "migration": MigrationScreen,
+    "health": HealthScreen,
+}
+#: seconds between two checks of the open KV backend's quorum, whichever screen is shown
+QUORUM_INTERVAL = 2.0
+
+
+class Backend(StrEnum):
+    """What the header says of the open backend (nothing while it answers)."""
+
+    OPENING = "opening…"
+    UNAVAILABLE = "unavailable"
+    ANSWERS = ""
 
 
 class MembershipApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "membership-admin"
     COMMANDS = App.COMMANDS | {AdminCommands}
-    MODES = {"rooms": RoomsScreen, "users": UsersScreen, "migration": MigrationScreen,
-             "health": HealthScreen}
+    SCREENS = {"help": HelpScreen}
     DEFAULT_MODE = "rooms"
+    #: the keys the screens do not own (theirs are in screens/base.py)
     BINDINGS = [
-        Binding("1", "show('rooms')", "Rooms"),
-        Binding("2", "show('users')", "Users"),
-        Binding("3", "show('migration')", "Migration"),
-        Binding("4", "show('health')", "Health"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "back", "Back"),
-        Binding("r", "revoke", "Revoke"),
-        Binding("i", "reinstate", "Reinstate"),
-        Binding("a", "add_user", "Add user"),
-        Binding("m", "migrate", "Migrate", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("ctrl+p", "command_palette", "Palette", show=False),  # the footer shows it
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False),  # the footer shows it
     ]
 
     def __init__(self, spec: StoreSpec, *, clock: Clock = system_clock,
                  migration_target: NatsSpec | None = None, poll_interval: float = 1.0,
-                 initial_mode: str = "rooms", blink: bool = True) -> None:
+                 initial_mode: Mode = "rooms", blink: bool = True,
+                 screens: Mapping[Mode, ScreenFactory] | None = None) -> None:
+        """screens: the first screen of a mode made otherwise (a test fixes the migration
+        screen's formatters, or feeds the health screen by hand)."""
         super().__init__()
-        self.spec = spec
-        self.clock = clock
-        self.migration_target = migration_target
+        self.session = Session(spec, clock, Signal(self, "changed"), self.notify,
+                               migration_target, blink)
+        for mode, make in {**MODE_SCREENS, **(screens or {})}.items():
+            self.add_mode(mode, partial(make, self.session))
         self.poll_interval = poll_interval
         self.initial_mode = initial_mode
-        #: text cursors blink; off for snapshots and screenshots, so pictures are stable
-        self.blink = blink
-        self.read_only = spec.read_only
-        self.store: Store | None = None
-        #: bumped whenever the data may have changed; screens reload when theirs is older
-        self.generation = 0
-        self.backend_status = "opening…"
-        #: set by the health screen when the open KV store has lost its quorum: changes refused
-        self.quorum_lost = False
+        self.backend = Backend.OPENING
         #: every message shown with notify, newest last (what the operator was told)
         self.notices: list[str] = []
         self._update_sub_title()
 
-    # -- the store -------------------------------------------------------------------
+    # -- the store -------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.switch_mode(self.initial_mode)
         self._open_store()
 
     @work(exclusive=True, group="store", exit_on_error=False)
     async def _open_store(self) -> None:
+        session = self.session
         try:
-            self.store = await open_store(self.spec, clock=self.clock)
+            session.store = await open_store(session.spec, clock=session.clock)
         except StoreError as e:
-            self.backend_status = "unavailable"
-            self._update_sub_title()
-            self.report_error(e)
+            self._set_backend(Backend.UNAVAILABLE)
+            session.report_error(e)
             return
-        self.backend_status = ""
-        self._update_sub_title()
+        self._set_backend(Backend.ANSWERS)
         self.data_changed()
         self._watch_changes()
-        if isinstance(self.spec, NatsSpec):
-            self._watch_quorum()  # after _watch_changes, whose exclusive start cancels its group
+        if session.on_kv:
+            self._watch_quorum()
 
-    @work(exclusive=True, group="watch", exit_on_error=False)
+    @work(exclusive=True, group="watch-changes", exit_on_error=False)
     async def _watch_changes(self) -> None:
         """Poll the cheap change marker; a change by anyone shows without a key press."""
         last = await self._marker()
@@ -110,39 +123,60 @@ class MembershipApp(App[None]):
                 self.data_changed()
 
     async def _marker(self) -> object | None:
+        assert self.session.store is not None
         try:
-            marker = await self.store.change_marker()
+            marker = await self.session.store.change_marker()
         except StoreError as e:
-            if self.backend_status != "unavailable":
-                self.backend_status = "unavailable"
-                self._update_sub_title()
-                self.report_error(e)
+            if self.backend != Backend.UNAVAILABLE:
+                self._set_backend(Backend.UNAVAILABLE)
+                self.session.report_error(e)
             return None
-        if self.backend_status:
-            self.backend_status = ""
-            self._update_sub_title()
+        self._set_backend(Backend.ANSWERS)
         return marker
 
-    def data_changed(self) -> None:
-        self.generation += 1
-        self.screen.post_message(StoreChanged())
+    @work(exclusive=True, group="watch-quorum", exit_on_error=False)
+    async def _watch_quorum(self) -> None:
+        """The open KV backend's quorum, also while the health screen is not shown."""
+        await health_loop(lambda report: self.set_quorum_lost(report.overall == NO_QUORUM),
+                          self.session.spec, QUORUM_INTERVAL, pick_probe=False)
 
-    def _update_sub_title(self) -> None:
-        label = (self.store.label if self.store is not None and self.store.label
-                 else self.spec.label)
-        if isinstance(self.spec, NatsSpec) and "replica" not in label:
-            label += f" replicas={self.spec.replicas or 'auto'}"
-        if self.read_only and "read-only" not in label:
-            label += " (read-only)"
-        if self.backend_status:
-            label += f" [{self.backend_status}]"
-        if self.quorum_lost:
-            label += " [QUORUM LOST: changes disabled]"
-        self.sub_title = printable(label)
+    def data_changed(self) -> None:
+        """The data may have changed: every data screen reloads, now or when next shown."""
+        self.session.changed.publish(None)
+
+    def set_quorum_lost(self, lost: bool) -> None:
+        session = self.session
+        if lost == session.quorum_lost or not session.on_kv:
+            return  # a migration target's quorum does not gate SQLite changes
+        session.quorum_lost = lost
+        self.set_class(lost, "-quorum-lost")  # app.tcss turns the header red
+        self._update_sub_title()
+
+    def on_quorum_checked(self, message: messages.QuorumChecked) -> None:
+        self.set_quorum_lost(message.lost)
 
     async def on_unmount(self) -> None:
-        if self.store is not None:
-            await self.store.close()
+        if self.session.store is not None:
+            await self.session.store.close()
+
+    # -- the header and messages -------------------------------------------------------------
+    def _set_backend(self, state: Backend) -> None:
+        if state != self.backend:
+            self.backend = state
+            self._update_sub_title()
+
+    def _update_sub_title(self) -> None:
+        spec, store = self.session.spec, self.session.store
+        label = store.label if store is not None and store.label else spec.label
+        if isinstance(spec, NatsSpec) and "replica" not in label:
+            label += f" replicas={spec.replicas or 'auto'}"
+        if self.session.read_only and "read-only" not in label:
+            label += " (read-only)"
+        if self.backend:
+            label += f" [{self.backend}]"
+        if self.session.quorum_lost:
+            label += " [QUORUM LOST: changes disabled]"
+        self.sub_title = printable(label)
 
     def notify(self, message: str, **kwargs) -> None:  # type: ignore[override]
         message = printable(message)  # store messages may quote stored text
@@ -150,139 +184,49 @@ class MembershipApp(App[None]):
         kwargs.setdefault("markup", False)  # store messages may hold [brackets]
         super().notify(message, **kwargs)
 
-    def report_error(self, error: BaseException | None) -> None:
-        """A readable one-line message for a failure; never a traceback."""
-        if isinstance(error, StoreError):
-            self.notify(str(error), title=type(error).__name__, severity="error", timeout=8)
-        elif error is not None:
-            self.notify(f"{type(error).__name__}: {error}", title="Error", severity="error",
-                        timeout=8)
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.report_error(event.worker.error)
+            self.session.report_error(event.worker.error)
 
-    # -- navigation ----------------------------------------------------------------------
-    #: actions that would act behind an open dialog (a confirmation, the add form, help)
-    _BEHIND_MODAL = {"show", "filter", "revoke", "reinstate", "add_user", "migrate", "help", "back"}
+    # -- what the screens ask for ------------------------------------------------------------
+    def on_open_room(self, message: messages.OpenRoom) -> None:
+        self.push_screen(RoomScreen(self.session, message.room_id))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self._BEHIND_MODAL and isinstance(self.screen, ModalScreen):
-            return False  # the dialog answers first
-        return True
-    def action_show(self, mode: str) -> None:
-        if self.current_mode != mode:
-            self.switch_mode(mode)
+    def on_open_user(self, message: messages.OpenUser) -> None:
+        self.push_screen(UserRoomsScreen(self.session, message.key))
 
-    def action_back(self) -> None:
-        if len(self.screen_stack) > 1:
-            self.pop_screen()
+    def on_change_user(self, message: messages.ChangeUser) -> None:
+        self._change_user(message.change, message.key)
 
-    def action_filter(self) -> None:
-        screen = self.screen
-        if isinstance(screen, DataScreen):
-            screen.open_filter()
+    def on_add_user(self, message: messages.AddUser) -> None:
+        self._add_user()
 
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
-
-    def action_migrate(self) -> None:
-        if isinstance(self.screen, MigrationScreen):
-            self.screen.action_migrate()
-        else:
-            self.notify("m starts the migration on the migration screen (3)")
-
-    # -- changes ---------------------------------------------------------------------------
-    @work(group="watch", exit_on_error=False)
-    async def _watch_quorum(self) -> None:
-        """The open KV backend's quorum, every 2 s, also when the health screen is not shown."""
-        from store.health import NO_QUORUM
-
-        from .screens.health import health_loop
-
-        await health_loop(lambda report: self.set_quorum_lost(report.overall == NO_QUORUM),
-                          self.spec, 2.0, pick_probe=False)
-
-    def set_quorum_lost(self, lost: bool) -> None:
-        if lost == self.quorum_lost or not isinstance(self.spec, NatsSpec):
-            return  # a migration target's quorum does not gate SQLite changes
-        self.quorum_lost = lost
-        self.set_class(lost, "-quorum-lost")  # app.tcss turns the header red
-        self._update_sub_title()
-
-    def _refuse_if_read_only(self, what: str) -> bool:
-        """True (and says so) when changes are off: --read-only, or no KV quorum (fail closed)."""
-        if self.read_only:
-            self.notify(f"read-only: {what} refused, nothing was written",
-                        title="Read-only", severity="warning")
-        elif self.quorum_lost:
-            self.notify(f"no quorum: {what} refused, nothing was written",
-                        title="Unavailable", severity="error")
-        return self.read_only or self.quorum_lost
-
-    def _selected_user(self) -> str | None:
-        screen = self.screen
-        key = screen.selected_user_key() if isinstance(screen, DataScreen) else None
-        if key is None:
-            self.notify("select a user first (2: users, or a member in a room)", severity="warning")
-        return key
-
-    def action_revoke(self) -> None:
-        if self._refuse_if_read_only("revoke") or self.store is None:
-            return
-        key = self._selected_user()
-        if key is not None:
-            self._change_user("revoke", key)
-
-    def action_reinstate(self) -> None:
-        if self._refuse_if_read_only("reinstate") or self.store is None:
-            return
-        key = self._selected_user()
-        if key is not None:
-            self._change_user("reinstate", key)
-
-    @work(exclusive=True, group="change", exit_on_error=False)
-    async def _change_user(self, what: str, key: str) -> None:
-        store = self.store
-        detail = await load_user_rooms(store, key)
-        user = detail.user
+    @work(exclusive=True, group="write", exit_on_error=False)
+    async def _change_user(self, change: UserChange, key: str) -> None:
+        store = self.session.store
+        assert store is not None  # the screen asks only once it is open
+        found = await load_user_rooms(store, key)
+        user = found.user
         if user is None:
             self.notify(f"{key} is not on the allowlist", severity="warning")
             return
-        if (what == "revoke") == (user.status == "revoked"):
+        if not change.needed(user):
             self.notify(f"{user.key} is already {user.status}")
             return
-        holding = [room.id for room, _m, k in detail.rooms if room.encrypted and k is not None]
-        title = printable(f"{what.capitalize()} {user.key}{f' ({user.name})' if user.name else ''}?")
-        body = f"role {user.role}, status {user.status}\n"
-        if holding:
-            body += (f"holds a current-epoch key in {len(holding)} room(s): "
-                     + ", ".join(holding[:20]) + (" …" if len(holding) > 20 else ""))
-        else:
-            body += "holds no current-epoch key in any room"
-        if what == "revoke":
-            body += "\n\nRevoking stops its authorization; it stays a member until rooms rekey."
-        if not await self.push_screen_wait(ConfirmScreen(title, body)):
-            self.notify(f"{what} cancelled")
+        if not await self.push_screen_wait(ConfirmScreen(*change.question(found))):
+            self.notify(f"{change} cancelled")
             return
-        if what == "revoke":
-            await store.revoke_user(user.key)
-        else:
-            await store.reinstate_user(user.key)
-        self.notify(f"{user.key} {'revoked' if what == 'revoke' else 'reinstated'}")
+        await change.apply(store, user.key)
+        self.notify(f"{user.key} {change.done}")
         self.data_changed()
 
-    def action_add_user(self) -> None:
-        if self._refuse_if_read_only("add user") or self.store is None:
-            return
-        self._add_user()
-
-    @work(exclusive=True, group="change", exit_on_error=False)
+    @work(exclusive=True, group="write", exit_on_error=False)
     async def _add_user(self) -> None:
-        new: NewUser | None = await self.push_screen_wait(AddUserScreen())
+        store = self.session.store
+        assert store is not None  # the screen asks only once it is open
+        new: NewUser | None = await self.push_screen_wait(AddUserScreen(blink=self.session.blink))
         if new is None:
             return
-        user = await self.store.add_user(new.key, new.name, new.role)
+        user = await store.add_user(new.key, new.name, new.role)
         self.notify(f"{user.key} added ({user.role})")
         self.data_changed()

@@ -1,4 +1,5 @@
-"""The command palette provider (ctrl+p): the same actions as the keys."""
+"""The command palette provider (ctrl+p): the same actions as the keys, run on the screen the
+palette was opened from (every full screen has them; see screens/base.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+#: (name, action, help); an action without a namespace is the screen's
 COMMANDS = [
     ("Rooms", "show('rooms')", "show the rooms (1)"),
     ("Users", "show('users')", "show the allowlist (2)"),
@@ -18,19 +20,19 @@ COMMANDS = [
     ("Add user", "add_user", "a form that validates as you type (a)"),
     ("Start migration", "migrate", "on the migration screen (m)"),
     ("Help", "help", "every key (?)"),
-    ("Quit", "quit", "leave (q)"),
+    ("Quit", "app.quit", "leave (q)"),
 ]
 
 
 class AdminCommands(Provider):
     async def discover(self) -> Hits:
         for name, action, help_text in COMMANDS:
-            yield DiscoveryHit(name, partial(self.app.run_action, action), help=help_text)
+            yield DiscoveryHit(name, partial(self.screen.run_action, action), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, action, help_text in COMMANDS:
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), partial(self.app.run_action, action),
+                yield Hit(score, matcher.highlight(name), partial(self.screen.run_action, action),
                           help=help_text)

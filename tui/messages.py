@@ -1,52 +1,47 @@
-"""Messages that cross screens: small dataclasses (Textual calls __post_init__ for them).
+"""What a screen asks of the app: small dataclass messages that bubble up to it.
 
-Data flows one way: store -> worker -> message -> widget. A worker never touches a
-widget; it posts one of these and the screen's handler sets the widgets' data.
+Screens never push other screens nor touch the store's writes themselves: they post one of
+these and the app, which makes every screen, answers (attributes down, messages up).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from textual.message import Message
 
-from store import InvalidRecord, Member, Room, SealedKey, User
+from .services import UserChange
 
 
 @dataclass
-class StoreChanged(Message):
-    """The data may have changed (opened, our own write, or someone else's): reload if shown."""
+class OpenRoom(Message):
+    """Show a room's detail (enter on a room)."""
+
+    room_id: str
 
 
 @dataclass
-class RoomsLoaded(Message):
-    rooms: list[Room]
-    member_counts: dict[str, int]
-    #: stored rooms that break the rules: shown flagged, never hidden
-    invalid: list[InvalidRecord] = field(default_factory=list)
-
-
-@dataclass
-class UsersLoaded(Message):
-    users: list[User]
-    #: stored users that break the rules: shown flagged, never hidden
-    invalid: list[InvalidRecord] = field(default_factory=list)
-
-
-@dataclass
-class RoomLoaded(Message):
-    """One room's detail: its members, every sealed key, and the users behind the members."""
-
-    room: Room
-    members: list[Member]
-    keys: list[SealedKey]
-    users: dict[str, User] = field(default_factory=dict)
-
-
-@dataclass
-class UserRoomsLoaded(Message):
-    """A user (None when the key is not on the allowlist) and its rooms with their current key."""
+class OpenUser(Message):
+    """Show a user's rooms (enter on a user or a member)."""
 
     key: str
-    user: User | None
-    rooms: list[tuple[Room, Member | None, SealedKey | None]]
+
+
+@dataclass
+class ChangeUser(Message):
+    """Revoke or reinstate a user, after a confirmation."""
+
+    change: UserChange
+    key: str
+
+
+@dataclass
+class AddUser(Message):
+    """Add a user with the form."""
+
+
+@dataclass
+class QuorumChecked(Message):
+    """A fresh health report of the KV backend the app has open: whether its quorum is lost."""
+
+    lost: bool

@@ -2,9 +2,12 @@
 
     .venv/bin/python -m tui.screenshots [--out DIR] [--no-kv]
 
-Pictures come from Textual's run_test and app.save_screenshot, with a fixed clock, no
+Run it from a checkout: it makes its pictures as the snapshot tests make theirs, with
+tests/helpers.py (the app factory, the steps that wait for a view, the fixed clock), no
 cursor blink and a relative database name in the header, so reruns give the same files.
-The migration and health pictures need nats-server (tui/screenshots_kv.py).
+The migration and health views need nats-server: the seeded database is migrated to a local
+3-node cluster from the migration screen, then 2 of the 3 servers are SIGKILLed and the
+health screen is pictured once it shows no-quorum (the UI failing closed).
 """
 
 from __future__ import annotations
@@ -13,95 +16,99 @@ import argparse
 import asyncio
 import os
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from store import SqliteSpec
-from store.dev.demo import REVOKED, FixedClock, create_demo_database, demo_key
+from store import NatsSpec, SqliteSpec
+from store.dev.demo import REVOKED, create_demo_database, demo_key
+from tests.helpers import SIZE, FixedClock, Step, make_app, modal, select, shows, steps, until
 
-from .app import MembershipApp
 from .screens.add_user import AddUserScreen
 from .screens.confirm import ConfirmScreen
+from .screens.health import HealthScreen
 from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
-from .widgets.record_table import RecordTable
+from .widgets.health_panel import HealthPanel
 
-SIZE = (120, 36)
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "screenshots"
-
-
-async def _until(pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the view did not show up in time")
-        await pilot.pause(0.05)
-    await pilot.pause(0.1)
-
-
-def _shows(screen_type, rows: int | None = None):
-    async def wait(pilot) -> None:
-        app = pilot.app
-
-        def ready() -> bool:
-            if not isinstance(app.screen, screen_type):
-                return False
-            t = app.screen.query_one(RecordTable)
-            return t._loaded and (rows is None or len(t.shown_keys) == rows)
-        await _until(pilot, ready)
-    return wait
-
-
-def _modal(screen_type):
-    async def wait(pilot) -> None:
-        await _until(pilot, lambda: isinstance(pilot.app.screen, screen_type))
-    return wait
-
-
-def _select(key: str):
-    async def run(pilot) -> None:
-        t = pilot.app.screen.query_one(RecordTable)
-        t.grid.move_cursor(row=t.shown_keys.index(key), animate=False)
-        await pilot.pause()
-    return run
-
-
-Step = tuple[str, ...] | Callable[..., Awaitable[None]]
+#: the cluster's URL as the migration picture shows it (its ports are random)
+SHOWN_URL = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"
 
 #: file name -> the steps that lead to the view
 VIEWS: dict[str, list[Step]] = {
-    "rooms.svg": [_shows(RoomsScreen, 5)],
-    "room-detail.svg": [_shows(RoomsScreen, 5), _select("ops"), ("enter",), _shows(RoomScreen, 4)],
-    "room-missing-key.svg": [_shows(RoomsScreen, 5), ("enter",), _shows(RoomScreen, 4)],
-    "users.svg": [("2",), _shows(UsersScreen, 8)],
-    "user-rooms.svg": [("2",), _shows(UsersScreen, 8), _select(demo_key("ada")), ("enter",),
-                       _shows(UserRoomsScreen, 4)],
-    "users-filter.svg": [("2",), _shows(UsersScreen, 8), ("slash", *"admin"), _shows(UsersScreen, 2)],
-    "revoke-confirm.svg": [("2",), _shows(UsersScreen, 8), _select(demo_key("grace")), ("r",),
-                           _modal(ConfirmScreen)],
-    "reinstate-confirm.svg": [("2",), _shows(UsersScreen, 8), _select(demo_key(REVOKED)), ("i",),
-                              _modal(ConfirmScreen)],
-    "add-user.svg": [("2",), _shows(UsersScreen, 8), ("a",), _modal(AddUserScreen), tuple("new!")],
-    "help.svg": [_shows(RoomsScreen, 5), ("question_mark",)],
+    "rooms.svg": [shows(RoomsScreen, 5)],
+    "room-detail.svg": [shows(RoomsScreen, 5), select("ops"), ("enter",), shows(RoomScreen, 4)],
+    "room-missing-key.svg": [shows(RoomsScreen, 5), ("enter",), shows(RoomScreen, 4)],
+    "users.svg": [("2",), shows(UsersScreen, 8)],
+    "user-rooms.svg": [("2",), shows(UsersScreen, 8), select(demo_key("ada")), ("enter",),
+                       shows(UserRoomsScreen, 4)],
+    "users-filter.svg": [("2",), shows(UsersScreen, 8), ("slash", *"admin"), shows(UsersScreen, 2)],
+    "revoke-confirm.svg": [("2",), shows(UsersScreen, 8), select(demo_key("grace")), ("r",),
+                           modal(ConfirmScreen)],
+    "reinstate-confirm.svg": [("2",), shows(UsersScreen, 8), select(demo_key(REVOKED)), ("i",),
+                              modal(ConfirmScreen)],
+    "add-user.svg": [("2",), shows(UsersScreen, 8), ("a",), modal(AddUserScreen), tuple("new!")],
+    "help.svg": [shows(RoomsScreen, 5), ("question_mark",)],
 }
 
 
-async def take(name: str, steps: list[Step], out: Path, clock: FixedClock) -> Path:
-    app = MembershipApp(SqliteSpec("demo.sqlite"), clock=clock, poll_interval=3600, blink=False)
+async def take(name: str, view: list[Step], out: Path, clock: FixedClock) -> Path:
+    app = make_app(SqliteSpec("demo.sqlite"), clock=clock, poll_interval=3600, blink=False)
     async with app.run_test(size=SIZE) as pilot:
-        for step in steps:
-            if isinstance(step, tuple):
-                await pilot.press(*step)
-            else:
-                await step(pilot)
+        await steps(*view)(pilot)
         await pilot.pause(0.2)
         return Path(app.save_screenshot(name, str(out)))
 
 
+async def kv_screenshots(db_path: str, out: Path, clock: FixedClock) -> list[Path]:
+    """Write migration.svg and health-no-quorum.svg into out; [] without nats-server."""
+    from store.dev.local_nats import LocalNats, find_nats_server, wait_jetstream
+
+    if not find_nats_server():
+        print("no nats-server: migration and health screenshots skipped")
+        return []
+    written: list[Path] = []
+    shown_db = f"sqlite:{os.path.basename(db_path)}"  # the header, not a temporary path
+    with tempfile.TemporaryDirectory() as tmp:
+        cluster = LocalNats(Path(tmp) / "nats", size=3).start()
+        try:
+            await wait_jetstream(cluster.url)  # a new cluster elects its meta leader first
+            app = make_app(SqliteSpec(db_path), clock=clock, blink=False,
+                           migration_target=NatsSpec(cluster.url, replicas=3),
+                           migration={"format_path": os.path.basename})
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.press("3")
+                await pilot.press("m")
+                screen = app.screen
+                await until(pilot, lambda: screen.outcome is not None, 60, "the migration's end")
+                panel = screen.query_one(HealthPanel)
+                await until(pilot, lambda: panel.report is not None
+                            and panel.report.overall == "healthy", 20, "a healthy target")
+                screen.query_one("#migration-target").value = SHOWN_URL
+                app.sub_title = shown_db
+                await pilot.pause()
+                written.append(Path(app.save_screenshot("migration.svg", str(out))))
+
+                cluster.kill(1)
+                cluster.kill(2)
+                await pilot.press("4")
+                assert isinstance(app.screen, HealthScreen)
+                panel = app.screen.query_one(HealthPanel)
+                await until(pilot, lambda: panel.report is not None
+                            and panel.report.overall == "no-quorum"
+                            and panel.report.probe is not None
+                            and not panel.report.probe.allowed, 20, "no quorum")
+                app.sub_title = shown_db
+                await pilot.pause()
+                written.append(Path(app.save_screenshot("health-no-quorum.svg", str(out))))
+        finally:
+            cluster.stop()
+    return written
+
+
 async def main_async(out: Path, kv: bool) -> list[Path]:
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     written = []
     here = os.getcwd()
@@ -110,14 +117,11 @@ async def main_async(out: Path, kv: bool) -> list[Path]:
         await create_demo_database(str(Path(tmp) / "demo.sqlite"), clock)
         os.chdir(tmp)  # the header then names "demo.sqlite", not a temporary path
         try:
-            for name, steps in VIEWS.items():
-                written.append(await take(name, steps, out.resolve() if out.is_absolute()
-                                          else Path(here) / out, clock))
+            for name, view in VIEWS.items():
+                written.append(await take(name, view, out, clock))
         finally:
             os.chdir(here)
         if kv:
-            from .screenshots_kv import kv_screenshots
-
             written += await kv_screenshots(str(Path(tmp) / "demo.sqlite"), out, clock)
     return written
 

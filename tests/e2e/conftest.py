@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tmux_helpers import Tmux
+from tests.helpers import Tmux
 
 
 @pytest.fixture

@@ -3,21 +3,13 @@ exit 2, no traceback, the file byte-identical afterwards)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
-
-def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
-    assert "Traceback" not in proc.stderr
-    return proc
+from tests.helpers import cli, digest
 
 
 def fails(code: int, *args: str, match: str) -> str:
@@ -28,10 +20,6 @@ def fails(code: int, *args: str, match: str) -> str:
     assert len(lines) == 1 and match in lines[0], proc.stderr
     assert lines[0].startswith("membership-admin: ")
     return lines[0]
-
-
-def digest(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 @pytest.fixture

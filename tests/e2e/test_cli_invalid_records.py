@@ -14,7 +14,7 @@ import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
 from store.sqlite_file import create_database
-from test_cli_data import cli
+from tests.helpers import cli
 
 #: (key, name, role, status, added_at, revoked_at) rows a daemon could have left, each
 #: breaking one rule; the value is the word the reason must contain

@@ -20,8 +20,7 @@ from store import NatsSpec, SqliteSpec, open_store
 from store.dev.local_nats import free_port
 from store.snapshot import export_json
 from store.sqlite_file import build_database
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, cli
 
 
 def make_db(path: Path, rooms: int = 10, per_room: int = 3, epochs: int = 2) -> None:
@@ -42,11 +41,6 @@ def make_db(path: Path, rooms: int = 10, per_room: int = 3, epochs: int = 2) -> 
                              for e in range(1, epoch + 1) for m in mem])
         con.execute("COMMIT")
     build_database(str(path), fill)
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def kv_args(url: str, prefix: str) -> list[str]:

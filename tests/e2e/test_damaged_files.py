@@ -19,21 +19,20 @@ a WAL database.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.dev.seed import seed_database
+from tests import helpers
+from tests.helpers import digest
 
 #: seconds a command may take on a bad file; it answers in well under one, so more is a hang
 TIMEOUT = 15
@@ -45,18 +44,8 @@ PAGE = 4096  # the page size of a database store.sqlite creates
 
 
 def cli(*args: str, cwd: str) -> subprocess.CompletedProcess:
-    """The real program; a timeout kills it (subprocess.run) and fails the test."""
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, encoding="utf-8",
-                          errors="backslashreplace", stdin=subprocess.DEVNULL, timeout=TIMEOUT, cwd=cwd)
-    proc.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
-def digest(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    """The real program; past TIMEOUT it is killed and the test fails."""
+    return helpers.cli(*args, cwd=cwd, timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import time
 
 from store.dev.demo import demo_key
 
-from tmux_helpers import EXE
+from tests.helpers import EXE
 
 
 def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tmux_helpers import EXE
+from tests.helpers import EXE
 
 
 def test_migration_from_the_tui_in_tmux(tmp_path, tmux, nats_server, bucket_prefix):
@@ -25,7 +25,7 @@ def test_migration_from_the_tui_in_tmux(tmp_path, tmux, nats_server, bucket_pref
     tmux.keys("3")
     tmux.wait_for("target", timeout=10)
     tmux.keys("m")
-    shown = tmux.wait_for("parity  identical", timeout=60)
+    shown = tmux.wait_for("parity  identical", "parity: identical", timeout=60)
     assert "✔ backup" in shown and "verified" in shown
     assert "parity: identical" in shown
     tmux.keys("q")

@@ -10,8 +10,8 @@ import pytest
 
 from store import AlreadyExists, InvalidInput, Member, NotFound, Room, SealedKey, User
 from store.snapshot import export_json
+from tests.helpers import FIXED_NOW  # the clock fixture's start
 
-FIXED_NOW = 1_767_225_600  # the FakeClock's start (tests/conftest.py)
 
 K1, K2, K3 = b"sealed-one", b"sealed-two", b"sealed-three"
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from store import AlreadyExists, InvalidInput, NatsSpec, Unavailable
-from store.dev.local_nats import NatsNode, find_nats_server, free_port
 from store.health import DEGRADED, NO_QUORUM, check_health
 from store.kv import KvStore
-from tests.conftest import daemon_buckets
+from store.dev.local_nats import NatsNode, find_nats_server, free_port
+from tests.helpers import daemon_buckets
 
 OP = 2.0  # the store's op_timeout
 MARGIN = 0.5

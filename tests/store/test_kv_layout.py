@@ -10,7 +10,7 @@ import pytest
 
 from store import BadRecord, InvalidInput, InvalidRecord, NatsSpec, ReadOnly, open_store
 from store.kv import BUCKETS, KvStore
-from tests.conftest import FIXED_NOW
+from tests.helpers import FIXED_NOW
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from store import Member, NatsSpec, Room, Unavailable, codec
 from store.kv import BUCKETS, KvStore
 from store.kv.scan import Behind, scan_once
-from tests.conftest import daemon_buckets
+from tests.helpers import daemon_buckets
 
 pytestmark = pytest.mark.cluster
 

@@ -14,8 +14,8 @@ from store import InvalidInput, NotFound, ReadOnly, SqliteSpec, Unavailable, ope
 from store import sqlite as backend
 from store.dev.seed import seed_database
 from store.sqlite_file import create_database
+from tests.helpers import FIXED_NOW
 
-FIXED_NOW = 1_767_225_600
 EXPECTED = {  # SPEC section 3, statement by statement
     "rooms": """CREATE TABLE rooms (
   id         TEXT PRIMARY KEY,

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from store import NatsSpec, SqliteSpec, open_store
-from store.dev.demo import create_demo_database, seed_demo
-
-
-async def seed_sqlite(path, clock) -> SqliteSpec:
-    await create_demo_database(str(path), clock)
-    return SqliteSpec(str(path))
+from store import NatsSpec, SqliteSpec
+from tests.helpers import seed_kv, seed_sqlite
 
 
 @pytest.fixture(params=["sqlite", "kv"])
@@ -20,11 +15,7 @@ async def spec(request: pytest.FixtureRequest, tmp_path, clock, bucket_prefix):
         return await seed_sqlite(tmp_path / "demo.sqlite", clock)
     server = request.getfixturevalue("nats_server")
     kv = NatsSpec(url=server.url, bucket_prefix=bucket_prefix, replicas=1)
-    store = await open_store(kv, clock=clock)
-    try:
-        await seed_demo(store, clock)
-    finally:
-        await store.close()
+    await seed_kv(kv, clock)
     return kv
 
 

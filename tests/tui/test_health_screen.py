@@ -8,64 +8,19 @@ HealthReport fed to the panel (no ports, no timings).
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import io
 import time
-from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-import tui.app
-from store import NatsSpec, SqliteSpec, open_store
-from store.dev.demo import create_demo_database, demo_key, seed_demo
+from store import NatsSpec
+from store.dev.demo import demo_key
 from store.health import (DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult,
                           ReplicaHealth)
-from tui.app import MembershipApp
 from tui.screens.health import HealthScreen
 from tui.widgets.health_panel import QUORUM_LOST, HealthPanel
+from tests.helpers import SIZE, demo_file, frozen_clock, make_app, seed_kv, text_of, until
 
-SIZE = (120, 36)
 ADA = demo_key("ada")
-FROZEN = 1_767_225_600  # 2026-01-01T00:00:00Z
-
-
-def frozen_clock() -> int:
-    return FROZEN
-
-
-def text_of(widget) -> str:
-    out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(widget.content)
-    return out.getvalue()
-
-
-async def until(pilot, condition, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
-
-
-async def seed_kv(spec: NatsSpec) -> None:
-    store = await open_store(spec, clock=frozen_clock)
-    try:
-        await seed_demo(store, frozen_clock)
-    finally:
-        await store.close()
-
-
-def run_sync(coro) -> None:
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
-
-
-def demo_file(path: Path) -> SqliteSpec:
-    run_sync(create_demo_database(str(path), frozen_clock))
-    return SqliteSpec(str(path))
 
 
 def panel(app) -> HealthPanel:
@@ -74,8 +29,8 @@ def panel(app) -> HealthPanel:
 
 async def test_health_of_the_open_kv_backend(nats_server, bucket_prefix):
     spec = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
-    await seed_kv(spec)
-    app = MembershipApp(spec, clock=frozen_clock)
+    await seed_kv(spec, frozen_clock)
+    app = make_app(spec, clock=frozen_clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         assert isinstance(app.screen, HealthScreen)
@@ -93,11 +48,11 @@ async def test_health_of_the_open_kv_backend(nats_server, bucket_prefix):
         # refreshed on its own, at least every 2 s
         checks = panel(app).checks
         await until(pilot, lambda: panel(app).checks >= checks + 2, timeout=4.5, what="refreshes")
-        assert not app.quorum_lost
+        assert not app.session.quorum_lost
 
 
 async def test_health_without_kv_target_says_so(tmp_path):
-    app = MembershipApp(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock)
+    app = make_app(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await pilot.pause()
@@ -108,7 +63,7 @@ async def test_health_without_kv_target_says_so(tmp_path):
 
 async def test_health_of_an_unreachable_migration_target(tmp_path):
     target = NatsSpec("nats://127.0.0.1:1", op_timeout=0.5)
-    app = MembershipApp(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock,
+    app = make_app(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock,
                         migration_target=target)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
@@ -117,14 +72,14 @@ async def test_health_of_an_unreachable_migration_target(tmp_path):
         shown = text_of(panel(app))
         assert "NO-QUORUM" in shown and "127.0.0.1:1" in shown
         # the open database is SQLite: a KV target's quorum does not gate its changes
-        assert not app.quorum_lost
+        assert not app.session.quorum_lost
 
 
 @pytest.mark.cluster
 async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, bucket_prefix):
     spec = NatsSpec(cluster.url, bucket_prefix=bucket_prefix, replicas=3)
-    await seed_kv(spec)
-    app = MembershipApp(spec, clock=frozen_clock)
+    await seed_kv(spec, frozen_clock)
+    app = make_app(spec, clock=frozen_clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await until(pilot, lambda: panel(app).report is not None
@@ -138,7 +93,7 @@ async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, 
         await until(pilot, lambda: panel(app).report.probe.allowed, timeout=5, what="allow")
         assert panel(app).has_class("-degraded")
         # (a leader election after the kill may close changes for a moment: not for long)
-        await until(pilot, lambda: not app.quorum_lost, timeout=6, what="changes open")
+        await until(pilot, lambda: not app.session.quorum_lost, timeout=6, what="changes open")
         assert any(p.state == "offline" for b in panel(app).report.buckets for p in b.peers)
 
         cluster.kill(2)
@@ -152,7 +107,7 @@ async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, 
 
         # the UI fails closed too: no change can be started, and the header says why (the
         # app's own quorum watcher checks every 2 s, apart from this screen)
-        await until(pilot, lambda: app.quorum_lost, timeout=6, what="changes closed")
+        await until(pilot, lambda: app.session.quorum_lost, timeout=6, what="changes closed")
         notices = len(app.notices)
         for key in ("r", "i", "a"):
             await pilot.press(key)
@@ -165,7 +120,7 @@ async def test_killing_two_of_three_shows_no_quorum_and_closes_changes(cluster, 
         cluster.restart(2)
         await until(pilot, lambda: panel(app).report.overall == HEALTHY
                     and panel(app).report.probe.allowed, timeout=30, what="recovery")
-        await until(pilot, lambda: not app.quorum_lost, timeout=6, what="changes open again")
+        await until(pilot, lambda: not app.session.quorum_lost, timeout=6, what="changes open again")
         assert "quorum lost" not in app.sub_title.lower()
 
 
@@ -193,15 +148,10 @@ def no_quorum_report() -> HealthReport:
     )
 
 
-class SnapshotApp(MembershipApp):
-    CSS_PATH = Path(tui.app.__file__).with_name("app.tcss")  # relative paths follow the subclass
-    MODES = {**MembershipApp.MODES, "health": lambda: HealthScreen(live=False)}
-
-
 def test_snapshot_no_quorum(snap_compare, tmp_path):
     target = NatsSpec("nats://127.0.0.1:4222")  # never contacted: the screen is not live
-    app = SnapshotApp(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock,
-                      migration_target=target)
+    app = make_app(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock,
+                   migration_target=target, health={"live": False})
 
     async def run_before(pilot) -> None:
         await pilot.press("4")

@@ -9,52 +9,29 @@ formatters.
 from __future__ import annotations
 
 import asyncio
-import io
-import concurrent.futures
 import os
 import time
 from pathlib import Path
 
 import nats
 import pytest
-from rich.console import Console
 
 from store import NatsSpec, SqliteSpec, User, codec, open_store
-from store.dev.demo import create_demo_database, demo_key, seed_demo
+from store.dev.demo import demo_key
 from store.sqlite_file import create_database
-import tui.app
-from tui.app import MembershipApp
 from tui.screens.migration import MigrationScreen
 from tui.widgets.health_panel import HealthPanel
 from tui.widgets.migration_progress import MigrationProgress
 from tui.widgets.parity_view import ParityView
+from tests.helpers import SIZE, demo_file, frozen_clock, make_app, run_sync, text_of, until
 
-
-SIZE = (120, 36)
 ADA = demo_key("ada")
-
-
-async def until(pilot, condition, timeout: float = 5.0, what: str = "condition") -> None:
-    """Let the app run until condition() holds, or fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 @pytest.fixture
 def sqlite_spec(tmp_path) -> SqliteSpec:
-    """The demo database, seeded with a frozen clock."""
-    return _seed_file(tmp_path / "demo.sqlite")
-
-
-def text_of(widget) -> str:
-    """The plain text a Static shows (rich Text, Table or Group alike)."""
-    out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(widget.content)
-    return out.getvalue()
+    """The demo database, seeded with a clock that does not move."""
+    return demo_file(tmp_path / "demo.sqlite")
 
 
 def screen_text(app, selector: str) -> str:
@@ -89,9 +66,9 @@ async def sqlite_state(spec: SqliteSpec):
 
 async def test_migration_single_node_identical_and_spec_layout(sqlite_spec, nats_server,
                                                               bucket_prefix):
-    clock = FakeClock()
+    clock = frozen_clock
     target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
-    app = MembershipApp(sqlite_spec, clock=clock, migration_target=target)
+    app = make_app(sqlite_spec, clock=clock, migration_target=target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot)
         assert screen.outcome == "done" and screen.identical is True
@@ -130,9 +107,9 @@ async def test_migration_single_node_identical_and_spec_layout(sqlite_spec, nats
 
 @pytest.mark.cluster
 async def test_migration_to_three_node_cluster(sqlite_spec, cluster, bucket_prefix):
-    clock = FakeClock()
+    clock = frozen_clock
     target = NatsSpec(cluster.url, bucket_prefix=bucket_prefix, replicas=3)
-    app = MembershipApp(sqlite_spec, clock=clock, migration_target=target)
+    app = make_app(sqlite_spec, clock=clock, migration_target=target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot, timeout=60)
         assert screen.outcome == "done", screen_text(app, "#migration-steps")
@@ -158,9 +135,9 @@ async def test_migration_to_three_node_cluster(sqlite_spec, cluster, bucket_pref
 
 async def test_failure_is_shown_at_its_step_and_the_screen_runs_again(sqlite_spec, nats_server,
                                                                      bucket_prefix):
-    clock = FakeClock()
+    clock = frozen_clock
     bad = NatsSpec("nats://127.0.0.1:1", bucket_prefix=bucket_prefix, replicas=1, op_timeout=0.5)
-    app = MembershipApp(sqlite_spec, clock=clock, migration_target=bad)
+    app = make_app(sqlite_spec, clock=clock, migration_target=bad)
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot)
         assert screen.outcome == "failed"
@@ -180,8 +157,8 @@ async def test_failure_is_shown_at_its_step_and_the_screen_runs_again(sqlite_spe
 
 
 async def test_kv_app_and_missing_target_say_what_is_needed(nats_server, bucket_prefix, tmp_path):
-    clock = FakeClock()
-    app = MembershipApp(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1),
+    clock = frozen_clock
+    app = make_app(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1),
                         clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
@@ -193,7 +170,7 @@ async def test_kv_app_and_missing_target_say_what_is_needed(nats_server, bucket_
         assert app.screen.outcome is None
 
     create_database(str(tmp_path / "empty.sqlite"))
-    app = MembershipApp(SqliteSpec(str(tmp_path / "empty.sqlite")), clock=clock)
+    app = make_app(SqliteSpec(str(tmp_path / "empty.sqlite")), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
@@ -237,11 +214,8 @@ async def burst_migration(source, target, **_kw):
 async def test_a_burst_of_progress_is_coalesced(sqlite_spec):
     """1,000 ticks in 4 bursts are shown as a handful of updates, ending on the last counts."""
 
-    class BurstApp(MembershipApp):
-        CSS_PATH = Path(tui.app.__file__).with_name("app.tcss")
-        MODES = {**MembershipApp.MODES, "migration": lambda: MigrationScreen(run=burst_migration)}
-
-    app = BurstApp(sqlite_spec, clock=FakeClock(), migration_target=NatsSpec("nats://unused:4222"))
+    app = make_app(sqlite_spec, clock=frozen_clock, migration_target=NatsSpec("nats://unused:4222"),
+                   migration={"run": burst_migration})
     async with app.run_test(size=SIZE) as pilot:
         screen = await run_migration(pilot)
         assert screen.outcome == "done" and screen.identical
@@ -257,7 +231,7 @@ async def test_ui_stays_responsive_during_a_large_import(tmp_path, nats_server, 
     db = tmp_path / "big.sqlite"
     seed_database(str(db), rooms=1000, users=10000, members_per_room=10, epochs=3)
     target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
-    app = MembershipApp(SqliteSpec(str(db)), clock=FakeClock(), migration_target=target)
+    app = make_app(SqliteSpec(str(db)), clock=frozen_clock, migration_target=target)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
@@ -290,37 +264,12 @@ async def test_ui_stays_responsive_during_a_large_import(tmp_path, nats_server, 
 
 # -- snapshots ------------------------------------------------------------------------------
 
-class FakeClock:
-    """A frozen clock (snapshot tests are plain functions: no fixtures from an event loop)."""
-
-    def __call__(self) -> int:
-        return 1_767_225_600  # 2026-01-01T00:00:00Z
-
-
-def run_sync(coro) -> None:
-    # a loop of its own in a thread: safe whether or not a loop runs here
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
-
-
-def _seed_file(path: Path) -> SqliteSpec:
-    """The demo database of tests/tui/conftest.py, with a clock that does not move."""
-    run_sync(create_demo_database(str(path), FakeClock()))
-    return SqliteSpec(str(path))
-
-
 def _hide(_value: object = None) -> str:
     return ""
 
 
-class SnapshotApp(MembershipApp):
-    """The app with every varying text of the migration screen fixed."""
-
-    CSS_PATH = Path(tui.app.__file__).with_name("app.tcss")  # relative paths follow the subclass
-
-    MODES = {**MembershipApp.MODES,
-             "migration": lambda: MigrationScreen(format_path=os.path.basename,
-                                                  format_seconds=_hide, format_rate=_hide)}
+#: every varying text of the migration screen fixed
+STILL = {"format_path": os.path.basename, "format_seconds": _hide, "format_rate": _hide}
 
 
 async def _migrate_for_picture(pilot) -> None:
@@ -336,20 +285,20 @@ async def _migrate_for_picture(pilot) -> None:
 
 
 def test_snapshot_finished_migration(snap_compare, tmp_path, nats_server):
-    spec = _seed_file(tmp_path / "demo.sqlite")
+    spec = demo_file(tmp_path / "demo.sqlite")
     target = NatsSpec(nats_server.url, bucket_prefix="snapdone_", replicas=1)
-    app = SnapshotApp(spec, clock=FakeClock(), migration_target=target)
+    app = make_app(spec, clock=frozen_clock, migration_target=target, migration=STILL)
     assert snap_compare(app, terminal_size=SIZE, run_before=_migrate_for_picture)
 
 
 def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
     """Records only in KV (and a value that does not decode) are differences after a run."""
-    spec = _seed_file(tmp_path / "demo.sqlite")
+    spec = demo_file(tmp_path / "demo.sqlite")
     prefix = "snapdiff_"
     target = NatsSpec(nats_server.url, bucket_prefix=prefix, replicas=1)
 
     async def plant() -> None:
-        store = await open_store(target, clock=FakeClock())
+        store = await open_store(target, clock=frozen_clock)
         try:
             await store.add_user("zed_only_in_kv", "Zed", "user")
         finally:
@@ -362,7 +311,7 @@ def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
             await nc.close()
 
     run_sync(plant())
-    app = SnapshotApp(spec, clock=FakeClock(), migration_target=target)
+    app = make_app(spec, clock=frozen_clock, migration_target=target, migration=STILL)
 
     async def run_before(pilot) -> None:
         await _migrate_for_picture(pilot)

@@ -6,7 +6,6 @@ import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
 from store.dev.demo import MISSING_KEY_MEMBER, REVOKED, demo_key
-from tui.app import MembershipApp
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.health import HealthScreen
@@ -17,10 +16,8 @@ from tui.screens.rooms import RoomsScreen
 from tui.screens.user_rooms import UserRoomsScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.record_table import RecordTable
+from tests.helpers import SIZE, loaded, make_app, settle, until
 
-from pilot_helpers import settle, until
-
-SIZE = (120, 36)
 MALLORY = demo_key(REVOKED)
 ADA = demo_key("ada")
 
@@ -40,16 +37,6 @@ def cell_text(app, key: str) -> str:
     return " | ".join(str(c) for c in t.grid.get_row_at(row))
 
 
-async def loaded(pilot, screen_type, n: int | None = None) -> None:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, screen_type)
-                and app.screen.loaded_generation == app.generation  # not an older load
-                and not any(w.group == "load" and not w.is_finished for w in app.workers)
-                and table(app)._loaded and (n is None or len(table(app).shown_keys) == n),
-                timeout=10, what=f"{screen_type.__name__} loaded")
-    await pilot.pause()
-
-
 async def go_to_user(pilot, key: str) -> None:
     await pilot.press("2")
     await loaded(pilot, UsersScreen, 8)
@@ -67,7 +54,7 @@ async def user_status(spec, key: str) -> str:
 
 
 async def test_rooms_view_and_header(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, RoomsScreen, 5)
         assert table(app).shown_keys == ["design", "finance", "incident-2026-01", "lobby", "ops"]
@@ -81,7 +68,7 @@ async def test_rooms_view_and_header(spec):
 
 
 async def test_enter_opens_room_detail_grid_and_escape_goes_back(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, RoomsScreen, 5)
         table(app).grid.move_cursor(row=4)  # ops
@@ -106,7 +93,7 @@ async def test_enter_opens_room_detail_grid_and_escape_goes_back(spec):
 
 async def test_missing_current_key_is_flagged(sqlite_spec):
     # the daemon-style join (SQLite demo) is the one way to a member without a current key
-    app = MembershipApp(sqlite_spec)
+    app = make_app(sqlite_spec)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, RoomsScreen, 5)
         await pilot.press("enter")  # design is the first row
@@ -116,7 +103,7 @@ async def test_missing_current_key_is_flagged(sqlite_spec):
 
 
 async def test_users_view_and_user_rooms(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await go_to_user(pilot, MALLORY)
         row = cell_text(app, MALLORY)
@@ -131,7 +118,7 @@ async def test_users_view_and_user_rooms(spec):
 
 
 async def test_filter_narrows_live_enter_selects_escape_clears(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await loaded(pilot, UsersScreen, 8)
@@ -153,7 +140,7 @@ async def test_filter_narrows_live_enter_selects_escape_clears(spec):
 
 @pytest.mark.parametrize("answer", ["y", "n", "escape"])
 async def test_revoke_confirms_with_y_and_cancels_with_n_or_escape(spec, answer):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await go_to_user(pilot, ADA)
         await pilot.press("r")
@@ -172,7 +159,7 @@ async def test_revoke_confirms_with_y_and_cancels_with_n_or_escape(spec, answer)
 
 
 async def test_reinstate_and_revoke_from_room_detail(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await go_to_user(pilot, MALLORY)
         await pilot.press("i")
@@ -198,7 +185,7 @@ async def test_reinstate_and_revoke_from_room_detail(spec):
 
 
 async def test_revoking_a_revoked_user_says_so(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await go_to_user(pilot, MALLORY)
         await pilot.press("r")
@@ -207,7 +194,7 @@ async def test_revoking_a_revoked_user_says_so(spec):
 
 
 async def test_add_user_form_validates_as_you_type(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await loaded(pilot, UsersScreen, 8)
@@ -242,7 +229,7 @@ async def test_add_user_form_validates_as_you_type(spec):
 async def test_read_only_refuses_every_change(spec):
     ro = SqliteSpec(spec.path, read_only=True) if isinstance(spec, SqliteSpec) else \
         NatsSpec(url=spec.url, bucket_prefix=spec.bucket_prefix, replicas=1, read_only=True)
-    app = MembershipApp(ro)
+    app = make_app(ro)
     async with app.run_test(size=SIZE) as pilot:
         await go_to_user(pilot, ADA)
         assert "read-only" in app.sub_title
@@ -256,7 +243,7 @@ async def test_read_only_refuses_every_change(spec):
 
 
 async def test_change_by_someone_else_appears_without_a_key_press(spec):
-    app = MembershipApp(spec)  # default 1 s polling
+    app = make_app(spec)  # default 1 s polling
     async with app.run_test(size=SIZE) as pilot:
         await go_to_user(pilot, ADA)
         other = await open_store(spec)  # the daemon, or another admin
@@ -269,7 +256,7 @@ async def test_change_by_someone_else_appears_without_a_key_press(spec):
 
 
 async def test_help_palette_placeholders_and_quit(spec):
-    app = MembershipApp(spec)
+    app = make_app(spec)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, RoomsScreen, 5)
         await pilot.press("question_mark")
@@ -293,7 +280,7 @@ async def test_help_palette_placeholders_and_quit(spec):
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, UsersScreen), what="palette -> users")
-        bindings = {b.key: b.description for b in app.BINDINGS}
+        bindings = {key: b.binding.description for key, b in app.screen.active_bindings.items()}
         for key in ("1", "2", "3", "4", "slash", "escape", "r", "i", "a", "question_mark", "q"):
             assert bindings[key]
         await pilot.press("q")
@@ -302,7 +289,7 @@ async def test_help_palette_placeholders_and_quit(spec):
 
 
 async def test_unreachable_backend_is_a_message_not_a_crash(tmp_path):
-    app = MembershipApp(NatsSpec(url="nats://127.0.0.1:1", op_timeout=0.5))
+    app = make_app(NatsSpec(url="nats://127.0.0.1:1", op_timeout=0.5))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "unavailable" in app.sub_title, what="unavailable shown")
         assert any("connect" in n for n in app.notices)
@@ -329,7 +316,7 @@ async def test_backend_gone_and_back_is_a_message_and_the_app_stays_usable(tmp_p
                 break
             except StoreError:
                 await asyncio.sleep(0.2)
-        app = MembershipApp(spec, poll_interval=0.3)
+        app = make_app(spec, poll_interval=0.3)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("2")
             await loaded(pilot, UsersScreen, 1)
@@ -359,7 +346,7 @@ async def test_invalid_and_unsafe_stored_users_are_shown_flagged_and_escaped(sql
     con.execute("INSERT INTO users VALUES ('rooter', 'Root', 'root', 'active', 1, NULL)")
     con.execute("INSERT INTO users VALUES ('esc', 'x\x1b[2Jy\nz', 'user', 'active', 1, NULL)")
     con.close()
-    app = MembershipApp(sqlite_spec, clock=clock, poll_interval=3600, blink=False)
+    app = make_app(sqlite_spec, clock=clock, poll_interval=3600, blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await loaded(pilot, UsersScreen, 10)

@@ -5,78 +5,29 @@ Regenerate after an intended change: .venv/bin/pytest tests/tui/test_snapshots.p
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from store import SqliteSpec
 from store.dev.demo import REVOKED, demo_key
-from tui.app import MembershipApp
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rooms import RoomsScreen
 from tui.screens.user_rooms import UserRoomsScreen
 from tui.screens.users import UsersScreen
-from tui.widgets.record_table import RecordTable
-
-from conftest import seed_sqlite
-from pilot_helpers import settle, until
-
-SIZE = (120, 36)
+from tests.helpers import SIZE, make_app, modal, run_sync, seed_sqlite, select, shows, steps
 
 
 @pytest.fixture
 def demo_app(tmp_path, clock, monkeypatch):
     """An app factory on a seeded SQLite file named relatively, so the header is the same every run."""
     monkeypatch.chdir(tmp_path)
-    asyncio.run(seed_sqlite(tmp_path / "demo.sqlite", clock))
+    run_sync(seed_sqlite(tmp_path / "demo.sqlite", clock))
 
-    def make(read_only: bool = False) -> MembershipApp:
-        return MembershipApp(SqliteSpec("demo.sqlite", read_only=read_only), clock=clock,
-                             poll_interval=3600, blink=False)
+    def make(read_only: bool = False):
+        return make_app(SqliteSpec("demo.sqlite", read_only=read_only), clock=clock,
+                        poll_interval=3600, blink=False)
     return make
-
-
-def shows(screen_type, rows: int | None = None):
-    async def wait(pilot) -> None:
-        app = pilot.app
-
-        def ready() -> bool:
-            if not isinstance(app.screen, screen_type):
-                return False
-            t = app.screen.query_one(RecordTable)
-            return t._loaded and (rows is None or len(t.shown_keys) == rows)
-        await until(pilot, ready, what=screen_type.__name__)
-        await settle(pilot)
-    return wait
-
-
-def steps(*actions):
-    """run_before: a sequence of key presses (tuples) and waits (callables)."""
-    async def run(pilot) -> None:
-        for action in actions:
-            if isinstance(action, tuple):
-                await pilot.press(*action)
-            else:
-                await action(pilot)
-        await settle(pilot)
-    return run
-
-
-def select(key: str):
-    async def run(pilot) -> None:
-        t = pilot.app.screen.query_one(RecordTable)
-        t.grid.move_cursor(row=t.shown_keys.index(key), animate=False)
-        await pilot.pause()
-    return run
-
-
-def modal(screen_type):
-    async def run(pilot) -> None:
-        await until(pilot, lambda: isinstance(pilot.app.screen, screen_type))
-        await settle(pilot)
-    return run
 
 
 def test_rooms(snap_compare, demo_app):

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from store import BadRecord, InvalidInput, NatsSpec, SqliteSpec, StoreError, StoreSpec, Unavailable
+from store import (BadRecord, InvalidInput, NatsSpec, SqliteSpec, Store, StoreError, StoreSpec,
+                   Unavailable, open_store)
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # the check found something: differences, degraded, deny
@@ -93,6 +94,15 @@ def backend_spec(args: argparse.Namespace, *, read_only: bool = False) -> StoreS
     if has_db:
         return sqlite_spec(args, read_only=read_only)
     return nats_spec(args, replicas=getattr(args, "replicas", None), read_only=read_only)
+
+
+async def with_store(spec: StoreSpec, action: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store of spec, run action(store), close the store (also when action fails)."""
+    store = await open_store(spec)
+    try:
+        return await action(store)
+    finally:
+        await store.close()
 
 
 def run_async(fn: Callable[[], Awaitable[T]]) -> T:

@@ -16,7 +16,7 @@ from store.text import iso_time, printable
 from store.snapshot import export_chunks, paused_gc
 
 from .common import (EXIT_FOUND, EXIT_OK, CommandError, Parser, add_backend_args, backend_spec,
-                     run_async, say)
+                     run_async, say, with_store)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,15 +86,7 @@ def _key(text: str) -> str:
 def _with_store(args: argparse.Namespace, action, *, read_only: bool = False):
     """Open the backend named by args, run action(store), close it; store errors -> exit codes."""
     spec = backend_spec(args, read_only=read_only or bool(getattr(args, "read_only", False)))
-
-    async def run():
-        store = await open_store(spec)
-        try:
-            return await action(store)
-        finally:
-            await store.close()
-
-    return run_async(run)
+    return run_async(lambda: with_store(spec, action))
 
 
 # -- commands --------------------------------------------------------------------
@@ -164,27 +156,26 @@ def users_add(args: argparse.Namespace) -> int:
 
 
 def users_revoke(args: argparse.Namespace) -> int:
-    key = _key(args.key)
-
-    async def revoke(store):
-        before = await store.get_user(key)
-        return before, await store.revoke_user(key)
-
-    before, user = _with_store(args, revoke)
-    verb = "already revoked" if before.status == REVOKED else "revoked"
-    print(f"{verb} {_user_line(user)}")
-    return EXIT_OK
+    return _set_revoked(args, True)
 
 
 def users_reinstate(args: argparse.Namespace) -> int:
+    return _set_revoked(args, False)
+
+
+def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
+    """Revoke (or reinstate) KEY; the line says "already ..." when it was so before."""
     key = _key(args.key)
 
-    async def reinstate(store):
+    async def change(store):
         before = await store.get_user(key)
-        return before, await store.reinstate_user(key)
+        return before, await (store.revoke_user(key) if revoke else store.reinstate_user(key))
 
-    before, user = _with_store(args, reinstate)
-    verb = "already active" if before.status != REVOKED else "reinstated"
+    before, user = _with_store(args, change)
+    if (before.status == REVOKED) == revoke:
+        verb = "already revoked" if revoke else "already active"
+    else:
+        verb = "revoked" if revoke else "reinstated"
     print(f"{verb} {_user_line(user)}")
     return EXIT_OK
 

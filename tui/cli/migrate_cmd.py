@@ -10,17 +10,17 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from store import open_store
 from store.migrate import MigrationEvent, MigrationReport, migrate, read_buckets
 from store.parity import diff, diff_raw, render_table
 from store.restore import write_database
 from store.text import printable
 
 from .common import (EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError,
-                     add_backend_args, nats_spec, replicas_arg, run_async, say, sqlite_spec)
+                     add_backend_args, nats_spec, replicas_arg, run_async, sqlite_spec, with_store)
 from .data import report_invalid
 
 
@@ -51,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_backend_args(p, suppress=True)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_export_to_sqlite)
+
+
+def _answer(args: argparse.Namespace, as_json: Callable[[], object], as_text: Callable[[], str],
+            identical: bool) -> int:
+    """Print a command's result (JSON with --json, else text); exit 0 when both sides are
+    identical, 1 when they differ."""
+    print(json.dumps(as_json(), indent=2) if args.json else as_text())
+    return EXIT_OK if identical else EXIT_FOUND
 
 
 # -- migrate-to-kv -------------------------------------------------------------------
@@ -153,11 +161,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                                    else f"unavailable: {ev.message}", code)
             if ev.report is not None:
                 report = ev.report
-        if args.json:
-            print(json.dumps(report.to_json(), indent=2))
-        else:
-            print(_summary(report))
-        return EXIT_OK if report.identical else EXIT_FOUND
+        return _answer(args, report.to_json, lambda: _summary(report), report.identical)
 
     return run_async(run)
 
@@ -169,22 +173,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     target = nats_spec(args, read_only=True)
 
     async def run() -> int:
-        sq = await open_store(source)
-        try:
-            a = await sq.export_snapshot()
-        finally:
-            await sq.close()
-        kv = await open_store(target)
-        try:
-            rows = await read_buckets(kv)
-        finally:
-            await kv.close()
+        a = await with_store(source, lambda sq: sq.export_snapshot())
+        rows = await with_store(target, read_buckets)
         report = diff_raw(a, rows)
-        if args.json:
-            print(json.dumps(report.to_json(), indent=2))
-        else:
-            print(render_table(report))
-        return EXIT_OK if report.identical else EXIT_FOUND
+        return _answer(args, report.to_json, lambda: render_table(report), report.identical)
 
     return run_async(run)
 
@@ -199,31 +191,26 @@ def cmd_export_to_sqlite(args: argparse.Namespace) -> int:
     target = nats_spec(args, read_only=True)
 
     async def run() -> int:
-        kv = await open_store(target)
-        try:
-            snap = await kv.export_snapshot()
-        finally:
-            await kv.close()
+        snap = await with_store(target, lambda kv: kv.export_snapshot())
         if snap.invalid:
             report_invalid(snap.invalid)
             raise CommandError(f"refusing to write {args.db}: the KV state has "
                                f"{len(snap.invalid)} invalid record(s)", EXIT_FOUND)
         info = await asyncio.to_thread(write_database, snap, args.db)
-        written = await open_store(replace(sqlite_spec(args), read_only=True))
-        try:
-            back = await written.export_snapshot()
-        finally:
-            await written.close()
+        back = await with_store(replace(sqlite_spec(args), read_only=True),
+                                lambda written: written.export_snapshot())
         report = diff(back, snap)
-        if args.json:
-            print(json.dumps({"path": info.path, "size": info.size, "counts": info.counts,
-                              "parity": report.to_json()}, indent=2))
-        else:
-            print(f"wrote {info.path} ({info.size} bytes)")
-            for table, n in info.counts.items():
-                print(f"  {table:<10} {n:>10}")
-            print(render_table(report))
-        return EXIT_OK if report.identical else EXIT_FOUND
+
+        def as_json() -> dict:
+            return {"path": info.path, "size": info.size, "counts": info.counts,
+                    "parity": report.to_json()}
+
+        def as_text() -> str:
+            lines = [f"wrote {info.path} ({info.size} bytes)"]
+            lines += [f"  {table:<10} {n:>10}" for table, n in info.counts.items()]
+            return "\n".join([*lines, render_table(report)])
+
+        return _answer(args, as_json, as_text, report.identical)
 
     return run_async(run)
 

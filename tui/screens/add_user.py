@@ -20,26 +20,26 @@ class NewUser:
     role: str
 
 
-def check(key: str, name: str, known: frozenset[str] = frozenset()) -> str:
-    """The first problem with the form's values, or '' when they can be submitted."""
+def check(key: str, name: str) -> str:
+    """The first problem with the form's values, or '' when they can be submitted (a key
+    that exists already is the store's to refuse)."""
     if not key:
         return "key: required"
     try:
-        normal = ids.key(key)
+        ids.key(key)
         ids.name(name)
     except InvalidInput as e:
         return str(e)
-    if normal in known:
-        return f"user {normal} exists already"
     return ""
 
 
 class AddUserScreen(ModalScreen["NewUser | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, known: frozenset[str] = frozenset()) -> None:
+    def __init__(self, *, blink: bool = True) -> None:
         super().__init__()
-        self.known = known
+        #: the text cursors blink (off for pictures)
+        self.blink = blink
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -58,7 +58,7 @@ class AddUserScreen(ModalScreen["NewUser | None"]):
 
     def on_mount(self) -> None:
         for box in self.query(Input):
-            box.cursor_blink = getattr(self.app, "blink", True)
+            box.cursor_blink = self.blink
         self.query_one("#key", Input).focus()
 
     def _values(self) -> tuple[str, str, str]:
@@ -67,7 +67,7 @@ class AddUserScreen(ModalScreen["NewUser | None"]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         key, name, _ = self._values()
-        problem = check(key, name, self.known)
+        problem = check(key, name)
         self.query_one("#error", Static).update(problem)
         self.query_one("#add", Button).disabled = bool(problem)
 
@@ -82,7 +82,7 @@ class AddUserScreen(ModalScreen["NewUser | None"]):
 
     def _submit(self) -> None:
         key, name, role = self._values()
-        problem = check(key, name, self.known)
+        problem = check(key, name)
         if problem:
             self.query_one("#error", Static).update(problem)
             return

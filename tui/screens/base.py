@@ -1,77 +1,176 @@
-"""What every data screen shares: reload when the data changed, and readable worker errors."""
+"""What every full screen shares: the footer's keys and what they do by default (AdminScreen);
+for a screen of store data, loading when shown and again when the data changed (DataScreen)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
+from textual import on, work
+from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from store.text import iso_time
+from store import Store
 
-from ..messages import StoreChanged
-
-if TYPE_CHECKING:
-    from ..app import MembershipApp
-
-
-def iso_date(ts: int | None) -> str:
-    """Unix seconds as a UTC ISO date and time; empty for None."""
-    return iso_time(ts)
+from ..messages import AddUser, ChangeUser
+from ..services import UserChange
+from ..session import Session
+from ..widgets.record_table import RecordTable
 
 
-class DataScreen(Screen):
-    """A screen that shows store data: load() starts a worker that posts a *Loaded message.
+class AdminScreen(Screen[None]):
+    """A full screen of the app, made with the session (never with the app itself).
 
-    The app bumps `generation` whenever the data may have changed; a screen reloads when
-    it is shown and its data is older than that.
+    Every full screen offers the same keys, in the help screen's order: Textual lists a
+    screen's keys before the app's in the footer, so the order holds only with the keys kept
+    together here. A screen overrides the actions it gives a meaning to: filter, the selected
+    user of r and i, m on the migration screen.
     """
 
-    AUTO_FOCUS = "RecordGrid"  # the table, not the hidden filter box
-    loaded_generation = -1
+    BINDINGS = [
+        Binding("1", "show('rooms')", "Rooms"),
+        Binding("2", "show('users')", "Users"),
+        Binding("3", "show('migration')", "Migration"),
+        Binding("4", "show('health')", "Health"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "back", "Back"),
+        Binding("r", "revoke", "Revoke"),
+        Binding("i", "reinstate", "Reinstate"),
+        Binding("a", "add_user", "Add user"),
+        Binding("m", "migrate", "Migrate", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
 
-    @property
-    def admin(self) -> "MembershipApp":
-        return self.app  # type: ignore[return-value]
+    def __init__(self, session: Session, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.session = session
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Under a dialog (a confirmation, the form, help) every key goes to the dialog, so the
+        # footer left in view beneath it does not offer this screen's keys.
+        return self.is_active
 
     def on_mount(self) -> None:
-        self.reload_if_stale()
-        # a safety net for a change announced while this screen was being pushed: the
-        # check is cheap (no I/O unless the data is stale)
-        self.set_interval(1.0, self._check_stale)
-
-    def on_screen_resume(self) -> None:
-        self.reload_if_stale()
-
-    def on_store_changed(self, message: StoreChanged) -> None:
-        self.reload_if_stale()
-
-    def _check_stale(self) -> None:
-        if self.is_current:
-            self.reload_if_stale()
-
-    def reload_if_stale(self) -> None:
-        if self.admin.store is None or self.loaded_generation == self.admin.generation:
-            return
-        self.loaded_generation = self.admin.generation
-        self.load()
-
-    def load(self) -> None:
-        """Start the worker that reads this screen's data."""
-
-    def selected_user_key(self) -> str | None:
-        """The user that r / i act on here, if any."""
-        return None
-
-    def open_filter(self) -> None:
-        self.notify("nothing to filter here", severity="warning")
+        for box in self.query(Input):
+            box.cursor_blink = self.session.blink  # off for pictures, so they are stable
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # One place turns a failed store call into a message; the screen stays usable.
+        # One place turns a failed worker into a readable message; the screen stays usable.
         if event.state == WorkerState.ERROR:
-            self.loaded_generation = -1  # retry on the next change or visit
-            from ..widgets.record_table import RecordTable
+            self.session.report_error(event.worker.error)
 
-            for table in self.query(RecordTable):
-                table.set_failed()
-            self.admin.report_error(event.worker.error)
+    # -- the keys -------------------------------------------------------------------------
+    def action_show(self, mode: str) -> None:
+        if self.app.current_mode != mode:
+            self.app.switch_mode(mode)
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:  # the first screen of a mode stays
+            self.dismiss()
+
+    def action_help(self) -> None:
+        self.app.push_screen("help")
+
+    def action_filter(self) -> None:
+        self.session.notify("nothing to filter here", severity="warning")
+
+    def action_migrate(self) -> None:
+        self.session.notify("m starts the migration on the migration screen (3)")
+
+    def action_revoke(self) -> None:
+        self._change_user(UserChange.REVOKE)
+
+    def action_reinstate(self) -> None:
+        self._change_user(UserChange.REINSTATE)
+
+    def action_add_user(self) -> None:
+        if not self.session.refuse_change("add user") and self.session.store is not None:
+            self.post_message(AddUser())
+
+    def selected_user_key(self) -> str | None:
+        """The user that r and i act on here, if any."""
+        return None
+
+    def _change_user(self, change: UserChange) -> None:
+        if self.session.refuse_change(change) or self.session.store is None:
+            return
+        key = self.selected_user_key()
+        if key is None:
+            self.session.notify("select a user first (2: users, or a member in a room)",
+                                severity="warning")
+            return
+        self.post_message(ChangeUser(change, key))
+
+
+class DataScreen(AdminScreen):
+    """Store data in a RecordTable: fetch() runs in a worker when the screen is first shown,
+    and again whenever the session announces a change, at once while the screen is in view
+    (also under a dialog), else as soon as it is shown again. No announced change is lost:
+    `stale` is set the moment one is announced, and a load that fails leaves it set."""
+
+    AUTO_FOCUS = "RecordGrid"  # the table, not the hidden filter box
+    #: what enter on a row asks the app to open, given the row's key (OpenRoom or OpenUser)
+    OPENS: ClassVar[Callable[[str], Message]]
+    #: the data may have changed since this screen's last load began
+    stale = True
+
+    @dataclass
+    class Loaded(Message):
+        """What fetch() read, carried from the worker to the screen (a worker never touches
+        a widget)."""
+
+        data: Any
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    def on_mount(self) -> None:
+        self.session.changed.subscribe(self, self._data_changed, immediate=True)
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.stale:
+            self.reload()
+
+    def _data_changed(self, _: None) -> None:
+        self.stale = True
+        if self.is_current:
+            self.reload()
+
+    def reload(self) -> None:
+        store = self.session.store
+        if store is None:
+            return  # the app announces the store once it is open
+        self.stale = False
+        self._load(store)
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def _load(self, store: Store) -> None:
+        self.post_message(self.Loaded(await self.fetch(store)))
+
+    async def fetch(self, store: Store) -> Any:
+        """Read this screen's data (in a worker)."""
+        raise NotImplementedError
+
+    def show(self, data: Any) -> None:
+        """Show what fetch() read."""
+        raise NotImplementedError
+
+    def on_data_screen_loaded(self, message: Loaded) -> None:
+        self.show(message.data)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "load" and event.state == WorkerState.ERROR:
+            self.stale = True  # tried again on the next change or visit
+            self.table.set_failed()
+
+    @on(RecordTable.Opened)
+    def _open(self, event: RecordTable.Opened) -> None:
+        self.post_message(self.OPENS(event.key))
+
+    def action_filter(self) -> None:
+        self.table.open_filter()

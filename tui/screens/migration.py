@@ -1,7 +1,8 @@
 """The migration screen (key 3): SQLite -> JetStream KV, step by step, then the target's health.
 
-Source: the open database (app.spec, a SqliteSpec). Target: app.migration_target (from
---nats-url / --replicas), or a URL typed in the target field. `m` starts or re-runs.
+Source: the open database (the session's spec, a SqliteSpec). Target: the session's
+migration_target (from --nats-url / --replicas), or a URL typed in the target field. `m`
+starts or re-runs.
 
 The migration (store.migrate.migrate, an async generator of events) runs in a thread
 worker with an event loop of its own, so a large import never stalls the UI; its events
@@ -15,6 +16,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual import on, work
@@ -27,19 +30,45 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from store import NatsSpec, SqliteSpec
 from store.migrate import WRITE_ORDER, MigrationEvent, migrate
 
+from ..services import watch_health
+from ..session import Session
 from ..widgets.health_panel import HealthPanel
 from ..widgets.migration_progress import MigrationProgress, format_rate
 from ..widgets.parity_view import ParityView
-from .base import DataScreen
-from .health import watch_health
+from .base import AdminScreen
 
 #: the steps shown, in order (prune is not offered from the TUI)
 STEPS = ("connect", "backup", "export", "import", "parity")
 #: progress ticks closer together than this are coalesced into the latest one
 MIN_TICK = 0.1
 
-ICONS = {"pending": ("·", "dim"), "running": ("…", "bold yellow"), "ok": ("✔", "bold green"),
-         "warn": ("!", "bold yellow"), "failed": ("✖", "bold red")}
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    OK = "ok"
+    WARN = "warn"
+    FAILED = "failed"
+
+
+#: a step not finished yet
+UNFINISHED = (StepState.PENDING, StepState.RUNNING)
+
+ICONS = {StepState.PENDING: ("·", "dim"), StepState.RUNNING: ("…", "bold yellow"),
+         StepState.OK: ("✔", "bold green"), StepState.WARN: ("!", "bold yellow"),
+         StepState.FAILED: ("✖", "bold red")}
+
+
+class Step(NamedTuple):
+    state: StepState
+    text: str = ""
+
+
+class Outcome(StrEnum):
+    """How the last run ended (the screen's `outcome` is None before any run)."""
+
+    DONE = "done"
+    FAILED = "failed"
 
 
 def show_seconds(seconds: float | None) -> str:
@@ -58,7 +87,7 @@ class MigrationEventMessage(Message):
     event: MigrationEvent
 
 
-class MigrationScreen(DataScreen):
+class MigrationScreen(AdminScreen):
     """Run the migration from the TUI and watch each step; `m` starts or re-runs it."""
 
     DEFAULT_CSS = """
@@ -77,12 +106,12 @@ class MigrationScreen(DataScreen):
 
     AUTO_FOCUS = ""  # keys (m, 1-4, q) must reach the bindings, not the target field
 
-    def __init__(self, *, format_path: Callable[[str], str] = str,
+    def __init__(self, session: Session, *, format_path: Callable[[str], str] = str,
                  format_seconds: Callable[[float | None], str] | None = None,
                  format_rate: Callable[[float | None], str] = format_rate,
                  health_interval: float = 1.0,
-                 run: Callable[..., AsyncIterator[MigrationEvent]] = migrate, **kw) -> None:
-        super().__init__(**kw)
+                 run: Callable[..., AsyncIterator[MigrationEvent]] = migrate, **kw: Any) -> None:
+        super().__init__(session, **kw)
         self.format_path = format_path
         # None: real durations (the health panel's probe in ms); snapshot tests pass one
         self._format_seconds = format_seconds
@@ -94,18 +123,20 @@ class MigrationScreen(DataScreen):
         #: progress ticks shown (after coalescing), for tests and curiosity
         self.ticks_shown = 0
         self.running = False
-        #: the last run's outcome: None (never ran), "done" or "failed"
-        self.outcome: str | None = None
+        #: the last run's outcome: None before the first run
+        self.outcome: Outcome | None = None
         self.identical: bool | None = None
         self._run = 0
-        self._steps: dict[str, tuple[str, str]] = {}
+        self._steps: dict[str, Step] = {}
         self._target: NatsSpec | None = None
+        #: when (seconds into the run) the import began writing
+        self._import_started = 0.0
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        source = self.admin.spec
-        target = self.admin.migration_target
+        source = self.session.spec
+        target = self.session.migration_target
         with Horizontal(id="migration-endpoints"):
             yield Label("source", classes="endpoint-title")
             yield Label(self._source_text(), id="migration-source", classes="endpoint-value")
@@ -126,18 +157,13 @@ class MigrationScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        # pictures (snapshots, screenshots) turn blinking off app-wide
-        self.query_one("#migration-target", Input).cursor_blink = getattr(self.app, "blink", True)
         self._reset_steps()
         self.query_one(MigrationProgress).display = False
         self.query_one(HealthPanel).show_message("shown after a migration")
 
-    def load(self) -> None:
-        """Nothing to read from the open store: this screen works on demand."""
-
     # -- what is shown -----------------------------------------------------------------
     def _source_text(self) -> str:
-        spec = self.admin.spec
+        spec = self.session.spec
         if isinstance(spec, SqliteSpec):
             return self.format_path(spec.path)
         return "none: the app is open on KV"
@@ -147,18 +173,18 @@ class MigrationScreen(DataScreen):
         return target.replicas if target is not None and target.replicas else 3
 
     def _intro(self) -> Text:
-        if not isinstance(self.admin.spec, SqliteSpec):
+        if not isinstance(self.session.spec, SqliteSpec):
             return Text("The migration needs a SQLite source: open the app with --db PATH "
                         "(and --nats-url URL for the target).", style="bold yellow")
         return Text("m: back up, export, write every record to the KV buckets, compare both "
                     "sides (safe to run again)", style="dim")
 
     def _reset_steps(self) -> None:
-        self._steps = {s: ("pending", "") for s in STEPS}
+        self._steps = {s: Step(StepState.PENDING) for s in STEPS}
         self._render_steps()
 
-    def _set_step(self, step: str, state: str, text: str = "") -> None:
-        self._steps[step] = (state, text)
+    def _set_step(self, step: str, state: StepState, text: str = "") -> None:
+        self._steps[step] = Step(state, text)
         self._render_steps()
 
     def _render_steps(self) -> None:
@@ -169,8 +195,8 @@ class MigrationScreen(DataScreen):
             if i:
                 out.append("\n")
             out.append(f"{icon} ", style=style)
-            out.append(f"{step:<8}", style="bold" if state != "pending" else "dim")
-            out.append(text, style="red" if state == "failed" else "")
+            out.append(f"{step:<8}", style="bold" if state != StepState.PENDING else "dim")
+            out.append(text, style="red" if state == StepState.FAILED else "")
         self.query_one("#migration-steps", Static).update(out)
 
     def _status(self, text: str, style: str = "") -> None:
@@ -180,7 +206,7 @@ class MigrationScreen(DataScreen):
     def target_spec(self) -> NatsSpec | None:
         """The target: the typed URL, with --nats-url's options (prefix, creds...) if given."""
         url = self.query_one("#migration-target", Input).value.strip()
-        base = self.admin.migration_target
+        base = self.session.migration_target
         if not url:
             return None
         if base is not None:
@@ -192,17 +218,18 @@ class MigrationScreen(DataScreen):
         self.set_focus(None)  # back to the keys; m starts
 
     def action_migrate(self) -> None:
-        source = self.admin.spec
+        source = self.session.spec
+        notify = self.session.notify
         if not isinstance(source, SqliteSpec):
-            self.notify("the migration needs --db: the app is open on KV, there is no SQLite source",
-                        severity="warning")
+            notify("the migration needs --db: the app is open on KV, there is no SQLite source",
+                   severity="warning")
             return
         if self.running:
-            self.notify("a migration is running already", severity="warning")
+            notify("a migration is running already", severity="warning")
             return
         target = self.target_spec()
         if target is None:
-            self.notify("no target: give --nats-url or type the target URL", severity="warning")
+            notify("no target: give --nats-url or type the target URL", severity="warning")
             self.query_one("#migration-target", Input).focus()
             return
         self._target = target
@@ -218,28 +245,17 @@ class MigrationScreen(DataScreen):
         self.workers.cancel_group(self, "health")
         self.query_one(HealthPanel).show_message("shown after the migration")
         self._status("migrating…", "bold yellow")
-        self._set_step("connect", "running", "opening both sides")
-        self._migrate(self._run, source, target, self.admin.clock())
-
-    #: run the engine in a thread with its own event loop (else in the app's loop). Measured
-    #: on 122k writes: the UI loop's longest stall 0.11 s in a thread, 0.17 s in the loop
-    IN_THREAD = True
-
-    def _migrate(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
-        target = replace(target, replicas=self._replicas(target))
-        if self.IN_THREAD:
-            self._migrate_thread(run, source, target, now)
-        else:
-            self._migrate_loop(run, source, target, now)
+        self._set_step("connect", StepState.RUNNING, "opening both sides")
+        self._migrate(self._run, source, replace(target, replicas=self._replicas(target)),
+                      self.session.clock())
 
     @work(thread=True, exclusive=True, group="migration", exit_on_error=False)
-    def _migrate_thread(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
+    def _migrate(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
+        """The engine runs in a thread with an event loop of its own, not in the app's loop: on
+        122k writes the UI's longest stall was 0.11 s so, and 0.17 s in the app's loop
+        (bench/bench_tui_migration.py measures both)."""
         worker = get_current_worker()
         asyncio.run(self._consume(run, source, target, now, lambda: worker.is_cancelled))
-
-    @work(exclusive=True, group="migration", exit_on_error=False)
-    async def _migrate_loop(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
-        await self._consume(run, source, target, now, lambda: False)
 
     async def _consume(self, run: int, source: SqliteSpec, target: NatsSpec, now: float,
                        cancelled: Callable[[], bool]) -> None:
@@ -276,8 +292,8 @@ class MigrationScreen(DataScreen):
         if phase in STEPS or phase == "done":
             upto = STEPS.index(phase) if phase in STEPS else len(STEPS)
             for step in STEPS[:upto]:
-                if self._steps[step][0] in ("pending", "running"):
-                    self._set_step(step, "ok", self._steps[step][1] if step != "connect"
+                if self._steps[step].state in UNFINISHED:
+                    self._set_step(step, StepState.OK, self._steps[step].text if step != "connect"
                                    else "both sides open")
         if ev.progress:
             self.query_one(MigrationProgress).show(ev.progress, ev.elapsed)
@@ -286,7 +302,7 @@ class MigrationScreen(DataScreen):
         if phase == "backup":
             self._on_backup(ev)
         elif phase == "export":
-            self._set_step("export", "running" if not ev.progress else "ok",
+            self._set_step("export", StepState.RUNNING if not ev.progress else StepState.OK,
                            "reading one snapshot" if not ev.progress
                            else f"{sum(p.total for p in ev.progress if p.bucket != 'rooms_by_member'):,} records")
         elif phase == "import":
@@ -294,48 +310,47 @@ class MigrationScreen(DataScreen):
             done = sum(p.done for p in ev.progress)
             if ev.message.startswith("wrote"):
                 took = self.format_seconds(ev.elapsed - self._import_started)
-                self._set_step("import", "ok", f"{total:,} writes" + (f" in {took}" if took else ""))
+                self._set_step("import", StepState.OK,
+                               f"{total:,} writes" + (f" in {took}" if took else ""))
             else:
-                if self._steps["import"][0] == "pending":
+                if self._steps["import"].state == StepState.PENDING:
                     self._import_started = ev.elapsed
-                self._set_step("import", "running", f"{done:,}/{total:,} writes")
+                self._set_step("import", StepState.RUNNING, f"{done:,}/{total:,} writes")
         elif phase == "parity":
             if ev.parity is None:
-                self._set_step("parity", "running", "exporting KV and comparing")
+                self._set_step("parity", StepState.RUNNING, "exporting KV and comparing")
             else:
                 self._show_parity(ev)
         elif phase == "done":
             self._done(ev)
 
-    _import_started = 0.0
-
     def _on_backup(self, ev: MigrationEvent) -> None:
         info = ev.backup
         if info is None:
             if "skipped" in ev.message:
-                self._set_step("backup", "warn", "skipped")
+                self._set_step("backup", StepState.WARN, "skipped")
             else:
-                self._set_step("backup", "running", "VACUUM INTO a copy next to the database")
+                self._set_step("backup", StepState.RUNNING, "VACUUM INTO a copy next to the database")
             return
         text = f"{self.format_path(info.path)} ({format_size(info.size)}) "
         if info.verified:
-            self._set_step("backup", "ok", text + "verified")
+            self._set_step("backup", StepState.OK, text + "verified")
         else:
-            self._set_step("backup", "warn", text + f"NOT verified: {info.note}")
+            self._set_step("backup", StepState.WARN, text + f"NOT verified: {info.note}")
 
     def _show_parity(self, ev: MigrationEvent) -> None:
         parity = ev.parity
         assert parity is not None
         if parity.identical:
-            self._set_step("parity", "ok", "identical")
+            self._set_step("parity", StepState.OK, "identical")
         else:
-            self._set_step("parity", "failed", f"{len(parity.differences):,} difference(s)")
+            self._set_step("parity", StepState.FAILED, f"{len(parity.differences):,} difference(s)")
         self.identical = parity.identical
         self.query_one(ParityView).show(parity)
 
     def _done(self, ev: MigrationEvent) -> None:
         self.running = False
-        self.outcome = "done"
+        self.outcome = Outcome.DONE
         report = ev.report
         if report is not None and ev.parity is not None:
             self.identical = ev.parity.identical
@@ -357,25 +372,27 @@ class MigrationScreen(DataScreen):
 
     def _failed(self, ev: MigrationEvent) -> None:
         self.running = False
-        self.outcome = "failed"
-        step = next((s for s in STEPS if self._steps[s][0] == "running"), None)
+        self.outcome = Outcome.FAILED
+        step = next((s for s in STEPS if self._steps[s].state == StepState.RUNNING), None)
         if step is None:
-            step = next((s for s in STEPS if self._steps[s][0] == "pending"), STEPS[-1])
-        self._set_step(step, "failed", ev.message)
+            step = next((s for s in STEPS if self._steps[s].state == StepState.PENDING), STEPS[-1])
+        self._set_step(step, StepState.FAILED, ev.message)
         self._status(f"migration failed at {step}: m runs it again", "bold red")
         if step != "connect":
             self._watch_target_health()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)  # an error becomes one readable message
+        # (AdminScreen's handler, called too, turns an error into one readable message)
         if (event.worker.group == "migration" and self.running
                 and event.state in (WorkerState.ERROR, WorkerState.CANCELLED)):
             # the engine ends with a "failed" event; this is for a bug: m must work again
             self.running = False
-            self.outcome = "failed"
+            self.outcome = Outcome.FAILED
             self._status("the migration stopped unexpectedly: m runs it again", "bold red")
 
     # -- the target's health ----------------------------------------------------------------
     def _watch_target_health(self) -> None:
         if self._target is not None:
-            watch_health(self, self.query_one(HealthPanel), self._target, self.health_interval)
+            panel = self.query_one(HealthPanel)
+            watch_health(self, panel.deliver, self._target, self.health_interval,
+                         lambda: self.session.store)

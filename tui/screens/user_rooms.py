@@ -1,56 +1,29 @@
-"""A user's rooms (enter on a user): each room with the user's role and current-epoch key."""
+"""A user's rooms (enter on a user): each room with the user's role and current-epoch key.
+Enter opens the selected room; r and i act on this user."""
 
 from __future__ import annotations
 
-import asyncio
-
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header, Static
 
-from store import Member, NotFound, Room, SealedKey, User
+from store import Store
+from store.text import iso_time, printable
 
-from store.text import printable
-
-from ..messages import UserRoomsLoaded
+from ..messages import OpenRoom
+from ..services import UserRooms, load_user_rooms
+from ..session import Session
 from ..widgets.record_table import Record, RecordTable
-from .base import DataScreen, iso_date
+from .base import DataScreen
 
 COLUMNS = ("room", "name", "role", "encrypted", "epoch", "current key")
 
 
-async def room_with_key(store, room_id: str, endpoint: str
-                        ) -> tuple[Room, Member | None, SealedKey | None] | None:
-    """The room, the endpoint's membership and its key at the current epoch (None if gone)."""
-    try:
-        room = await store.get_room(room_id)
-    except NotFound:
-        return None  # deleted meanwhile
-    members = await store.list_members(room_id)
-    member = next((m for m in members if m.endpoint == endpoint), None)
-    key = None
-    if room.encrypted:
-        try:
-            key = await store.get_key(room_id, endpoint)
-        except NotFound:
-            pass
-    return room, member, key
-
-
-async def load_user_rooms(store, key: str) -> UserRoomsLoaded:
-    try:
-        user: User | None = await store.get_user(key)
-    except NotFound:
-        user = None
-    room_ids = await store.rooms_of_member(key)
-    rows = await asyncio.gather(*(room_with_key(store, r, key) for r in room_ids))
-    return UserRoomsLoaded(key, user, [r for r in rows if r is not None])
-
-
 class UserRoomsScreen(DataScreen):
-    def __init__(self, key: str) -> None:
-        super().__init__()
+    OPENS = OpenRoom
+
+    def __init__(self, session: Session, key: str) -> None:
+        super().__init__(session)
         self.key = key
 
     def compose(self) -> ComposeResult:
@@ -59,13 +32,12 @@ class UserRoomsScreen(DataScreen):
         yield RecordTable("rooms", COLUMNS, id="user-rooms")
         yield Footer(compact=True)
 
-    @work(exclusive=True, group="load", exit_on_error=False)
-    async def load(self) -> None:
-        self.post_message(await load_user_rooms(self.admin.store, self.key))
+    async def fetch(self, store: Store) -> UserRooms:
+        return await load_user_rooms(store, self.key)
 
-    def on_user_rooms_loaded(self, message: UserRoomsLoaded) -> None:
+    def show(self, data: UserRooms) -> None:
         records = []
-        for room, member, key in message.rooms:
+        for room, member, key in data.rooms:
             if not room.encrypted:
                 current: str | Text = "(unencrypted)"
             elif key is None:
@@ -76,25 +48,16 @@ class UserRoomsScreen(DataScreen):
                                             "yes" if room.encrypted else "no", str(room.epoch),
                                             current),
                                   f"{room.id}\t{room.name}".lower()))
-        self.query_one(RecordTable).set_records(records)
-        u = message.user
+        self.table.set_records(records)
+        u = data.user
         if u is None:
-            info = f"user {message.key}  ·  not on the allowlist"
+            info = f"user {data.key}  ·  not on the allowlist"
         else:
             info = f"user {u.key}  ·  {u.name or '(no name)'}  ·  {u.role}  ·  {u.status}"
-            info += f"  ·  added {iso_date(u.added_at)}"
+            info += f"  ·  added {iso_time(u.added_at)}"
             if u.revoked_at is not None:
-                info += f"  ·  revoked {iso_date(u.revoked_at)}"
+                info += f"  ·  revoked {iso_time(u.revoked_at)}"
         self.query_one("#user-info", Static).update(printable(info))
-
-    @on(RecordTable.Opened)
-    def _open(self, event: RecordTable.Opened) -> None:
-        from .room import RoomScreen
-
-        self.app.push_screen(RoomScreen(event.key))
 
     def selected_user_key(self) -> str | None:
         return self.key
-
-    def open_filter(self) -> None:
-        self.query_one(RecordTable).open_filter()

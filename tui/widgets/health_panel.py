@@ -1,8 +1,9 @@
 """The KV quorum health of one deployment: per bucket replicas, leader and state, the overall
 state in colour, and the live authorization probe. Used by the health and migration screens.
 
-Data comes in as a store.health.HealthReport, by message (a worker posts Checked to the
-panel) or by calling show(report); the panel never talks to a store itself.
+Data comes in as a store.health.HealthReport, by message (a worker hands it to deliver(),
+which posts Checked to the panel) or by calling show(report); the panel never talks to a
+store itself.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class HealthPanel(Static):
         self.checks = 0
         #: the target is the app's own backend: a lost quorum disables its changes too
         self.gates_changes = False
+
+    def deliver(self, report: HealthReport) -> None:
+        """Hand a report over from a worker: the panel shows it in its own turn (a message)."""
+        self.post_message(self.Checked(report))
 
     def on_health_panel_checked(self, message: Checked) -> None:
         # handled here and bubbles on, so a screen can react (the app's quorum gate)

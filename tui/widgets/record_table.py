@@ -69,9 +69,6 @@ class FilterInput(Input):
     class Cleared(Message):
         pass
 
-    def on_mount(self) -> None:
-        self.cursor_blink = getattr(self.app, "blink", True)
-
     def action_clear_filter(self) -> None:
         self.post_message(self.Cleared())
 
@@ -146,10 +143,13 @@ class RecordTable(Vertical):
             self.grid.add_columns(*columns)
             self._shown = []
 
-    def set_records(self, records: list[Record], note: str = "") -> None:
+    def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
         """Replace the data, keeping the filter and, if still shown, the selected row.
-        note: said after the count (e.g. how many stored records are invalid)."""
-        self._note = note
+        invalid: stored records that break the rules, shown last as flagged rows (never
+        hidden) and counted after the count."""
+        if invalid:
+            records = records + [invalid_record(r, len(self._columns)) for r in invalid]
+        self._note = f"{len(invalid):,} invalid stored record(s), flagged" if invalid else ""
         self._records = records
         self._last_match = ("", records)
         self._loaded = True

@@ -1,0 +1,290 @@
+"""What the tests share, and the screenshot script with them: fixed time, seeded demo stores,
+waiting on a running app, the daemon's kind of KV buckets, and a real terminal under tmux.
+
+Fixtures stay in the conftest.py files; plain functions and classes live here, imported as
+`from tests.helpers import ...` (tests/ is a package; pytest runs from the repository root).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import io
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from store import NatsSpec, SqliteSpec, StoreSpec, open_store
+from store.dev.demo import DEMO_NOW, FixedClock, create_demo_database, seed_demo
+from tui.app import MembershipApp
+from tui.screens.health import HealthScreen
+from tui.screens.migration import MigrationScreen
+from tui.widgets.record_table import RecordTable
+
+__all__ = [
+    "EXE", "FIXED_NOW", "ROOT", "SIZE", "FixedClock", "Step", "Tmux", "cli", "daemon_buckets",
+    "demo_file", "digest", "frozen_clock", "loaded", "make_app", "modal", "run_sync", "seed_kv",
+    "seed_sqlite", "select", "settle", "shows", "steps", "text_of", "until",
+]
+
+# -- time and size ----------------------------------------------------------------------------
+
+#: the time of every test and picture: 2026-01-01T00:00:00Z. FixedClock (re-exported from
+#: store.dev.demo) starts there and moves only by hand, so the demo's timestamps differ like real ones
+FIXED_NOW = DEMO_NOW
+#: the terminal size of every TUI test and picture
+SIZE = (120, 36)
+
+
+def frozen_clock() -> int:
+    """FIXED_NOW, always: a clock the demo seeding cannot move (its timestamps are all the same)."""
+    return FIXED_NOW
+
+
+def run_sync(coro: Awaitable[object]) -> None:
+    """asyncio.run in a thread of its own: safe whether or not an event loop runs here (sync
+    fixtures may be set up from inside an async fixture's loop; snapshot tests are plain defs)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+# -- seeded demo stores ----------------------------------------------------------------
+
+async def seed_sqlite(path: str | Path, clock: Callable[[], int]) -> SqliteSpec:
+    """A new SQLite file at path with the demo state (the member without its key included)."""
+    await create_demo_database(str(path), clock)
+    return SqliteSpec(str(path))
+
+
+def demo_file(path: str | Path, clock: Callable[[], int] = frozen_clock) -> SqliteSpec:
+    """seed_sqlite from sync code; by default every timestamp is FIXED_NOW."""
+    run_sync(seed_sqlite(path, clock))
+    return SqliteSpec(str(path))
+
+
+async def seed_kv(spec: NatsSpec, clock: Callable[[], int]) -> None:
+    """The demo state written to the (empty) KV buckets of spec."""
+    store = await open_store(spec, clock=clock)
+    try:
+        await seed_demo(store, clock)
+    finally:
+        await store.close()
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+def make_app(spec: StoreSpec, *, migration: Mapping[str, Any] | None = None,
+             health: Mapping[str, Any] | None = None, **options: Any) -> MembershipApp:
+    """The app as a test or a picture makes it: MembershipApp(spec, **options), with
+    `migration` and `health` the options of those screens (fixed formatters, a scripted
+    engine, a health panel fed by hand). No subclass: the app keeps its own CSS and modes."""
+    screens = {}
+    if migration is not None:
+        screens["migration"] = partial(MigrationScreen, **migration)
+    if health is not None:
+        screens["health"] = partial(HealthScreen, **health)
+    return MembershipApp(spec, screens=screens, **options)
+
+
+# -- waiting on a running app (Textual's pilot) ------------------------------------------
+
+async def until(pilot, condition: Callable[[], object], timeout: float = 5.0,
+                what: str = "condition") -> None:
+    """Let the app run until condition() holds (workers, polling), or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+async def settle(pilot) -> None:
+    """Wait for the app's and the current screen's loads, then let their messages land."""
+    await pilot.pause()
+    for _ in range(4):
+        # the loads; not the watchers (they run for the app's lifetime) nor a change
+        # waiting on its confirmation screen
+        busy = [w for w in pilot.app.workers if w.group in ("store", "load") and not w.is_finished]
+        if busy:
+            await asyncio.gather(pilot.app.workers.wait_for_complete(busy), return_exceptions=True)
+        await pilot.pause()
+
+
+async def loaded(pilot, screen_type: type, n: int | None = None) -> None:
+    """Wait until a screen_type is on top with its table loaded from the newest data (with n
+    rows): no load running, and none older than the last change announced."""
+    app = pilot.app
+
+    def ready() -> bool:
+        screen = app.screen
+        if not isinstance(screen, screen_type):
+            return False
+        t = screen.query_one(RecordTable)
+        return (not screen.stale  # no change announced since its last load began
+                and not any(w.group == "load" and not w.is_finished for w in app.workers)
+                and t._loaded and (n is None or len(t.shown_keys) == n))
+    await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")
+    await pilot.pause()
+
+
+Step = Callable[..., Awaitable[None]] | tuple[str, ...]
+
+
+def steps(*actions: Step) -> Callable[..., Awaitable[None]]:
+    """A run_before for snap_compare (or a picture): key presses (tuples) and waits (callables)."""
+    async def run(pilot) -> None:
+        for action in actions:
+            if isinstance(action, tuple):
+                await pilot.press(*action)
+            else:
+                await action(pilot)
+        await settle(pilot)
+    return run
+
+
+def shows(screen_type: type, rows: int | None = None) -> Callable[..., Awaitable[None]]:
+    """A step: wait until a screen_type shows its table loaded (with that many rows)."""
+    async def wait(pilot) -> None:
+        app = pilot.app
+
+        def ready() -> bool:
+            if not isinstance(app.screen, screen_type):
+                return False
+            t = app.screen.query_one(RecordTable)
+            return t._loaded and (rows is None or len(t.shown_keys) == rows)
+        await until(pilot, ready, timeout=10, what=screen_type.__name__)
+        await settle(pilot)
+    return wait
+
+
+def select(key: str) -> Callable[..., Awaitable[None]]:
+    """A step: move the current table's cursor to the row with that key."""
+    async def run(pilot) -> None:
+        t = pilot.app.screen.query_one(RecordTable)
+        t.grid.move_cursor(row=t.shown_keys.index(key), animate=False)
+        await pilot.pause()
+    return run
+
+
+def modal(screen_type: type) -> Callable[..., Awaitable[None]]:
+    """A step: wait until a screen_type (a dialog) is on top."""
+    async def run(pilot) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, screen_type),
+                    what=screen_type.__name__)
+        await settle(pilot)
+    return run
+
+
+def text_of(widget) -> str:
+    """The plain text a Static shows (rich Text, Table or Group alike)."""
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(widget.content)
+    return out.getvalue()
+
+
+# -- KV buckets made the daemon's way ------------------------------------------------------
+
+async def daemon_buckets(cluster_url: str, prefix: str):
+    """The five buckets made R3 with direct gets, as the daemon makes them, and the raw
+    client (nc, js) that made them: the caller closes nc."""
+    import nats
+
+    from store.kv import BUCKETS
+
+    async def quiet(_e):  # a killed node makes a raw client log EOFs otherwise
+        pass
+
+    nc = await nats.connect(cluster_url.split(","), error_cb=quiet)
+    js = nc.jetstream()
+    for b in BUCKETS:
+        await js.create_key_value(bucket=prefix + b, replicas=3, direct=True)
+    return nc, js
+
+
+# -- the real program ------------------------------------------------------------------------
+
+#: the repository root, where the program runs unless told otherwise
+ROOT = Path(__file__).resolve().parents[1]
+#: the console script of this environment
+EXE = Path(sys.executable).parent / "membership-admin"
+
+
+def cli(*args: str, cwd: str | Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The command line as a subprocess (`python -m tui`), with no terminal on stdin. Never a
+    traceback on stderr; `elapsed` says how long it took (a timeout kills it and fails the test)."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True,
+                          encoding="utf-8", errors="backslashreplace", stdin=subprocess.DEVNULL,
+                          timeout=timeout, cwd=cwd)
+    proc.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def digest(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes: a refused command must leave them as they were."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class Tmux:
+    """One tmux server of the test's own (its own socket), so nothing else is touched."""
+
+    def __init__(self, conf: Path) -> None:
+        self.socket = f"ma-test-{uuid.uuid4().hex[:8]}"
+        # the window is 120x36 from the start, so the app never measures a default 80x24
+        conf.write_text("set-option -g default-size 120x36\n")
+        self.conf = conf
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.conf), *args], check=True,
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "app")
+
+    def wait_for(self, *texts: str, timeout: float = 15.0) -> str:
+        """The screen once it shows every one of texts (a capture may catch a frame half
+        drawn, so wait for all that one update draws, not for the first of them)."""
+        deadline = time.monotonic() + timeout
+        shown = ""
+        while time.monotonic() < deadline:
+            try:
+                shown = self.screen()
+            except subprocess.CalledProcessError:  # the pane is gone
+                break
+            if all(text in shown for text in texts):
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"{texts!r} not on the screen within {timeout}s; it shows:\n{shown}")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "app", *keys)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+
+    def start(self, command: str) -> None:
+        """Run command in a 120x36 window, as a person would type it in a terminal.
+
+        The test process may carry COLUMNS/LINES (set under pytest), which would override the
+        terminal's real size: the app must measure the pane itself.
+        """
+        self.run("new-session", "-d", "-s", "app", "-x", "120", "-y", "36",
+                 f"env -u COLUMNS -u LINES TERM=xterm-256color sh -c {shlex.quote(command)}")
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "app"],
+                              capture_output=True, timeout=10).returncode == 0
+
+
