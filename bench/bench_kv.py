@@ -86,7 +86,7 @@ async def bare_ordered(url: str) -> tuple[int, float]:
         done = asyncio.get_running_loop().create_future()
         n = 0
 
-        async def cb(msg):
+        async def cb(msg, done=done):  # this bucket's future
             nonlocal n
             n += 1
             if msg.reply.endswith(".0") and not done.done():

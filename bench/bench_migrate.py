@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import nats  # noqa: E402
+import nats
 
-from store import NatsSpec, SqliteSpec, open_store  # noqa: E402
-from store.dev.local_nats import LocalNats, wait_jetstream  # noqa: E402
-from store.dev.seed import seed_database  # noqa: E402
-from store.kv.writer import WINDOW  # noqa: E402
-from store.layout import WRITE_GROUPS  # noqa: E402
-from store.migrate import migrate  # noqa: E402
+from store import NatsSpec, SqliteSpec, open_store
+from store.dev.local_nats import LocalNats, wait_jetstream
+from store.dev.seed import seed_database
+from store.kv.writer import WINDOW
+from store.layout import WRITE_GROUPS
+from store.migrate import migrate
 
 
 async def bare_publish(url: str, records: list[tuple[str, bytes]], replicas: int,

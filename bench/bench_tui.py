@@ -14,15 +14,15 @@ import time
 
 T0 = time.perf_counter()  # "start": before textual and the app are imported
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 SIZE = (120, 36)
 
@@ -82,7 +82,7 @@ async def run(db: Path) -> None:
             box = table().filter_input
             t = time.perf_counter()
             box.value = text  # exactly what a keystroke does to the Input, then its Changed
-            await wait_until(pilot, lambda: table().filter_text == text)
+            await wait_until(pilot, lambda text=text: table().filter_text == text)
             await pilot.pause()  # the repaint
             timings.append(time.perf_counter() - t)
         await pilot.press("escape")

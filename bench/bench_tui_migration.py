@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from textual import work  # noqa: E402
+from textual import work
 
-from store import NatsSpec, SqliteSpec  # noqa: E402
-from store.dev.local_nats import LocalNats  # noqa: E402
-from store.dev.seed import seed_database  # noqa: E402
-from tui.app import MembershipApp  # noqa: E402
-from tui.screens.migration import MigrationScreen  # noqa: E402
+from store import NatsSpec, SqliteSpec
+from store.dev.local_nats import LocalNats
+from store.dev.seed import seed_database
+from tui.app import MembershipApp
+from tui.screens.migration import MigrationScreen
 
 
 class InLoopMigrationScreen(MigrationScreen):

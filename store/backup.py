@@ -16,7 +16,7 @@ from pathlib import Path
 from . import layout
 from .errors import InvalidInput, StoreError
 
-TABLES = tuple(b.table for b in layout.TABLES)
+TABLES = layout.TABLE_NAMES
 # a daemon writing all the time may move the counts under us: retry the copy a few times
 _ATTEMPTS = 5
 _BUSY_TIMEOUT_S = 5.0
@@ -93,7 +93,7 @@ def backup_database(db_path: str | os.PathLike[str], now: float | None = None) -
         raise InvalidInput(f"cannot open {src_path}: {e}") from None
     try:
         note = ""
-        for attempt in range(_ATTEMPTS):
+        for _ in range(_ATTEMPTS):
             tmp.unlink(missing_ok=True)
             try:
                 # data_version changes when another connection commits: if it did not

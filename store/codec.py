@@ -53,7 +53,7 @@ def user_obj(u: User) -> dict[str, Any]:
 # string escaper; ints and None render as json does). tests/store/test_contract.py
 # pins the equality with dumps(*_obj(...)).
 
-_str = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
+_str = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
 
 
 def room_json(r: Room) -> str:
@@ -213,7 +213,7 @@ def member_from_obj(o: Any) -> Member:
         r, e, role, j = o.get("room_id"), o.get("endpoint"), o.get("role"), o.get("joined_at")
         if (type(r) is str and type(e) is str and type(role) is str and role in _MEMBER_ROLES
                 and type(j) is int and _LO <= j <= _HI and _ROOM_OK(r) and _LOWER_KEY_OK(e)):
-            return Member(r, e, role, j)
+            return Member(r, e, role, j)  # type: ignore[arg-type]  # role checked against Role above
     return _by_the_rules(Member, "members", o)
 
 
@@ -256,9 +256,9 @@ def user_from_obj(o: Any) -> User:
                                  o.get("added_at"), o.get("revoked_at"))
         if (type(k) is str and type(n) is str and type(role) is str and role in _USER_ROLES
                 and type(st) is str and st in _STATUSES and type(a) is int and _LO <= a <= _HI
-                and (rv is None or type(rv) is int and _LO <= rv <= _HI) and _LOWER_KEY_OK(k)
+                and (rv is None or (type(rv) is int and _LO <= rv <= _HI)) and _LOWER_KEY_OK(k)
                 and _name_ok(n)):
-            return User(k, n, role, st, a, rv)
+            return User(k, n, role, st, a, rv)  # type: ignore[arg-type]  # role, status checked above
     if type(o) is dict and "revoked_at" not in o:
         o = {**o, "revoked_at": None}  # a value may leave it out: null
     return _by_the_rules(User, "users", o)

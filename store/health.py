@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .base import Store
 from .errors import StoreError, Unavailable
 from .kv import KvStore
 from .kv.quorum import STALE_S, heard_within, majority
@@ -100,12 +101,12 @@ def judge_stream(bucket: str, stream: str, info: dict) -> BucketHealth:
         active_s = None if active is None else round(active / 1e9, 3)
         lag = int(p.get("lag", 0) or 0)
         if not heard_within(p, STALE_S):
-            state = ReplicaState.OFFLINE
+            seen = ReplicaState.OFFLINE
         elif not p.get("current") or lag > 0:
-            state = ReplicaState.LAGGING
+            seen = ReplicaState.LAGGING
         else:
-            state = ReplicaState.CURRENT
-        peers.append(ReplicaHealth(p.get("name", "?"), state, lag, active_s))
+            seen = ReplicaState.CURRENT
+        peers.append(ReplicaHealth(p.get("name", "?"), seen, lag, active_s))
     peers.sort(key=lambda r: r.name)
     if replicas <= 1:
         # one server holds the whole stream: its answer is the quorum
@@ -124,12 +125,12 @@ def judge_stream(bucket: str, stream: str, info: dict) -> BucketHealth:
     return BucketHealth(bucket, stream, replicas, leader, tuple(peers), state, reason)
 
 
-async def check_health(target: NatsSpec | KvStore, probe_key: str = DEFAULT_PROBE_KEY) -> HealthReport:
+async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_KEY) -> HealthReport:
     """The health of every bucket and a live authorization probe.
 
     target: a NatsSpec (opened read-only here, never creating buckets, closed after) or
-    an open store.kv.KvStore. Never raises for an unreachable deployment: the report then
-    has `error` set and overall no-quorum.
+    an open KV store (a store.kv.KvStore: any other Store is a TypeError). Never raises for
+    an unreachable deployment: the report then has `error` set and overall no-quorum.
     """
     own = False
     if isinstance(target, NatsSpec):
@@ -141,7 +142,7 @@ async def check_health(target: NatsSpec | KvStore, probe_key: str = DEFAULT_PROB
     elif isinstance(target, KvStore):
         store = target
     else:
-        raise TypeError("check_health needs a NatsSpec or a KvStore")
+        raise TypeError(f"check_health needs a NatsSpec or a KvStore, not {type(target).__name__}")
     try:
         buckets, probe = await asyncio.gather(
             asyncio.gather(*(_bucket(store, b) for b in BUCKETS)), _probe(store, probe_key))
@@ -155,7 +156,7 @@ async def _bucket(store: KvStore, base: str) -> BucketHealth:
     name, stream = store.bucket(base), store.stream(base)
     try:
         info = await asyncio.wait_for(store.stream_info(base), store.op_timeout)
-    except (StoreError, asyncio.TimeoutError) as e:
+    except (TimeoutError, StoreError) as e:
         reason = str(e) if isinstance(e, Unavailable) else "no answer within the op timeout"
         return BucketHealth(name, stream, None, None, (), State.NO_QUORUM, reason)
     if info is None:

@@ -41,13 +41,13 @@ def name(value: object) -> str:
 
 
 def user_role(value: object) -> UserRole:
-    if value not in tuple(UserRole):
+    if not isinstance(value, str) or value not in tuple(UserRole):
         raise InvalidInput(f"invalid user role {_show(value)}: expected admin or user")
     return UserRole(value)
 
 
 def member_role(value: object) -> Role:
-    if value not in tuple(Role):
+    if not isinstance(value, str) or value not in tuple(Role):
         raise InvalidInput(f"invalid member role {_show(value)}: expected owner or member")
     return Role(value)
 

@@ -85,7 +85,7 @@ class Bucket:
 
     def parse_key(self, key: str) -> dict[str, str]:
         """A key's parts by field name, as text (the last part takes any further dots)."""
-        return dict(zip(self.key_fields, key.split(".", len(self.key_fields) - 1)))
+        return dict(zip(self.key_fields, key.split(".", len(self.key_fields) - 1), strict=False))
 
     def rows(self, snap: Snapshot) -> Iterator[tuple[str, bytes]]:
         """(key, value) of each of the snapshot's records in this bucket."""
@@ -123,6 +123,8 @@ BUCKETS: tuple[str, ...] = tuple(b.name for b in LAYOUT)
 BY_NAME: dict[str, Bucket] = {b.name: b for b in LAYOUT}
 #: the buckets that are SQLite tables and Snapshot entities too: all but the reverse index
 TABLES: tuple[Bucket, ...] = tuple(b for b in LAYOUT if b.table is not None)
+#: their table names, in the same order
+TABLE_NAMES: tuple[str, ...] = tuple(b.table for b in TABLES if b.table is not None)
 #: the order of a migration's writes: users first, rooms (the commit points) last, so a
 #: room visible in KV has its members and keys, and every member's user exists
 WRITE_GROUPS: tuple[tuple[Bucket, ...], ...] = tuple(

@@ -43,6 +43,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .backup import BackupInfo, backup_database
+from .base import Store
 from .errors import InvalidInput, StoreError, Unavailable
 from .kv import KvStore, PipelinedWriter
 from .layout import BY_NAME, WRITE_GROUPS, WRITE_ORDER
@@ -213,12 +214,15 @@ async def prune(kv_store: KvStore, expected: dict[str, dict[str, bytes]]) -> dic
     return pruned
 
 
-async def read_buckets(kv_store: KvStore, deadline: float = 0.0) -> dict[str, list[tuple[str, bytes]]]:
-    """The live (key, value) rows of every bucket, by base name (for parity.diff_raw).
+async def read_buckets(kv_store: Store, deadline: float = 0.0) -> dict[str, list[tuple[str, bytes]]]:
+    """The live (key, value) rows of every bucket of an open KV store (a KvStore; any other
+    Store is a TypeError), by base name (for parity.diff_raw).
 
     A bucket whose read fails (a stream electing a new leader after a node restart)
     is read again until `deadline` seconds have passed; then Unavailable.
     """
+    if not isinstance(kv_store, KvStore):
+        raise TypeError(f"read_buckets needs a KvStore, not {type(kv_store).__name__}")
     out: dict[str, list[tuple[str, bytes]]] = {}
     until = time.monotonic() + deadline
     for b in WRITE_ORDER:
@@ -341,7 +345,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
     except OSError as e:
         err = StoreError(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "))
         yield ev(Phase.FAILED, str(err), error=err, error_kind="error")
-    except Exception as e:  # noqa: BLE001 - a bug must still end in one readable line
+    except Exception as e:
         err = StoreError(f"internal error: {type(e).__name__}: {e}")
         yield ev(Phase.FAILED, str(err), error=err, error_kind="error")
     finally:
@@ -350,7 +354,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
                 t.cancel()
                 try:
                     await t
-                except BaseException:  # noqa: BLE001 - cancelled on the way out
+                except BaseException:
                     pass
         if writer is not None:
             await writer.close()
@@ -358,7 +362,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             if s is not None:
                 try:
                     await s.close()
-                except Exception:  # noqa: BLE001 - closing on the way out
+                except Exception:
                     pass
 
 

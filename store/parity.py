@@ -9,7 +9,7 @@ their keys are store.layout's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -197,11 +197,11 @@ def diff(sqlite_snapshot: Snapshot, kv_snapshot: Snapshot) -> ParityReport:
     )
 
 
-def _same_types(a: tuple, b: tuple) -> bool:
+def _same_types(a: Sequence[Any], b: Sequence[Any]) -> bool:
     # rooms are the only records with a bool field; 1 == True must not hide a bad value
     if not a or not hasattr(a[0], "encrypted"):
         return True
-    return all(type(x.encrypted) is type(y.encrypted) for x, y in zip(a, b))
+    return all(type(x.encrypted) is type(y.encrypted) for x, y in zip(a, b, strict=True))
 
 
 def counts(snap: Snapshot) -> dict[str, int]:
@@ -226,7 +226,7 @@ def render_table(report: ParityReport, *, limit: int | None = 200) -> str:
     shown = report.differences if limit is None else report.differences[:limit]
     keys = [printable(d.key) for d in shown]  # an invalid record's key may hold anything
     width = max(map(len, keys))
-    for d, key in zip(shown, keys):
+    for d, key in zip(shown, keys, strict=True):
         lines.append(f"  {printable(d.entity):<16} {key:<{width}}  {printable(d.text)}")
     if len(shown) < len(report.differences):
         lines.append(f"  ... and {len(report.differences) - len(shown)} more (use --json for all)")

@@ -55,5 +55,5 @@ def write_database(snap: Snapshot, path: str | os.PathLike[str]) -> RestoreInfo:
     # build_database writes under a temporary name and links it into place (never overwrites)
     build_database(str(target), fill)
     size = target.stat().st_size
-    counts = {b.table: len(b.records(snap)) for b in TABLES}
+    counts = {b.table: len(b.records(snap)) for b in TABLES if b.table}
     return RestoreInfo(str(target), size, counts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+
 from .layout import MEMBERS, ROOM_KEYS, ROOMS, TABLES, USERS
 from .models import InvalidRecord, Member, Room, SealedKey, Snapshot, User
 

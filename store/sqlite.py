@@ -15,7 +15,8 @@ import itertools
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import cast
 
 import aiosqlite
 
@@ -30,7 +31,7 @@ from .spec import Clock, SqliteSpec, system_clock
 from .sqlite_file import SCHEMA_VERSION, check_header, file_uri, insert_sql
 
 BUSY_TIMEOUT_MS = 5000
-TABLES = tuple(b.table for b in layout.TABLES)
+TABLES = layout.TABLE_NAMES
 
 
 # -- error mapping -------------------------------------------------------------
@@ -72,9 +73,9 @@ def _mapped() -> Iterator[None]:
 # SQL, by SQLite: a row a daemon wrote with CHECK constraints off, text in a timestamp or
 # a name that is not UTF-8 is reported as an invalid record (table, identity, reason),
 # never a crash and never silently a record.
-_COLUMNS = {b.table: ", ".join(b.field_names) for b in layout.TABLES}
+_COLUMNS = {b.table: ", ".join(b.field_names) for b in layout.TABLES if b.table}
 #: the identity of a row, written as its KV key (SPEC section 4)
-_IDENTITY = {b.table: " || '.' || ".join(b.key_fields) for b in layout.TABLES}
+_IDENTITY = {b.table: " || '.' || ".join(b.key_fields) for b in layout.TABLES if b.table}
 #: a whole table in identity order (`+col`: see export_snapshot)
 _EXPORT_ORDER = {b.table: " ORDER BY " + ", ".join(f"+{f}" for f in b.key_fields) for b in layout.TABLES}
 _BAD = {t: rules.sql_is_bad(t) for t in TABLES}
@@ -88,6 +89,11 @@ _BAD_ROWS = {t: f"SELECT CAST({_IDENTITY[t]} AS BLOB), CAST({rules.sql_problem(t
 def _shown(value: bytes | None) -> str:
     """Identity or reason text of a bad row: bytes (it may not be UTF-8) made text."""
     return "(null)" if value is None else value.decode("utf-8", "backslashreplace")
+
+
+async def _rows(db: aiosqlite.Connection, sql: str, params: tuple = ()) -> list[tuple]:
+    """fetchall's list itself (no row factory is set: the rows are plain tuples)."""
+    return cast(list[tuple], await db.execute_fetchall(sql, params))
 
 
 def _identifiers_ok(rows: list[tuple], columns: tuple[tuple[int, rules.Kind], ...]) -> bool:
@@ -119,7 +125,7 @@ class SqliteStore(Store):
         self.read_only = spec.read_only
 
     @classmethod
-    async def open(cls, spec: SqliteSpec, clock: Clock = system_clock) -> "SqliteStore":
+    async def open(cls, spec: SqliteSpec, clock: Clock = system_clock) -> SqliteStore:
         """Open an existing schema-v1 database. Raises: InvalidInput, Unavailable."""
         path = spec.path
         if not os.path.exists(path):
@@ -192,7 +198,7 @@ class SqliteStore(Store):
                         await self._db.interrupt()
                     await settle(self._end("ROLLBACK"))
 
-    def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+    def _read(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         """One read transaction: every select inside sees the same committed state."""
         return self._transaction("BEGIN")
 
@@ -220,7 +226,7 @@ class SqliteStore(Store):
         """A single statement outside an explicit transaction (it is atomic on its own)."""
         async with self._lock:
             with _mapped():
-                return list(await self._db.execute_fetchall(sql, params))
+                return await _rows(self._db, sql, params)
 
     @staticmethod
     async def _select(db: aiosqlite.Connection, table: str, where: str = "1", params: tuple = (),
@@ -234,19 +240,19 @@ class SqliteStore(Store):
         from the b-tree alone, tells whether any row was left out. Only when something is
         wrong is every rule checked in SQL, to name the rows and their reasons."""
         try:
-            rows = await db.execute_fetchall(
-                f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD_IN_SQL[table]}){order}",
+            rows = await _rows(
+                db, f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD_IN_SQL[table]}){order}",
                 params)
-            (total,), = await db.execute_fetchall(f"SELECT count(*) FROM {table} WHERE ({where})", params)
+            (total,), = await _rows(db, f"SELECT count(*) FROM {table} WHERE ({where})", params)
             if total == len(rows) and _identifiers_ok(rows, _CHECKED_AFTER[table]):
-                return list(rows), []
+                return rows, []
         except (sqlite3.OperationalError, UnicodeDecodeError) as e:
             if "UTF-8" not in str(e) and not isinstance(e, UnicodeDecodeError):
                 raise  # not the text that is not UTF-8 that the full check names
-        rows = await db.execute_fetchall(
-            f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD[table]}){order}", params)
-        bad = await db.execute_fetchall(_BAD_ROWS[table].format(where=where), params)
-        return list(rows), [InvalidRecord(table, _shown(i), _shown(why)) for i, why in bad]
+        rows = await _rows(
+            db, f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD[table]}){order}", params)
+        bad = await _rows(db, _BAD_ROWS[table].format(where=where), params)
+        return rows, [InvalidRecord(table, _shown(i), _shown(why)) for i, why in bad]
 
     async def _one(self, db: aiosqlite.Connection, table: str, where: str, params: tuple,
                    what: str) -> tuple | None:

@@ -43,7 +43,7 @@ def iso_time(ts: int | None, seconds: bool = False) -> str:
     if ts is None:
         return ""
     try:
-        when = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+        when = dt.datetime.fromtimestamp(ts, dt.UTC)
     except (OverflowError, OSError, ValueError, TypeError):
         return f"@{ts}"
     return when.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%d %H:%M")

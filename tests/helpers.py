@@ -16,18 +16,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from textual.screen import Screen
 
 from store import NatsSpec, SqliteSpec, StoreSpec, open_store
 from store.dev.demo import DEMO_NOW, FixedClock, create_demo_database, seed_demo
-from tui.app import MembershipApp
+from tui.app import MembershipApp, Mode
 from tui.screens.health import HealthScreen
 from tui.screens.migration import MigrationScreen
+from tui.session import Session
 from tui.widgets.record_table import RecordTable
 
 __all__ = [
@@ -50,7 +52,7 @@ def frozen_clock() -> int:
     return FIXED_NOW
 
 
-def run_sync(coro: Awaitable[object]) -> None:
+def run_sync(coro: Coroutine[Any, Any, object]) -> None:
     """asyncio.run in a thread of its own: safe whether or not an event loop runs here (sync
     fixtures may be set up from inside an async fixture's loop; snapshot tests are plain defs)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -87,7 +89,7 @@ def make_app(spec: StoreSpec, *, migration: Mapping[str, Any] | None = None,
     """The app as a test or a picture makes it: MembershipApp(spec, **options), with
     `migration` and `health` the options of those screens (fixed formatters, a scripted
     engine, a health panel fed by hand). No subclass: the app keeps its own CSS and modes."""
-    screens = {}
+    screens: dict[Mode, Callable[[Session], Screen]] = {}
     if migration is not None:
         screens["migration"] = partial(MigrationScreen, **migration)
     if health is not None:
@@ -120,13 +122,13 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
-async def loaded(pilot, screen_type: type, n: int | None = None) -> None:
+async def loaded(pilot, screen_type: type[Any], n: int | None = None) -> None:
     """Wait until a screen_type is on top with its table loaded from the newest data (with n
     rows): no load running, and none older than the last change announced."""
     app = pilot.app
 
     def ready() -> bool:
-        screen = app.screen
+        screen: Any = app.screen
         if not isinstance(screen, screen_type):
             return False
         t = screen.query_one(RecordTable)
@@ -152,15 +154,16 @@ def steps(*actions: Step) -> Callable[..., Awaitable[None]]:
     return run
 
 
-def shows(screen_type: type, rows: int | None = None) -> Callable[..., Awaitable[None]]:
+def shows(screen_type: type[Any], rows: int | None = None) -> Callable[..., Awaitable[None]]:
     """A step: wait until a screen_type shows its table loaded (with that many rows)."""
     async def wait(pilot) -> None:
         app = pilot.app
 
         def ready() -> bool:
-            if not isinstance(app.screen, screen_type):
+            screen: Any = app.screen
+            if not isinstance(screen, screen_type):
                 return False
-            t = app.screen.query_one(RecordTable)
+            t = screen.query_one(RecordTable)
             return t._loaded and (rows is None or len(t.shown_keys) == rows)
         await until(pilot, ready, timeout=10, what=screen_type.__name__)
         await settle(pilot)
@@ -176,7 +179,7 @@ def select(key: str) -> Callable[..., Awaitable[None]]:
     return run
 
 
-def modal(screen_type: type) -> Callable[..., Awaitable[None]]:
+def modal(screen_type: type[Any]) -> Callable[..., Awaitable[None]]:
     """A step: wait until a screen_type (a dialog) is on top."""
     async def run(pilot) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, screen_type),

@@ -137,8 +137,10 @@ class MembershipApp(App[None]):
     @work(exclusive=True, group="watch-quorum", exit_on_error=False)
     async def _watch_quorum(self) -> None:
         """The open KV backend's quorum, also while the health screen is not shown."""
+        spec = self.session.spec
+        assert isinstance(spec, NatsSpec)  # started only for a KV backend
         await health_loop(lambda report: self.set_quorum_lost(report.overall == NO_QUORUM),
-                          self.session.spec, QUORUM_INTERVAL, pick_probe=False)
+                          spec, QUORUM_INTERVAL, pick_probe=False)
 
     def data_changed(self) -> None:
         """The data may have changed: every data screen reloads, now or when next shown."""
@@ -178,7 +180,7 @@ class MembershipApp(App[None]):
             label += " [QUORUM LOST: changes disabled]"
         self.sub_title = printable(label)
 
-    def notify(self, message: str, **kwargs) -> None:  # type: ignore[override]
+    def notify(self, message: str, **kwargs) -> None:
         message = printable(message)  # store messages may quote stored text
         self.notices.append(message)
         kwargs.setdefault("markup", False)  # store messages may hold [brackets]

@@ -18,6 +18,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from textual.widgets import Input
+
 from store import NatsSpec, SqliteSpec
 from store.dev.demo import REVOKED, create_demo_database, demo_key
 from tests.helpers import SIZE, FixedClock, Step, make_app, modal, select, shows, steps, until
@@ -25,6 +27,7 @@ from tests.helpers import SIZE, FixedClock, Step, make_app, modal, select, shows
 from .screens.add_user import AddUserScreen
 from .screens.confirm import ConfirmScreen
 from .screens.health import HealthScreen
+from .screens.migration import MigrationScreen
 from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
@@ -81,11 +84,12 @@ async def kv_screenshots(db_path: str, out: Path, clock: FixedClock) -> list[Pat
                 await pilot.press("3")
                 await pilot.press("m")
                 screen = app.screen
+                assert isinstance(screen, MigrationScreen)
                 await until(pilot, lambda: screen.outcome is not None, 60, "the migration's end")
                 panel = screen.query_one(HealthPanel)
                 await until(pilot, lambda: panel.report is not None
                             and panel.report.overall == "healthy", 20, "a healthy target")
-                screen.query_one("#migration-target").value = SHOWN_URL
+                screen.query_one("#migration-target", Input).value = SHOWN_URL
                 app.sub_title = shown_db
                 await pilot.pause()
                 written.append(Path(app.save_screenshot("migration.svg", str(out))))

@@ -17,8 +17,7 @@ from typing import NamedTuple
 from textual.screen import Screen
 from textual.worker import Worker
 
-from store import (InvalidRecord, Member, NatsSpec, NotFound, Room, SealedKey, Store, StoreError,
-                   User, open_store)
+from store import InvalidRecord, Member, NatsSpec, NotFound, Room, SealedKey, Store, StoreError, User, open_store
 from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, check_health
 from store.models import REVOKED, USER_ADMIN
 from store.text import printable
@@ -75,7 +74,7 @@ async def load_room(store: Store, room_id: str) -> RoomDetail:
     members, keys = await asyncio.gather(store.list_members(room_id), store.list_keys(room_id))
     endpoints = sorted({m.endpoint for m in members} | {k.endpoint for k in keys})
     found = await asyncio.gather(*(user_or_none(store, e) for e in endpoints))
-    users = {e: u for e, u in zip(endpoints, found) if u is not None}
+    users = {e: u for e, u in zip(endpoints, found, strict=True) if u is not None}
     return RoomDetail(room, members, keys, users)
 
 
@@ -181,15 +180,15 @@ async def choose_probe_key(*stores: Store | None) -> str | None:
             continue
         try:
             users = await asyncio.wait_for(store.list_users(), PICK_TIMEOUT)
-        except (StoreError, asyncio.TimeoutError):
+        except (TimeoutError, StoreError):
             continue
         break
     else:
         return None
     active = [u for u in users if u.active]
     admins = [u for u in active if u.role == USER_ADMIN]
-    pick = (admins or active or [None])[0]
-    return pick.key if pick is not None else DEFAULT_PROBE_KEY
+    picks = admins or active
+    return picks[0].key if picks else DEFAULT_PROBE_KEY
 
 
 async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec, interval: float,

@@ -35,7 +35,7 @@ async def wait_jetstream(url: str, timeout: float = 30.0) -> None:
                 return
             finally:
                 await nc.close()
-        except Exception as e:  # noqa: BLE001 - waiting for any kind of readiness
+        except Exception as e:
             last = e
             await asyncio.sleep(0.2)
     raise RuntimeError(f"JetStream at {url} not ready: {last!r}")
@@ -87,10 +87,9 @@ class NatsNode:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         cmd = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir),
                "-n", self.name, *self.extra_args]
-        log = open(self.store_dir.parent / f"{self.name}.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(self.store_dir.parent / f"{self.name}.log", "ab") as log:  # the child keeps its copy
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
         if not _wait_port(self.port, timeout):
             self.stop()
             raise RuntimeError(f"nats-server {self.name} did not listen on {self.port}")
@@ -136,7 +135,7 @@ class LocalNats:
         """Every node's URL, comma-separated, so clients fail over."""
         return ",".join(n.url for n in self.nodes)
 
-    def start(self) -> "LocalNats":
+    def start(self) -> LocalNats:
         for n in self.nodes:
             n.start(self.binary)
         return self
@@ -151,7 +150,7 @@ class LocalNats:
     def restart(self, index: int) -> None:
         self.nodes[index].start(self.binary)
 
-    def __enter__(self) -> "LocalNats":
+    def __enter__(self) -> LocalNats:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -54,7 +54,7 @@ class Connection:
             return await asyncio.wait_for(aw, self.timeout)
         except StoreError:
             raise
-        except (asyncio.TimeoutError, nats.errors.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             raise Unavailable(f"{what}: no answer within {self.timeout:g}s") from None
         except nats.js.errors.KeyWrongLastSequenceError:
             raise Conflict(f"{what}: changed meanwhile") from None
@@ -76,7 +76,7 @@ class Connection:
         t = self.timeout if timeout is None else timeout
         try:
             msg = await self.nc.request(subject, data, timeout=t)
-        except (asyncio.TimeoutError, nats.errors.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             raise Unavailable(f"{subject}: no answer within {t:g}s") from None
         except nats.errors.NoRespondersError:
             raise Unavailable(f"{subject}: no JetStream responders (no quorum?)") from None
@@ -120,7 +120,7 @@ class Connection:
         """Close the client within the timeout; never fails."""
         try:
             await asyncio.wait_for(self.nc.close(), self.timeout)
-        except BaseException:  # noqa: BLE001 - closing must not fail
+        except BaseException:
             pass
 
 
@@ -165,7 +165,7 @@ async def connect(spec: NatsSpec) -> Any:
     task = asyncio.ensure_future(nats.connect(**opts))
     try:
         nc = await asyncio.wait_for(asyncio.shield(task), spec.op_timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await settle(_abandon(task))
         why = f": {last_error[-1]}" if last_error else ""
         raise Unavailable(f"cannot connect to {spec.url} within {spec.op_timeout:g}s{why}") from None
@@ -173,7 +173,7 @@ async def connect(spec: NatsSpec) -> Any:
         # the caller gave up: a connection that opens now must not live on unseen
         await settle(_abandon(task))
         raise
-    except Exception as e:  # noqa: BLE001 - any connect failure is one line
+    except Exception as e:
         why = last_error[-1] if last_error else _describe(e)
         raise Unavailable(f"cannot connect to {spec.url}: {why}") from None
     return nc
@@ -192,7 +192,7 @@ async def _abandon(task: asyncio.Future) -> None:
     nc = task.result()
     try:
         await nc.close()
-    except Exception:  # noqa: BLE001 - closing is best effort
+    except Exception:
         pass
 
 

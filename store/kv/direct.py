@@ -29,7 +29,7 @@ class _Direct:
     def put_nowait(self, msg: Any) -> None:
         try:
             self._on_msg(msg)
-        except Exception:  # noqa: BLE001 - must not reach nats-py's parser (it would drop the connection)
+        except Exception:
             _log.exception("message handler failed on %s", getattr(msg, "subject", "?"))
 
     def empty(self) -> bool:

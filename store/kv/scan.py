@@ -114,7 +114,7 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             try:
                 last = await asyncio.wait_for(asyncio.shield(sink.done), conn.timeout)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if sink.delivered == seen and time.monotonic() - sink.last_activity > conn.timeout:
                     raise Unavailable(f"scan {bucket}: stalled for {conn.timeout:g}s") from None
                 seen = sink.delivered
@@ -176,7 +176,7 @@ class _ScanSink:
                 self.rows.append((m.subject[self.key_start:], m.data))
             # num_pending 0 ends the scan: the last token of a v1 ack subject; the
             # v2 form (12 tokens) ends with a random token instead
-            if (reply.endswith(".0") or reply.count(".") >= 11 and _pending(reply) == 0) \
+            if (reply.endswith(".0") or (reply.count(".") >= 11 and _pending(reply) == 0)) \
                     and not self.done.done():
                 self.done.set_result(reply)
         elif reply:  # flow control request

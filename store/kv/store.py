@@ -67,7 +67,7 @@ class KvStore(Store):
 
     # -- opening ---------------------------------------------------------------
     @classmethod
-    async def open(cls, spec: NatsSpec, clock: Clock = system_clock) -> "KvStore":
+    async def open(cls, spec: NatsSpec, clock: Clock = system_clock) -> KvStore:
         """Connect and find (or, unless read-only, create) the buckets.
 
         Raises: Unavailable (unreachable, TLS/auth failure, no JetStream, timeout).
@@ -414,8 +414,8 @@ class KvStore(Store):
         now = self.clock()
         # keys left at the new epoch by an interrupted rekey are overwritten, each by revision,
         # so a concurrent rekey of the same room loses with Conflict instead of mixing keys
-        stale = {k: None for k, _ in await self.scan("room_keys", ROOM_KEYS.under(rid, new.epoch),
-                                                      headers_only=True)}
+        under = ROOM_KEYS.under(rid, new.epoch)
+        stale: dict[str, int | None] = {k: None for k, _ in await self.scan("room_keys", under, headers_only=True)}
         for k in stale:
             got = await self._get("room_keys", k)
             stale[k] = got[1] if got else None
@@ -521,7 +521,7 @@ class KvStore(Store):
         # settled: a cancelled export returns once every scan has deleted its consumer
         rows = await gather_settled(*(self.scan(b.name) for b in LAYOUT))
         invalid: list[InvalidRecord] = []
-        got = {b.name: self._decode_all(b, r, invalid) for b, r in zip(LAYOUT, rows)}
+        got = {b.name: self._decode_all(b, r, invalid) for b, r in zip(LAYOUT, rows, strict=True)}
         members = got["members"]
         # the reverse index must mirror members exactly
         fwd = set(map(attrgetter("room_id", "endpoint"), members))

@@ -61,7 +61,7 @@ class PipelinedWriter:
         if self._sub is not None:
             try:
                 await self._sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may be gone already
+            except Exception:
                 pass
             self._sub = None
 
@@ -118,7 +118,7 @@ class PipelinedWriter:
             await self._nc.publish(subject, payload, reply=seq)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001 - reconnecting, buffer full: retry later
+        except Exception as e:
             if self._pending.pop(seq, None) is not None:
                 self._attempts[seq] = attempts
                 self._requeue(seq, rec, f"publish failed: {type(e).__name__}", now)
@@ -138,7 +138,7 @@ class PipelinedWriter:
             await self._nc.publish(subject, payload, reply=reply)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001 - reconnecting, buffer full: retry later
+        except Exception as e:
             if self._pending.pop(reply, None) is not None:
                 self._requeue(reply, rec, f"publish failed: {type(e).__name__}", now)
 
@@ -172,7 +172,7 @@ class PipelinedWriter:
                     timeout = max(0.0, min(timeout, self._retry[0][0] - now))
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
-                except (asyncio.TimeoutError, TimeoutError):
+                except TimeoutError:
                     pass
         finally:
             self._wake_at = _LOW
@@ -186,5 +186,5 @@ def _ack_error(msg: Any) -> str:
     try:
         err = json.loads(msg.data).get("error") or {}
         return f"{err.get('code', '')} {err.get('description', '')}".strip() or "bad ack"
-    except Exception:  # noqa: BLE001 - any undecodable ack is just an error
+    except Exception:
         return "bad ack"

@@ -66,7 +66,7 @@ class Folder:
         with open(self.path, "wb") as f:
             f.write(data)
 
-    def __enter__(self) -> "Folder":
+    def __enter__(self) -> Folder:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 from store.dev.demo import demo_key
-
 from tests.helpers import EXE
 
 

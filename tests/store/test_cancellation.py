@@ -219,7 +219,7 @@ class KvHealth:
         self.subs = len(store.nc._subs)  # the baseline: the client's request mux, nothing else
 
     @classmethod
-    async def open(cls, store: Any, sentinel: User, spec: NatsSpec) -> "KvHealth":
+    async def open(cls, store: Any, sentinel: User, spec: NatsSpec) -> KvHealth:
         nc = await nats.connect(spec.url)
         js = nc.jetstream()
         return cls(store, sentinel, nc, js, await js.key_value(spec.bucket_prefix + "users"))

@@ -32,8 +32,7 @@ from hypothesis import strategies as st
 
 from store import codec, rules
 from store.errors import BadRecord
-from store.models import (ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER, Member, Room,
-                          SealedKey, User)
+from store.models import ACTIVE, REVOKED, ROLE_MEMBER, ROLE_OWNER, USER_ADMIN, USER_USER, Member, Room, SealedKey, User
 
 # No example database: these tests must not leave a .hypothesis/ folder in the repository,
 # and derandomize makes every run (and CI) try the same examples.

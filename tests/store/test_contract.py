@@ -12,7 +12,6 @@ from store import AlreadyExists, InvalidInput, Member, NotFound, Room, SealedKey
 from store.snapshot import export_json
 from tests.helpers import FIXED_NOW  # the clock fixture's start
 
-
 K1, K2, K3 = b"sealed-one", b"sealed-two", b"sealed-three"
 
 

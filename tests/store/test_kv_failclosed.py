@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from store import AlreadyExists, InvalidInput, NatsSpec, Unavailable
+from store.dev.local_nats import NatsNode, find_nats_server, free_port
 from store.health import DEGRADED, NO_QUORUM, check_health
 from store.kv import KvStore
-from store.dev.local_nats import NatsNode, find_nats_server, free_port
 from tests.helpers import daemon_buckets
 
 OP = 2.0  # the store's op_timeout
@@ -85,7 +85,7 @@ async def test_kill_two_survivor_is_leader(cluster, r3):
     store, js = r3
     assert await store.is_authorized("alice") and await store.is_admin("alice")
     assert not await store.is_authorized("bob")
-    leader, followers = await users_leader(js, store)
+    _, followers = await users_leader(js, store)
     killed = [index(cluster, f) for f in followers]
     for i in killed:
         cluster.kill(i)

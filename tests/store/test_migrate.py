@@ -14,12 +14,12 @@ import pytest
 from store import NatsSpec, SqliteSpec, open_store
 from store.backup import backup_database, backup_name
 from store.dev.local_nats import free_port
+from store.errors import InvalidInput
 from store.migrate import WRITE_ORDER, migrate, run_migration
 from store.parity import ONLY_IN_KV, diff
 from store.restore import write_database
 from store.snapshot import export_json
 from store.sqlite_file import build_database
-from store.errors import InvalidInput
 
 
 def make_db(path: Path, rooms: int = 12, per_room: int = 4, epochs: int = 3) -> None:

@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 
 from store.models import InvalidRecord, Member, Room, SealedKey, User
-from store.parity import (FIELDS_DIFFER, INVALID_IN_KV, INVALID_IN_SQLITE, ONLY_IN_KV, diff_raw, expected_rows,
-                          ONLY_IN_SQLITE, diff, render_table)
+from store.parity import (
+    FIELDS_DIFFER,
+    INVALID_IN_KV,
+    INVALID_IN_SQLITE,
+    ONLY_IN_KV,
+    ONLY_IN_SQLITE,
+    diff,
+    diff_raw,
+    expected_rows,
+    render_table,
+)
 from store.snapshot import make_snapshot
 
 SECRET = b"\x01\x02secret-bytes\xff"

@@ -109,7 +109,7 @@ class Database:
         self.path = os.path.join(self.dir, "m.sqlite")
         shutil.copyfile(template, self.path)
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,8 +140,8 @@ class Database:
             select = ", ".join(f"typeof({c}), {c}" for c in COLUMNS[table])
             out = []
             for rowid, *flat in con.execute(f"SELECT rowid, {select} FROM {table}"):
-                raw = tuple(zip([t.decode() for t in flat[0::2]], flat[1::2]))
-                values = {c: json_level(KINDS[table][c], t, v) for c, (t, v) in zip(COLUMNS[table], raw)}
+                raw = tuple(zip([t.decode() for t in flat[0::2]], flat[1::2], strict=False))
+                values = {c: json_level(KINDS[table][c], t, v) for c, (t, v) in zip(COLUMNS[table], raw, strict=False)}
                 out.append((rowid, values, raw))
             return out
         finally:
@@ -370,7 +370,8 @@ def test_python_rule_agrees_with_sql_on_values_alone(table, data):
     finally:
         con.close()
     bad, flat = got[0], got[1:]
-    values = {c: json_level(KINDS[table][c], t.decode(), v) for c, t, v in zip(cols, flat[0::2], flat[1::2])}
+    values = {c: json_level(KINDS[table][c], t.decode(), v)
+              for c, t, v in zip(cols, flat[0::2], flat[1::2], strict=True)}
     assert bad in (0, 1)
     assert bool(bad) == (rules.problem(table, values) is not None), (row_, values)
 

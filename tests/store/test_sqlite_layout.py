@@ -263,7 +263,7 @@ async def test_refused_changes_leave_the_file_byte_identical(db, clock):
     await s.close()
     before = digest(db)
     s = await open_store(SqliteSpec(str(db)), clock=clock)
-    with pytest.raises(InvalidInput, match="misses a sealed key for member.*m"):
+    with pytest.raises(InvalidInput, match=r"misses a sealed key for member.*m"):
         await s.rekey("r", {"o": b"k2"})
     with pytest.raises(AlreadyExists):
         await s.add_user("ABC")

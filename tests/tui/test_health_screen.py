@@ -14,11 +14,10 @@ import pytest
 
 from store import NatsSpec
 from store.dev.demo import demo_key
-from store.health import (DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult,
-                          ReplicaHealth)
+from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult, ReplicaHealth
+from tests.helpers import SIZE, demo_file, frozen_clock, make_app, seed_kv, text_of, until
 from tui.screens.health import HealthScreen
 from tui.widgets.health_panel import QUORUM_LOST, HealthPanel
-from tests.helpers import SIZE, demo_file, frozen_clock, make_app, seed_kv, text_of, until
 
 ADA = demo_key("ada")
 

@@ -19,11 +19,11 @@ import pytest
 from store import NatsSpec, SqliteSpec, User, codec, open_store
 from store.dev.demo import demo_key
 from store.sqlite_file import create_database
+from tests.helpers import SIZE, demo_file, frozen_clock, make_app, run_sync, text_of, until
 from tui.screens.migration import MigrationScreen
 from tui.widgets.health_panel import HealthPanel
 from tui.widgets.migration_progress import MigrationProgress
 from tui.widgets.parity_view import ParityView
-from tests.helpers import SIZE, demo_file, frozen_clock, make_app, run_sync, text_of, until
 
 ADA = demo_key("ada")
 
@@ -321,9 +321,9 @@ def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
 
 
 def test_difference_rows_show_fields_with_both_values_and_fingerprints_never_key_bytes():
-    from store.text import fingerprint
     from store.models import SealedKey, Snapshot
     from store.parity import diff
+    from store.text import fingerprint
     from tui.widgets.parity_view import difference_rows
 
     secret_a, secret_b = b"\x01sealed-for-ada-epoch-1", b"\x02sealed-for-ada-epoch-1"

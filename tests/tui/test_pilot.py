@@ -6,6 +6,7 @@ import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
 from store.dev.demo import MISSING_KEY_MEMBER, REVOKED, demo_key
+from tests.helpers import SIZE, loaded, make_app, settle, until
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.health import HealthScreen
@@ -16,7 +17,6 @@ from tui.screens.rooms import RoomsScreen
 from tui.screens.user_rooms import UserRoomsScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.record_table import RecordTable
-from tests.helpers import SIZE, loaded, make_app, settle, until
 
 MALLORY = demo_key(REVOKED)
 ADA = demo_key("ada")

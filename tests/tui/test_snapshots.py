@@ -9,13 +9,13 @@ import pytest
 
 from store import SqliteSpec
 from store.dev.demo import REVOKED, demo_key
+from tests.helpers import SIZE, make_app, modal, run_sync, seed_sqlite, select, shows, steps
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rooms import RoomsScreen
 from tui.screens.user_rooms import UserRoomsScreen
 from tui.screens.users import UsersScreen
-from tests.helpers import SIZE, make_app, modal, run_sync, seed_sqlite, select, shows, steps
 
 
 @pytest.fixture

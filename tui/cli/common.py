@@ -9,8 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from store import (BadRecord, InvalidInput, NatsSpec, SqliteSpec, Store, StoreError, StoreSpec,
-                   Unavailable, open_store)
+from store import BadRecord, InvalidInput, NatsSpec, SqliteSpec, Store, StoreError, StoreSpec, Unavailable, open_store
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # the check found something: differences, degraded, deny

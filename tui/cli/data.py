@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from store import StoreError, Unavailable, User, open_store
-from store import codec, ids
+
+from store import StoreError, Unavailable, User, codec, ids, open_store
 from store.base import UNCONFIRMED
 from store.models import REVOKED, USER_ADMIN, USER_USER, Decision
-from store.text import iso_time, printable
 from store.snapshot import export_chunks, paused_gc
+from store.text import iso_time, printable
 
-from .common import (EXIT_FOUND, EXIT_OK, CommandError, Parser, add_backend_args, backend_spec,
-                     run_async, say, with_store)
+from .common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    CommandError,
+    Parser,
+    add_backend_args,
+    backend_spec,
+    run_async,
+    say,
+    with_store,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

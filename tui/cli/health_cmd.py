@@ -58,7 +58,7 @@ def render(report: HealthReport) -> str:
                      state, peers))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
     if report.probe:
         p = report.probe
         lines.append(f"probe is_authorized({p.key}): {'allow' if p.allowed else 'deny'} "

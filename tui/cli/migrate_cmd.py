@@ -19,8 +19,19 @@ from store.parity import diff, diff_raw, render_table
 from store.restore import write_database
 from store.text import printable
 
-from .common import (EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError,
-                     add_backend_args, nats_spec, replicas_arg, run_async, sqlite_spec, with_store)
+from .common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CommandError,
+    add_backend_args,
+    nats_spec,
+    replicas_arg,
+    run_async,
+    sqlite_spec,
+    with_store,
+)
 from .data import report_invalid
 
 

@@ -4,7 +4,7 @@ for a screen of store data, loading when shown and again when the data changed (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.binding import Binding
@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from store import Store
 
-from ..messages import AddUser, ChangeUser
+from ..messages import AddUser, ChangeUser, OpenRoom, OpenUser
 from ..services import UserChange
 from ..session import Session
 from ..widgets.record_table import RecordTable
@@ -113,7 +113,7 @@ class DataScreen(AdminScreen):
 
     AUTO_FOCUS = "RecordGrid"  # the table, not the hidden filter box
     #: what enter on a row asks the app to open, given the row's key (OpenRoom or OpenUser)
-    OPENS: ClassVar[Callable[[str], Message]]
+    OPENS: ClassVar[type[OpenRoom] | type[OpenUser]]
     #: the data may have changed since this screen's last load began
     stale = True
 

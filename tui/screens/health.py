@@ -41,8 +41,10 @@ class HealthScreen(AdminScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self._intro(), id="health-target", classes="info")
-        kw = {"format_seconds": self.format_seconds} if self.format_seconds else {}
-        yield HealthPanel(id="health-panel", title="JetStream KV quorum health", **kw)
+        panel = HealthPanel(id="health-panel", title="JetStream KV quorum health")
+        if self.format_seconds:
+            panel.format_seconds = self.format_seconds
+        yield panel
         yield Footer()
 
     def target(self) -> NatsSpec | None:

@@ -277,7 +277,7 @@ class MigrationScreen(AdminScreen):
             if pending is not None:
                 self.post_message(MigrationEventMessage(run, pending))
         finally:
-            await events.aclose()
+            await events.aclose()  # type: ignore[attr-defined]  # an async generator
 
     # -- events ----------------------------------------------------------------------------
     def on_migration_event_message(self, message: MigrationEventMessage) -> None:

@@ -17,10 +17,10 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
-from store.text import printable
 from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
+from store.text import printable
 
-STATE_STYLE = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red"}
+STATE_STYLE: dict[str, str] = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red"}
 REPLICA_STYLE = {"current": "green", "lagging": "yellow", "offline": "red"}
 
 QUORUM_LOST = "quorum lost: authorizations are denied (fail closed)"
@@ -138,5 +138,5 @@ class HealthPanel(Static):
             probe.append(f"\n{printable(p.reason)}", style="dim")
             parts.append(probe)
         self.update(Group(*parts))
-        for state in (HEALTHY, DEGRADED, NO_QUORUM):
-            self.set_class(report.overall == state, f"-{state}")
+        for name in (HEALTHY, DEGRADED, NO_QUORUM):
+            self.set_class(report.overall == name, f"-{name}")

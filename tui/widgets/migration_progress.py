@@ -10,7 +10,6 @@ from textual.widgets import Label, ProgressBar
 
 from store.migrate import BucketProgress
 
-
 #: shortest writing time (seconds) a bucket's rate is shown for
 MIN_SPAN = 0.5
 

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from store.parity import _KIND_TEXT, ENTITIES, FIELDS_DIFFER, ParityReport, _show
 from store.text import printable
-from store.parity import ENTITIES, FIELDS_DIFFER, ParityReport, _KIND_TEXT, _show
 
 #: rows shown in the table; the rest are counted ("200 of 12,345 shown")
 MAX_ROWS = 500
@@ -48,7 +48,7 @@ class ParityView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="parity-summary")
-        table = DataTable(cursor_type="row", zebra_stripes=True)
+        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
         table.display = False
         yield table
 

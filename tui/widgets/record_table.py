@@ -7,9 +7,9 @@ the filter narrows the whole list, not only the window.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -84,7 +84,7 @@ class RecordTable(Vertical):
 
     @dataclass
     class Opened(Message):
-        table: "RecordTable"
+        table: RecordTable
         key: str
 
     def __init__(self, noun: str, columns: Sequence[str], *, window: int = 200,
