@@ -37,7 +37,7 @@ ONLY_IN_SQLITE, ONLY_IN_KV, FIELDS_DIFFER = Kind.ONLY_IN_SQLITE, Kind.ONLY_IN_KV
 INVALID_IN_SQLITE, INVALID_IN_KV = Kind.INVALID_IN_SQLITE, Kind.INVALID_IN_KV
 _INVALID = (Kind.INVALID_IN_SQLITE, Kind.INVALID_IN_KV)
 
-_KIND_TEXT = {
+KIND_TEXT = {
     Kind.ONLY_IN_SQLITE: "only in SQLite",
     Kind.ONLY_IN_KV: "only in KV",
     Kind.FIELDS_DIFFER: "fields differ",
@@ -72,9 +72,9 @@ class Difference:
     @property
     def text(self) -> str:
         """One readable line, without the entity."""
-        what = _KIND_TEXT.get(self.kind, self.kind)
+        what = KIND_TEXT.get(self.kind, self.kind)
         if self.kind == FIELDS_DIFFER:
-            what += ": " + ", ".join(f"{f.field} sqlite={_show(f.sqlite)} kv={_show(f.kv)}"
+            what += ": " + ", ".join(f"{f.field} sqlite={show_value(f.sqlite)} kv={show_value(f.kv)}"
                                      for f in self.fields)
         elif self.reason:
             what += f": {self.reason}"
@@ -126,7 +126,7 @@ def _value(name: str, value: Any) -> Any:
     return value
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from store.parity import _KIND_TEXT, ENTITIES, FIELDS_DIFFER, ParityReport, _show
+from store.parity import ENTITIES, FIELDS_DIFFER, KIND_TEXT, ParityReport, show_value
 from store.text import printable
 
 #: rows shown in the table; the rest are counted ("200 of 12,345 shown")
@@ -28,10 +28,10 @@ def difference_rows(report: ParityReport, limit: int = MAX_ROWS
         if len(rows) >= limit:
             break
         covered += 1
-        what = _KIND_TEXT.get(d.kind, d.kind)
+        what = KIND_TEXT.get(d.kind, d.kind)
         if d.kind == FIELDS_DIFFER and d.fields:
             for f in d.fields:
-                rows.append((d.entity, d.key, f"field {f.field}", _show(f.sqlite), _show(f.kv)))
+                rows.append((d.entity, d.key, f"field {f.field}", show_value(f.sqlite), show_value(f.kv)))
         else:
             rows.append((d.entity, d.key, what + (f": {d.reason}" if d.reason else ""), "", ""))
     return rows, covered
