@@ -52,7 +52,7 @@ def records(n_users: int, n_rooms: int, n_members: int, n_keys: int):
 
 
 async def seed(url: str, args: argparse.Namespace) -> dict[str, int]:
-    s = await KvStore.open(NatsSpec(url=url, replicas=1, op_timeout=10))
+    s = await KvStore.create(NatsSpec(url=url, replicas=1, op_timeout=10))
     await s.close()
     nc = await nats.connect(url, pending_size=64 * 1024 * 1024)
     start = time.monotonic()
@@ -115,7 +115,7 @@ async def export(url: str) -> tuple[int, int, float]:
 
 
 async def auth_latency(url: str, replicas: int, calls: int) -> list[float]:
-    s = await KvStore.open(NatsSpec(url=url, replicas=replicas, bucket_prefix=f"lat{replicas}_"))
+    s = await KvStore.create(NatsSpec(url=url, replicas=replicas, bucket_prefix=f"lat{replicas}_"))
     await s.add_user("alice")
     for _ in range(20):  # warm up
         await s.is_authorized("alice")

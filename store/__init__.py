@@ -5,12 +5,22 @@ Imports neither textual nor the tui package.
 
 from .backends import open_store
 from .base import Store
-from .errors import AlreadyExists, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from .errors import (
+                     AlreadyExists,
+                     BadRecord,
+                     Conflict,
+                     InvalidInput,
+                     NotFound,
+                     ReadOnly,
+                     Refused,
+                     StoreError,
+                     Unavailable,
+)
 from .models import Decision, InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .spec import NatsSpec, SqliteSpec, StoreSpec, system_clock
 
 __all__ = [
     "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member", "NatsSpec",
-    "NotFound", "ReadOnly", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status", "Store",
+    "NotFound", "ReadOnly", "Refused", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status", "Store",
     "StoreError", "StoreSpec", "Unavailable", "User", "UserRole", "open_store", "system_clock",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -49,3 +49,19 @@ async def gather_settled(*aws: Awaitable[T]) -> list[T]:
         if tasks:
             await settle(asyncio.wait(tasks))
         raise
+
+
+async def stop(task: asyncio.Future[Any], bound: float = 1.0) -> None:
+    """Cancel a task and wait (settled) until it has ended, at most about `bound` seconds:
+    an operation that returns has no work of its own still running. A cancellation can be
+    lost (Python 3.11's wait_for swallows one that races its inner result), so it is asked
+    again until the task ends."""
+    async def until_done() -> None:
+        for _ in range(max(1, int(bound / 0.05))):
+            if task.done():
+                return
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.05)
+
+    if not task.done():
+        await settle(until_done())

@@ -25,8 +25,14 @@ class Unavailable(StoreError):
     """The backend cannot be reached, has no quorum, or did not answer in time."""
 
 
-class ReadOnly(StoreError):
-    """The store was opened read-only and a change was asked of it."""
+class Refused(StoreError):
+    """The backend or the mode does not permit it: a NATS permissions violation, a database
+    file this user may not write (SPEC 7: exit 4). str(err) names what was refused."""
+
+
+class ReadOnly(Refused):
+    """The store was opened read-only (--read-only, a read-only context) and a change was
+    asked of it."""
 
 
 class BadRecord(StoreError, ValueError):

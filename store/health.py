@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .aio import gather_settled, stop
 from .base import Store
 from .errors import StoreError, Unavailable
 from .kv import KvStore
@@ -144,8 +145,16 @@ async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_
     else:
         raise TypeError(f"check_health needs a NatsSpec or a KvStore, not {type(target).__name__}")
     try:
-        buckets, probe = await asyncio.gather(
-            asyncio.gather(*(_bucket(store, b) for b in BUCKETS)), _probe(store, probe_key))
+        # settled: a cancelled check (the screen left) ends with every request of its own
+        async def buckets_health() -> list[BucketHealth]:
+            return await gather_settled(*(_bucket(store, b) for b in BUCKETS))
+
+        probe_t = asyncio.ensure_future(_probe(store, probe_key))
+        try:
+            buckets = await buckets_health()
+            probe = await probe_t
+        finally:
+            await stop(probe_t)
         return HealthReport(store.label, worst([b.state for b in buckets]), tuple(buckets), probe)
     finally:
         if own:

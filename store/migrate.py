@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from .backup import BackupInfo, backup_database
 from .base import Store
-from .errors import InvalidInput, StoreError, Unavailable
+from .errors import InvalidInput, Refused, StoreError, Unavailable
 from .kv import KvStore, PipelinedWriter
 from .layout import BY_NAME, WRITE_GROUPS, WRITE_ORDER
 from .models import InvalidRecord, Snapshot
@@ -68,7 +68,7 @@ class Phase(StrEnum):
 
 
 #: what a failed migration's error was: bad input (exit 2), the backend (exit 3), or else
-ErrorKind = Literal["", "invalid", "unavailable", "error"]
+ErrorKind = Literal["", "invalid", "unavailable", "refused", "error"]
 
 PROGRESS_INTERVAL = 0.2
 #: a record not acknowledged this long after its first send fails the migration; also how
@@ -250,6 +250,8 @@ def _kind(e: BaseException) -> ErrorKind:
         return "invalid"
     if isinstance(e, Unavailable):
         return "unavailable"
+    if isinstance(e, Refused):
+        return "refused"
     return "error"
 
 
@@ -269,7 +271,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
     try:
         yield ev(Phase.CONNECT, f"opening {source.label} and {target.label}")
         sq = await SqliteStore.open(source)
-        kv = await KvStore.open(replace(target, read_only=False))
+        kv = await KvStore.create(replace(target, read_only=False))
         replicas = kv.replicas_used
 
         # over a million live records from here to the parity result: a cyclic GC pass

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from .errors import InvalidInput
 
@@ -27,36 +28,89 @@ class SqliteSpec:
 
 @dataclass(frozen=True)
 class NatsSpec:
-    """A JetStream KV deployment. url may list several servers separated by commas."""
+    """A JetStream KV deployment. url may list several servers separated by commas.
 
-    url: str
+    Secrets (a password, a token, or either inside the URL) never leave this value in a
+    printable form: `label` and `shown_url` write user info as `user:***@host`, and the
+    dataclass repr leaves them out. Files (creds, nkey seed, TLS key) are named, never read
+    here.
+    """
+
+    url: str = field(repr=False)
     ca: str | None = None
     creds: str | None = None
     user: str | None = None
-    password: str | None = None
-    token: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     bucket_prefix: str = ""
     op_timeout: float = 2.0
     #: replicas for buckets this tool creates; None: 3 where the cluster can hold it
     replicas: int | None = None
     read_only: bool = False
+    #: an nkey seed file (user nkey authentication)
+    nkey: str | None = None
+    #: a client certificate and its key, for mutual TLS
+    cert: str | None = None
+    key: str | None = None
+    #: the natscli context these settings came from, if any (shown in labels)
+    context: str | None = None
 
     def __post_init__(self) -> None:
         if self.replicas is not None and not 1 <= self.replicas <= 5:
             raise InvalidInput(f"invalid replicas {self.replicas}: expected 1 to 5")
         if not self.op_timeout > 0:
             raise InvalidInput(f"invalid operation timeout {self.op_timeout}: expected > 0")
+        if bool(self.cert) != bool(self.key):
+            raise InvalidInput("a client certificate (--tls-cert, NATS_CERT) needs its key (--tls-key, "
+                               "NATS_KEY), and a key its certificate")
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        return f"NatsSpec(url={self.shown_url!r}, " + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
     def servers(self) -> list[str]:
         return [u.strip() for u in self.url.split(",") if u.strip()]
 
     @property
+    def shown_url(self) -> str:
+        """The URL(s) with any user info written as user:*** (a token as ***)."""
+        return ",".join(redact_url(u) for u in self.servers) or redact_url(self.url)
+
+    @property
+    def nats_user(self) -> str | None:
+        """The NATS user these settings authenticate as, when it has a name to show."""
+        if self.user:
+            return self.user
+        for u in self.servers:
+            info = _USERINFO.match(u)
+            if info and ":" in info.group("info"):
+                return info.group("info").split(":", 1)[0]
+        return None
+
+    @property
     def label(self) -> str:
-        text = f"nats:{self.url}"
+        text = f"nats:{self.shown_url}"
+        if self.user and self.nats_user == self.user:
+            text += f" user={self.user}"
+        if self.context:
+            text += f" context={self.context}"
         if self.bucket_prefix:
             text += f" prefix={self.bucket_prefix}"
         return text + (" (read-only)" if self.read_only else "")
+
+
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?(?P<info>[^@/]*)@")
+
+
+def redact_url(url: str) -> str:
+    """nats://user:secret@host -> nats://user:***@host; nats://token@host -> nats://***@host."""
+    m = _USERINFO.match(url.strip())
+    if not m:
+        return url.strip()
+    info = m.group("info")
+    shown = f"{info.split(':', 1)[0]}:***" if ":" in info else "***"
+    return f"{m.group('scheme') or ''}{shown}@{url.strip()[m.end():]}"
 
 
 StoreSpec = SqliteSpec | NatsSpec

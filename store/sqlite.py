@@ -23,7 +23,7 @@ import aiosqlite
 from . import domain, ids, layout, rules
 from .aio import settle
 from .base import Store
-from .errors import AlreadyExists, BadRecord, InvalidInput, ReadOnly, StoreError, Unavailable
+from .errors import AlreadyExists, BadRecord, InvalidInput, ReadOnly, Refused, StoreError, Unavailable
 from .layout import MEMBERS, ROOM_KEYS, ROOMS, USERS, Bucket
 from .models import InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .snapshot import make_snapshot, paused_gc
@@ -46,6 +46,9 @@ def _map_error(e: BaseException) -> StoreError:
         if "UNIQUE" in text or "PRIMARY KEY" in text:
             return AlreadyExists(f"already exists ({text})")
         return InvalidInput(f"rejected by the database: {text}")
+    if isinstance(e, sqlite3.OperationalError) and "readonly" in str(e):
+        # the file (or its folder) is not writable for this user: the backend says no
+        return Refused(f"cannot write the database ({e}): the file or its folder is read-only for this user")
     if isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e)):
         return Unavailable(f"database is busy: another writer held it longer than "
                            f"{BUSY_TIMEOUT_MS / 1000:g} s")

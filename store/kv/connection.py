@@ -2,8 +2,14 @@
 
 Connecting and every request are bounded by the operation timeout (SPEC section 2), and
 every nats-py error is mapped here to a store error: NotFound, Conflict, Unavailable,
-InvalidInput for the operator's own bad files. Also the JetStream names of a KV bucket:
-its stream `KV_<bucket>` and its subjects `$KV.<bucket>.<key>`.
+InvalidInput for the operator's own bad files, Refused for what the NATS user may not do.
+Also the JetStream names of a KV bucket: its stream `KV_<bucket>` and its subjects
+`$KV.<bucket>.<key>`.
+
+A permissions violation comes from the server on the connection, apart from the request
+that caused it (nats-py hands it to the error callback, and the request itself would wait
+out its timeout): Refusals routes it to the operation waiting on that subject, which then
+fails at once with Refused naming what was refused.
 """
 
 from __future__ import annotations
@@ -11,18 +17,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import ssl
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import nats
 import nats.errors
 import nats.js.errors
 
-from ..aio import settle
-from ..errors import Conflict, InvalidInput, NotFound, StoreError, Unavailable
-from ..spec import NatsSpec
+from ..aio import settle, stop
+from ..errors import Conflict, InvalidInput, NotFound, Refused, StoreError, Unavailable
+from ..spec import NatsSpec, redact_url
 
 T = TypeVar("T")
 
@@ -40,18 +47,101 @@ def subject_prefix(bucket: str) -> str:
     return f"$KV.{bucket}."
 
 
+_VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "([^"]*)"', re.IGNORECASE)
+
+
+class Refusals:
+    """The operations in flight, by the subjects they publish or subscribe to, and the
+    permission violations the server reports for those subjects.
+
+    nats-py reports a violation lower-cased; subjects are matched without case and named
+    as the operation wrote them."""
+
+    def __init__(self) -> None:
+        #: lower-cased subject -> {waiting future: the subject as written}
+        self._waiting: dict[str, dict[asyncio.Future[Refused], str]] = {}
+        #: (lower-cased subject prefix, the prefix as written, callback): a pipelined
+        #: writer's many subjects
+        self._prefixes: list[tuple[str, str, Callable[[Refused], None]]] = []
+
+    def on_prefix(self, prefix: str, callback: Callable[[Refused], None]) -> Callable[[], None]:
+        """Call callback(Refused) for a violation on any subject under prefix; returns the
+        function that stops it."""
+        entry = (prefix.lower(), prefix, callback)
+        self._prefixes.append(entry)
+        return lambda: self._prefixes.remove(entry) if entry in self._prefixes else None
+
+    def watch(self, subjects: Iterable[str]) -> asyncio.Future[Refused]:
+        """A future set to Refused when a violation for one of the subjects comes."""
+        fut: asyncio.Future[Refused] = asyncio.get_running_loop().create_future()
+        for subject in subjects:
+            self._waiting.setdefault(subject.lower(), {})[fut] = subject
+        return fut
+
+    def unwatch(self, fut: asyncio.Future[Refused], subjects: Iterable[str]) -> None:
+        for subject in subjects:
+            waiting = self._waiting.get(subject.lower())
+            if waiting is not None:
+                waiting.pop(fut, None)
+                if not waiting:
+                    del self._waiting[subject.lower()]
+
+    def report(self, message: str) -> bool:
+        """Route a server error line; True when it was a permissions violation."""
+        m = _VIOLATION.search(message)
+        if not m:
+            return False
+        what = "publish to" if m.group(1).lower() == "publish" else "subscribe to"
+
+        def refused(subject: str) -> Refused:
+            return Refused(f"the NATS user may not {what} {subject} (permissions violation)")
+
+        subject = m.group(2).lower()
+        for fut, written in self._waiting.get(subject, {}).items():
+            if not fut.done():
+                fut.set_result(refused(written))
+        for lowered, written_prefix, callback in list(self._prefixes):
+            if subject.startswith(lowered):
+                callback(refused(written_prefix + m.group(2)[len(lowered):]))
+        return True
+
+
 class Connection:
     """The client, its JetStream context, and API requests bounded by the operation timeout."""
 
-    def __init__(self, nc: Any, timeout: float) -> None:
+    def __init__(self, nc: Any, timeout: float, refusals: Refusals | None = None) -> None:
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout)
         self.timeout = timeout
+        self.refusals = refusals or Refusals()
 
-    async def bounded(self, aw: Awaitable[T], what: str) -> T:
-        """Run one nats-py KV operation within the timeout, its errors mapped to store errors."""
+    async def guarded(self, aw: Awaitable[T], subjects: Iterable[str], timeout: float | None = None) -> T:
+        """aw within the timeout; Refused as soon as the server refuses one of its subjects
+        (the operation is then cancelled: its write was not made)."""
+        subjects = list(subjects)
+        task = asyncio.ensure_future(aw)
+        refusal = self.refusals.watch(subjects)
+        waiting: set[asyncio.Future[Any]] = {task, refusal}
         try:
-            return await asyncio.wait_for(aw, self.timeout)
+            done, _ = await asyncio.wait(waiting, timeout=self.timeout if timeout is None else timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                return task.result()
+            if refusal in done:
+                raise refusal.result()
+            raise TimeoutError
+        finally:
+            self.refusals.unwatch(refusal, subjects)
+            refusal.cancel()
+            await stop(task)
+
+    async def bounded(self, aw: Awaitable[T], what: str, subjects: Iterable[str] = ()) -> T:
+        """Run one nats-py KV operation within the timeout, its errors mapped to store errors;
+        subjects: what it publishes to, so that a permissions violation fails it at once."""
+        try:
+            return await self.guarded(aw, subjects)
+        except Refused as e:
+            raise Refused(f"{what}: {e}") from None
         except StoreError:
             raise
         except (TimeoutError, nats.errors.TimeoutError):
@@ -75,7 +165,9 @@ class Connection:
         data = b"" if payload is None else json.dumps(payload).encode()
         t = self.timeout if timeout is None else timeout
         try:
-            msg = await self.nc.request(subject, data, timeout=t)
+            msg = await self.guarded(self.nc.request(subject, data, timeout=t), [subject], t + 0.05)
+        except Refused as e:
+            raise Refused(f"{subject}: {e}") from None
         except (TimeoutError, nats.errors.TimeoutError):
             raise Unavailable(f"{subject}: no answer within {t:g}s") from None
         except nats.errors.NoRespondersError:
@@ -97,7 +189,8 @@ class Connection:
 
     async def read(self, subject: str, payload: Any = None) -> dict:
         """A read-only API request, retried within the timeout: a request written to a
-        connection that just died is lost, and the retry goes out after the reconnect."""
+        connection that just died is lost, and the retry goes out after the reconnect.
+        (Refused is not retried: it is an answer.)"""
         deadline = time.monotonic() + self.timeout
         attempt = max(0.25, self.timeout / 2)
         while True:
@@ -124,37 +217,43 @@ class Connection:
             pass
 
 
-async def connect(spec: NatsSpec) -> Any:
-    """Connect within op_timeout, or raise Unavailable with the reason in one line.
+async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
+    """Connect within op_timeout, or raise Unavailable with the reason in one line (never a
+    secret: the URL is shown without its user info). InvalidInput for the operator's own
+    files that cannot be used (CA, client certificate, creds, nkey seed).
 
     After the first connection the client reconnects forever (nodes come back);
-    each operation is bounded on its own.
+    each operation is bounded on its own. Permission violations go to refusals.
     """
     last_error: list[str] = []
+    # the server refused the credentials: nats-py would retry them forever, so the first
+    # "Authorization Violation" ends the attempt (exit 4, not a wait for the timeout)
+    denied: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def on_error(e: Exception) -> None:
-        last_error.append(_describe(e))
+        text = _describe(e)
+        if refusals is not None and refusals.report(text):
+            return  # routed to the operation it refused
+        if "authorization violation" in text.lower() and not denied.done():
+            denied.set_result(text)
+        last_error.append(text)
 
     async def quiet(*_: Any) -> None:
         return None
 
-    tls = None
-    if spec.ca:
-        try:
-            tls = ssl.create_default_context(cafile=spec.ca)
-        except (OSError, ssl.SSLError) as e:
-            # a missing or unreadable CA file is the operator's input, not the backend
-            raise InvalidInput(f"cannot use CA file {spec.ca}: {_describe(e)}") from None
     opts: dict[str, Any] = dict(
         servers=spec.servers, error_cb=on_error, disconnected_cb=quiet, reconnected_cb=quiet,
         closed_cb=quiet, connect_timeout=max(0.2, spec.op_timeout / 2),
         reconnect_time_wait=0.25, max_reconnect_attempts=-1, allow_reconnect=True,
-        name="membership-admin", tls=tls,
+        name="membership-admin", tls=_tls(spec),
     )
+    for what, path in (("credentials", spec.creds), ("nkey seed", spec.nkey)):
+        if path and not os.path.isfile(path):
+            raise InvalidInput(f"cannot use {what} file {path}: no such file")
     if spec.creds:
-        if not os.path.isfile(spec.creds):
-            raise InvalidInput(f"cannot use credentials file {spec.creds}: no such file")
         opts["user_credentials"] = spec.creds
+    if spec.nkey:
+        opts["nkeys_seed"] = spec.nkey
     if spec.user:
         opts["user"] = spec.user
         opts["password"] = spec.password or ""
@@ -164,19 +263,56 @@ async def connect(spec: NatsSpec) -> Any:
         raise Unavailable("no NATS server URL given")
     task = asyncio.ensure_future(nats.connect(**opts))
     try:
-        nc = await asyncio.wait_for(asyncio.shield(task), spec.op_timeout)
-    except TimeoutError:
-        await settle(_abandon(task))
-        why = f": {last_error[-1]}" if last_error else ""
-        raise Unavailable(f"cannot connect to {spec.url} within {spec.op_timeout:g}s{why}") from None
+        racing: set[asyncio.Future[Any]] = {task, denied}
+        await asyncio.wait(racing, timeout=spec.op_timeout, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         # the caller gave up: a connection that opens now must not live on unseen
         await settle(_abandon(task))
         raise
-    except Exception as e:
-        why = last_error[-1] if last_error else _describe(e)
-        raise Unavailable(f"cannot connect to {spec.url}: {why}") from None
-    return nc
+    if not task.done():
+        await settle(_abandon(task))
+        if denied.done():
+            raise Refused(f"{spec.shown_url} refused the credentials of {_who(spec)} "
+                          "(authorization violation)")
+        why = f": {last_error[-1]}" if last_error else ""
+        raise Unavailable(f"cannot connect to {spec.shown_url} within {spec.op_timeout:g}s{why}")
+    error = task.exception()
+    if error is not None:
+        why = last_error[-1] if last_error else _describe(error)
+        raise Unavailable(f"cannot connect to {spec.shown_url}: {why}")
+    return task.result()
+
+
+def _who(spec: NatsSpec) -> str:
+    """Which credentials were given, named without their secret."""
+    if spec.creds:
+        return f"creds file {spec.creds}"
+    if spec.nkey:
+        return f"nkey seed file {spec.nkey}"
+    if spec.nats_user:
+        return f"user {spec.nats_user}"
+    if spec.token or "@" in spec.url:
+        return "the token"
+    return "no user (anonymous)"
+
+
+def _tls(spec: NatsSpec) -> ssl.SSLContext | None:
+    """A TLS context for a CA and/or a client certificate; None when neither is given (a
+    tls:// URL then uses the system's CAs, as nats-py does)."""
+    if not spec.ca and not spec.cert:
+        return None
+    try:
+        tls = ssl.create_default_context(cafile=spec.ca) if spec.ca else ssl.create_default_context()
+    except (OSError, ssl.SSLError) as e:
+        # a missing or unreadable CA file is the operator's input, not the backend
+        raise InvalidInput(f"cannot use CA file {spec.ca}: {_describe(e)}") from None
+    if spec.cert and spec.key:
+        try:
+            tls.load_cert_chain(spec.cert, spec.key)
+        except (OSError, ssl.SSLError) as e:
+            raise InvalidInput(f"cannot use client certificate {spec.cert} with key {spec.key}: "
+                               f"{_describe(e)}") from None
+    return tls
 
 
 async def _abandon(task: asyncio.Future) -> None:
@@ -197,7 +333,12 @@ async def _abandon(task: asyncio.Future) -> None:
 
 
 def _describe(e: BaseException) -> str:
+    """One line about a connection error; any URL in it without its user info."""
     if isinstance(e, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted ({e.verify_message})"
     text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
+    line = text.splitlines()[0]
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), line)
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")

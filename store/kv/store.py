@@ -31,14 +31,14 @@ from typing import Any
 from nats.js.kv import KeyValue
 
 from .. import codec, domain, ids
-from ..aio import gather_settled
+from ..aio import gather_settled, stop
 from ..base import Store
-from ..errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, StoreError, Unavailable
+from ..errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
 from ..layout import BUCKETS, BY_NAME, LAYOUT, MEMBERS, ROOM_KEYS, ROOMS, ROOMS_BY_MEMBER, USERS, Bucket
 from ..models import InvalidRecord, Member, Reverse, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from ..snapshot import make_snapshot, paused_gc
 from ..spec import Clock, NatsSpec, system_clock
-from .connection import Connection, connect, stream_name, subject_prefix
+from .connection import Connection, Refusals, connect, stream_name, subject_prefix
 from .quorum import POLL_S, quorum_problem
 from .scan import scan as scan_bucket
 from .writer import PipelinedWriter
@@ -49,9 +49,9 @@ _CHUNK = 1000  # values parsed per json.loads in a bulk decode
 class KvStore(Store):
     """A Store on JetStream KV buckets. Open with `await KvStore.open(spec)`."""
 
-    def __init__(self, spec: NatsSpec, nc: Any, clock: Clock) -> None:
+    def __init__(self, spec: NatsSpec, nc: Any, clock: Clock, refusals: Refusals | None = None) -> None:
         self.spec = spec
-        self.conn = Connection(nc, spec.op_timeout)
+        self.conn = Connection(nc, spec.op_timeout, refusals)
         self.nc = nc
         self.js = self.conn.js
         self.clock = clock
@@ -67,21 +67,46 @@ class KvStore(Store):
 
     # -- opening ---------------------------------------------------------------
     @classmethod
-    async def open(cls, spec: NatsSpec, clock: Clock = system_clock) -> KvStore:
-        """Connect and find (or, unless read-only, create) the buckets.
+    async def open(cls, spec: NatsSpec, clock: Clock = system_clock, *, missing_ok: bool = False) -> KvStore:
+        """Connect and find the buckets. Opening never creates anything (SPEC 9: a mistyped
+        prefix must not leave five empty buckets behind); only the migration does, with
+        ensure_buckets, and opens with missing_ok.
 
-        Raises: Unavailable (unreachable, TLS/auth failure, no JetStream, timeout).
+        Raises: Unavailable (unreachable, TLS/auth failure, no JetStream, timeout, a missing
+        bucket), InvalidInput (a CA, certificate, creds or nkey file that cannot be used),
+        Refused (the NATS user may not read the buckets).
         """
-        nc = await connect(spec)
-        store = cls(spec, nc, clock)
+        refusals = Refusals()
+        nc = await connect(spec, refusals)
+        store = cls(spec, nc, clock, refusals)
         try:
             await store._discover()
-            if not spec.read_only:
-                await store.ensure_buckets(spec.replicas)
+            if not missing_ok:
+                store._require_buckets()
         except BaseException:
             await store.close()
             raise
         return store
+
+    @classmethod
+    async def create(cls, spec: NatsSpec, clock: Clock = system_clock) -> KvStore:
+        """Open, creating the missing buckets with spec.replicas (None: 3 where the cluster
+        can hold it, else 1): what a migration does first. Raises what open and
+        ensure_buckets raise."""
+        store = await cls.open(spec, clock, missing_ok=True)
+        try:
+            await store.ensure_buckets(spec.replicas)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    def _require_buckets(self) -> None:
+        missing = [self.bucket(b) for b in BUCKETS if not self._exists.get(b) and b not in self._unknown]
+        if missing:
+            what = f"bucket {missing[0]} does not" if len(missing) == 1 else f"buckets {', '.join(missing)} do not"
+            raise Unavailable(f"{what} exist (prefix {self.spec.bucket_prefix!r}, {self.spec.shown_url}): "
+                              "nothing was migrated there, or the prefix is wrong")
 
     def bucket(self, base: str) -> str:
         """The full bucket name of one of BUCKETS, e.g. bucket("users") -> "pfx_users"."""
@@ -105,7 +130,7 @@ class KvStore(Store):
                 # operations fail (or recover) on their own instead of the whole open
                 self._set_bucket(base, {"config": {"allow_direct": False}}, known=False)
 
-        await asyncio.gather(*(one(b) for b in BUCKETS))
+        await gather_settled(*(one(b) for b in BUCKETS))
         if not any(self._exists.values()) and self._unknown:
             raise Unavailable(f"{self.spec.url}: no bucket answered within {self.op_timeout:g}s")
 
@@ -156,6 +181,8 @@ class KvStore(Store):
             }
             try:
                 resp = await self.conn.request(f"$JS.API.STREAM.CREATE.{self.stream(base)}", cfg)
+            except Refused:
+                raise  # not permitted: no other replica count would be
             except StoreError as e:
                 last = e
                 continue
@@ -187,31 +214,44 @@ class KvStore(Store):
         self._writable()
         writer = PipelinedWriter(self.nc, ack_timeout=self.op_timeout, record_deadline=record_deadline)
         await writer.start()
+        # refused writes fail the writer at once; the hook goes with the connection
+        self.conn.refusals.on_prefix(f"$KV.{self.spec.bucket_prefix}", writer.refuse)
         return writer
 
     async def delete_keys(self, base: str, keys: Sequence[str]) -> None:
         """Delete these keys of the bucket, 256 at a time. Raises: ReadOnly, Unavailable."""
         for i in range(0, len(keys), 256):
-            await asyncio.gather(*(self._delete(base, k) for k in keys[i:i + 256]))
+            await gather_settled(*(self._delete(base, k) for k in keys[i:i + 256]))
 
     # -- one key ---------------------------------------------------------------
     def _writable(self) -> None:
         if self.read_only:
             raise ReadOnly(f"{self.label}: opened read-only, no change is made")
 
+    def _write_subjects(self, base: str, key: str) -> list[str]:
+        """What a write of the key publishes to (a permissions violation names it)."""
+        return [self.subject_prefix(base) + key]
+
+    def _read_subjects(self, base: str, key: str) -> list[str]:
+        """What a read of the key asks (a direct get or the stream's message get)."""
+        stream = self.stream(base)
+        return [f"$JS.API.DIRECT.GET.{stream}.{self.subject_prefix(base)}{key}", f"$JS.API.STREAM.MSG.GET.{stream}"]
+
     async def _get(self, base: str, key: str) -> tuple[bytes, int] | None:
         """(value, revision) of a key, None when missing or deleted."""
         if not self._exists.get(base):
             return None
         try:
-            e = await self.conn.bounded(self._kv[base].get(key), f"get {self.bucket(base)} {key}")
+            e = await self.conn.bounded(self._kv[base].get(key), f"get {self.bucket(base)} {key}",
+                                        self._read_subjects(base, key))
         except NotFound:
             return None
         return (e.value or b"", e.revision or 0)
 
     async def _put(self, base: str, key: str, value: bytes) -> int:
         self._writable()
-        return await self.conn.bounded(self._kv[base].put(key, value), f"put {self.bucket(base)} {key}")
+        return await self.conn.bounded(self._kv[base].put(key, value), f"put {self.bucket(base)} {key}",
+                                       self._write_subjects(base, key))
 
     async def _put_record(self, bucket: Bucket, record: Any) -> int:
         return await self._put(bucket.name, bucket.key(record), bucket.encode(record))
@@ -221,7 +261,8 @@ class KvStore(Store):
         self._writable()
         try:
             return await self.conn.bounded(self._kv[base].create(key, value),
-                                           f"create {self.bucket(base)} {key}")
+                                           f"create {self.bucket(base)} {key}",
+                                           self._write_subjects(base, key) + self._read_subjects(base, key))
         except (Conflict, NotFound):
             # NotFound: the server refused the create (a value exists), then nats-py's
             # "was it a delete marker?" get went to a replica that has not caught up
@@ -231,13 +272,14 @@ class KvStore(Store):
         self._writable()
         try:
             return await self.conn.bounded(self._kv[base].update(key, value, last),
-                                           f"update {self.bucket(base)} {key}")
+                                           f"update {self.bucket(base)} {key}", self._write_subjects(base, key))
         except Conflict:
             raise Conflict(f"{what} was changed meanwhile; re-read and retry") from None
 
     async def _delete(self, base: str, key: str) -> None:
         self._writable()
-        await self.conn.bounded(self._kv[base].delete(key), f"delete {self.bucket(base)} {key}")
+        await self.conn.bounded(self._kv[base].delete(key), f"delete {self.bucket(base)} {key}",
+                                self._write_subjects(base, key))
 
     # -- decoding --------------------------------------------------------------
     def _decode_all(self, bucket: Bucket, rows: list[tuple[str, bytes]], invalid: list[InvalidRecord]) -> list[Any]:
@@ -482,9 +524,8 @@ class KvStore(Store):
                 got = None
         finally:
             for t in (info_t, get_t):
-                if not t.done():
-                    t.cancel()
-                elif not t.cancelled():
+                await stop(t)  # ended before this returns, however it returns
+                if not t.cancelled():
                     t.exception()  # consumed: no "exception never retrieved" noise
         # the caller's op_timeout bound ends this loop when no heartbeat comes
         while True:
@@ -544,7 +585,7 @@ class KvStore(Store):
             st = info.get("state", {})
             return (st.get("last_seq", 0), st.get("messages", 0))
 
-        return tuple(await asyncio.gather(*(last(b) for b in BUCKETS)))
+        return tuple(await gather_settled(*(last(b) for b in BUCKETS)))
 
     async def close(self) -> None:
         if self._closed:

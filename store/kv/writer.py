@@ -57,6 +57,13 @@ class PipelinedWriter:
         self._prefix = self._nc.new_inbox() + "."
         self._sub = await subscribe_direct(self._nc, self._prefix + "*", self._on_ack)
 
+    def refuse(self, err: StoreError) -> None:
+        """The server refused a write (a permissions violation): the whole write fails now,
+        not after its record deadline."""
+        if self._error is None:
+            self._error = err
+        self._wake.set()
+
     async def close(self) -> None:
         if self._sub is not None:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
+from tests.helpers import create_buckets, run_sync
 
 BACKENDS = ["sqlite", "kv"]
 
@@ -20,7 +21,9 @@ def store_spec(request: pytest.FixtureRequest, tmp_path, bucket_prefix):
         create_database(str(path))
         return SqliteSpec(str(path))
     server = request.getfixturevalue("nats_server")
-    return NatsSpec(url=server.url, bucket_prefix=bucket_prefix, replicas=1)
+    spec = NatsSpec(url=server.url, bucket_prefix=bucket_prefix, replicas=1)
+    run_sync(create_buckets(spec))  # the KV side of create_database
+    return spec
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_judge_stream_states():
 
 async def test_report_on_a_single_node(nats_server, bucket_prefix):
     spec = NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
-    s = await KvStore.open(spec)
+    s = await KvStore.create(spec)
     try:
         await s.add_user("prober")
         report = await check_health(s, probe_key="prober")
@@ -66,12 +66,11 @@ async def test_report_on_a_single_node(nats_server, bucket_prefix):
         assert report.probe.allowed is False and "revoked" in report.probe.reason
     finally:
         await s.close()
-    # from a spec: opened read-only, so nothing is created
+    # from a spec: opening creates nothing; missing buckets are named, and no quorum is known
     other = NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix + "none_")
     report = await check_health(other)
-    assert report.overall == DEGRADED
-    assert all(b.reason == "bucket does not exist" for b in report.buckets)
-    assert report.probe.allowed is False
+    assert report.overall == NO_QUORUM and report.buckets == ()
+    assert f"{bucket_prefix}none_users" in report.error and "do not exist" in report.error
 
 
 async def test_unreachable_report(bucket_prefix):
@@ -83,7 +82,7 @@ async def test_unreachable_report(bucket_prefix):
 
 def test_health_command(nats_server, bucket_prefix, capsys):
     async def seed():
-        s = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
+        s = await KvStore.create(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
         await s.add_user("alice")
         await s.close()
 
@@ -97,7 +96,10 @@ def test_health_command(nats_server, bucket_prefix, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["overall"] == "healthy" and len(doc["buckets"]) == 5
     assert doc["probe"]["allowed"] is False and doc["probe"]["key"] == "health-probe"
-    # a missing bucket set is degraded: exit 1; a bad probe key is bad usage: exit 2
-    assert main(["health", "--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix + "x_"]) == 1
+    # missing buckets: one line naming them, exit 3 (SPEC 9); a bad probe key is bad usage: exit 2
+    capsys.readouterr()
+    assert main(["health", "--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix + "x_"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and f"{bucket_prefix}x_users" in err[0] and "do not exist" in err[0]
     assert main(args + ["--probe-key", "not a key!"]) == 2
     assert "invalid key" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import json
 import nats
 import pytest
 
-from store import BadRecord, InvalidInput, InvalidRecord, NatsSpec, ReadOnly, open_store
+from store import BadRecord, InvalidInput, InvalidRecord, NatsSpec, ReadOnly, Unavailable
 from store.kv import BUCKETS, KvStore
 from tests.helpers import FIXED_NOW
 
@@ -24,8 +24,8 @@ async def raw(nats_server):
 
 @pytest.fixture
 async def kv(nats_server, bucket_prefix, clock):
-    s = await open_store(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1),
-                         clock=clock)
+    s = await KvStore.create(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1),
+                             clock=clock)
     try:
         yield s
     finally:
@@ -188,8 +188,8 @@ async def test_replicas_and_prefix(nats_server, raw, bucket_prefix):
         with pytest.raises(InvalidInput):
             NatsSpec(url=nats_server.url, replicas=bad)
     # None on a single node: R3 does not fit, R1 is used and told
-    a = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix + "a_"))
-    b = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix + "b_", replicas=1))
+    a = await KvStore.create(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix + "a_"))
+    b = await KvStore.create(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix + "b_", replicas=1))
     try:
         assert a.replicas_used == 1
         info = await raw.jetstream().stream_info(f"KV_{bucket_prefix}a_rooms")
@@ -203,30 +203,27 @@ async def test_replicas_and_prefix(nats_server, raw, bucket_prefix):
         await b.close()
 
 
-async def test_read_only_never_creates_and_refuses_writes(nats_server, raw, bucket_prefix):
+async def test_opening_never_creates_and_read_only_refuses_writes(nats_server, raw, bucket_prefix):
+    # SPEC 9: opening (read-only or not) never creates a bucket; a missing one is named
+    for read_only in (True, False):
+        with pytest.raises(Unavailable, match=rf"buckets {bucket_prefix}rooms, .* do not exist "
+                                              rf"\(prefix '{bucket_prefix}', nats://127.0.0.1:\d+\)"):
+            await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, read_only=read_only))
+    names = {si.config.name for si in await raw.jetstream().streams_info()}
+    assert not any(n.startswith(f"KV_{bucket_prefix}") for n in names)
+    # on existing buckets: reads work, writes refused and nothing written
+    w = await KvStore.create(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
+    await w.add_user("alice")
+    await w.close()
     s = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, read_only=True))
     try:
-        assert await s.list_users() == [] and await s.list_rooms() == []
-        snap = await s.export_snapshot()
-        assert snap.record_count == 0 and snap.invalid == ()
+        assert [u.key for u in await s.list_users()] == ["alice"]
         with pytest.raises(ReadOnly):
             await s.add_user("x")
         with pytest.raises(ReadOnly):
             await s.create_room("r", "n", "o")
         with pytest.raises(ReadOnly):
             await s.ensure_buckets(1)
-        assert await s.is_authorized("x") is False
-        names = {si.config.name for si in await raw.jetstream().streams_info()}
-        assert not any(n.startswith(f"KV_{bucket_prefix}") for n in names)
-    finally:
-        await s.close()
-    # on existing buckets: reads work, writes refused and nothing written
-    w = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
-    await w.add_user("alice")
-    await w.close()
-    s = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, read_only=True))
-    try:
-        assert [u.key for u in await s.list_users()] == ["alice"]
         with pytest.raises(ReadOnly):
             await s.revoke_user("alice")
         assert (await s.get_user("alice")).status == "active"

@@ -96,7 +96,7 @@ async def count(read) -> int | str:
 
 
 async def test_a_scan_short_of_the_leaders_last_sequence_is_refused(nats_server, bucket_prefix):
-    store = await KvStore.open(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
+    store = await KvStore.create(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
     try:
         await store.add_user("alice")
         info = await store.stream_info("users")
