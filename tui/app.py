@@ -76,10 +76,15 @@ class MembershipApp(App[None]):
     def __init__(self, spec: StoreSpec, *, clock: Clock = system_clock,
                  migration_target: NatsSpec | None = None, poll_interval: float = 1.0,
                  initial_mode: Mode = "rooms", blink: bool = True,
-                 screens: Mapping[Mode, ScreenFactory] | None = None) -> None:
+                 screens: Mapping[Mode, ScreenFactory] | None = None, label: str = "",
+                 color: str = "") -> None:
         """screens: the first screen of a mode made otherwise (a test fixes the migration
-        screen's formatters, or feeds the health screen by hand)."""
+        screen's formatters, or feeds the health screen by hand). label, color: the header's
+        words and background for this deployment (config.toml), so production looks unlike
+        staging at a glance."""
         super().__init__()
+        self.label = label
+        self.color = color
         self.session = Session(spec, clock, Signal(self, "changed"), self.notify,
                                migration_target, blink)
         for mode, make in {**MODE_SCREENS, **(screens or {})}.items():
@@ -93,6 +98,10 @@ class MembershipApp(App[None]):
 
     # -- the store -------------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.color:
+            # a rule of its own after app.tcss: every screen's header takes the colour
+            self.stylesheet.add_source(f"Header {{ background: {self.color}; }}", read_from=("config.toml", "color"))
+            self.refresh_css()
         self.switch_mode(self.initial_mode)
         self._open_store()
 
@@ -103,7 +112,9 @@ class MembershipApp(App[None]):
             session.store = await open_store(session.spec, clock=session.clock)
         except StoreError as e:
             self._set_backend(Backend.UNAVAILABLE)
+            session.open_error = str(e)
             session.report_error(e)
+            self.data_changed()  # the views show why there are no rows
             return
         self._set_backend(Backend.ANSWERS)
         self.data_changed()
@@ -178,6 +189,8 @@ class MembershipApp(App[None]):
             label += f" [{self.backend}]"
         if self.session.quorum_lost:
             label += " [QUORUM LOST: changes disabled]"
+        if self.label:
+            label = f"{self.label} · {label}"
         self.sub_title = printable(label)
 
     def notify(self, message: str, **kwargs) -> None:

@@ -32,6 +32,9 @@ class Session:
     blink: bool = True
     #: the open store; None until it opens (or when it could not)
     store: Store | None = None
+    #: why the store could not be opened (a missing bucket, an unreachable server), shown
+    #: in the data views in place of their rows
+    open_error: str | None = None
     #: the open KV backend has lost its quorum: changes are refused (the UI fails closed)
     quorum_lost: bool = False
 

@@ -7,6 +7,7 @@ and an exit status, never a traceback.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import sys
@@ -14,19 +15,31 @@ import sys
 from store import StoreError
 from store.text import printable
 
-from . import app_cmd, data, health_cmd, migrate_cmd
-from .common import EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, Parser, add_backend_args, replicas_arg
+from . import app_cmd, completion_cmd, data, health_cmd, migrate_cmd
+from .common import EXIT_HELP, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, Parser, add_backend_args, replicas_arg
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("membership-admin")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown"
 
 
 def build_parser() -> Parser:
     p = Parser(prog="membership-admin",
-               description="Admin tool for the membershipd control plane (SQLite or JetStream KV).")
+               description="Admin tool for the membershipd control plane (SQLite or JetStream KV). "
+                           "Without a command it opens the TUI on the backend named by --db, "
+                           "--nats-url, NATS_URL or a natscli context, e.g. `membership-admin "
+                           "--context prod`.",
+               epilog=EXIT_HELP)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     add_backend_args(p)
-    p.add_argument("--read-only", action="store_true", help="refuse every change")
+    p.add_argument("--read-only", action="store_true", help="refuse every change, e.g. for a look at production")
     p.add_argument("--replicas", type=replicas_arg, default=None,
-                   help="replicas of the buckets the migration screen creates (default 3)")
+                   help="replicas of the buckets the migration screen creates (default 3), e.g. --replicas 5")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (app_cmd, data, migrate_cmd, health_cmd):
+    for module in (app_cmd, data, migrate_cmd, health_cmd, completion_cmd):
         module.register(sub)
     p.set_defaults(func=app_cmd.open_tui)
     return p

@@ -8,12 +8,15 @@ import contextlib
 import os
 import shutil
 import signal
+from dataclasses import replace
 from pathlib import Path
 
-from store import SqliteSpec, StoreSpec, open_store, system_clock
+from store import SqliteSpec, StoreError, StoreSpec, open_store, system_clock
 from store.spec import NatsSpec
 
-from .common import CommandError, backend_spec, nats_spec, run_async, say, sqlite_spec
+from ..config import ContextSettings, context_settings
+from .common import CommandError, run_async, say
+from .connection import backend_spec, nats_settings, sqlite_spec, tui_read_only
 
 DEMO_FILE = "demo.sqlite"
 
@@ -31,12 +34,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _specs(args: argparse.Namespace) -> tuple[StoreSpec, NatsSpec | None]:
-    """The backend to browse and, with --db and --nats-url, the migration screen's target."""
-    read_only = bool(getattr(args, "read_only", False))
-    if getattr(args, "db", None) and getattr(args, "nats_url", None):
-        return (sqlite_spec(args, read_only=read_only),
-                nats_spec(args, replicas=getattr(args, "replicas", None) or 3))
-    return backend_spec(args, read_only=read_only), None
+    """The backend to browse and, with --db, the migration screen's target: the KV deployment
+    that flags, environment or a natscli context name (none: typed on the screen)."""
+    if getattr(args, "db", None):
+        return (sqlite_spec(args, read_only=bool(getattr(args, "read_only", False))),
+                nats_settings(args, replicas=getattr(args, "replicas", None) or 3))
+    spec = backend_spec(args)
+    return replace(spec, read_only=tui_read_only(spec, args)), None
+
+
+def _header(spec: StoreSpec) -> ContextSettings:
+    """The header's label and colour for the context the backend came from (config.toml)."""
+    if not (isinstance(spec, NatsSpec) and spec.context):
+        return ContextSettings()
+    try:
+        settings = context_settings(spec.context)
+    except StoreError as e:
+        raise CommandError(str(e)) from None
+    if settings.color:
+        from textual.color import Color, ColorParseError  # only when a TUI is wanted
+
+        try:
+            Color.parse(settings.color)
+        except ColorParseError:
+            raise CommandError(f"config.toml: contexts.{spec.context}.color: unknown colour "
+                               f"{settings.color!r} (a name such as darkred, or #rrggbb)") from None
+    return settings
 
 
 async def _check_opens(spec: StoreSpec) -> None:
@@ -45,17 +68,21 @@ async def _check_opens(spec: StoreSpec) -> None:
     await store.close()
 
 
-def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None) -> int:
+def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None,
+            header: ContextSettings | None = None) -> int:
     from tui.app import MembershipApp  # textual loads only when a TUI is wanted
 
-    MembershipApp(spec, clock=system_clock, migration_target=migration_target).run()
+    header = header or ContextSettings()
+    MembershipApp(spec, clock=system_clock, migration_target=migration_target,
+                  label=header.label, color=header.color).run()
     return 0
 
 
 def open_tui(args: argparse.Namespace) -> int:
     spec, target = _specs(args)
+    header = _header(spec)  # a bad config.toml is said before any connection is tried
     run_async(lambda: _check_opens(spec))
-    return run_app(spec, target)
+    return run_app(spec, target, header)
 
 
 def demo_dir(args: argparse.Namespace) -> Path:

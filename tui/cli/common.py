@@ -7,14 +7,21 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from store import BadRecord, InvalidInput, NatsSpec, SqliteSpec, Store, StoreError, StoreSpec, Unavailable, open_store
+from store import BadRecord, InvalidInput, Refused, Store, StoreError, StoreSpec, Unavailable, open_store
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # the check found something: differences, degraded, deny
 EXIT_USAGE = 2  # bad usage or input
 EXIT_UNAVAILABLE = 3  # backend unreachable, no quorum, timeout
+EXIT_REFUSED = 4  # the backend or the mode does not permit it: NATS permissions, read-only
+
+#: what --help says of the exit statuses, on every command
+EXIT_HELP = ("exit status: 0 done (identical, healthy, allow); 1 found something (differences, "
+             "degraded, deny, invalid records); 2 bad usage or input; 3 backend unavailable "
+             "(unreachable, no quorum, timeout, missing bucket); 4 refused (NATS permissions, "
+             "a read-only file, --read-only or a read-only context)")
 
 T = TypeVar("T")
 _log = logging.getLogger("membership-admin")
@@ -29,7 +36,12 @@ class CommandError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit 2."""
+    """argparse, but a usage error is one line on stderr and exit 2, and every command's
+    help ends with the exit statuses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("epilog", EXIT_HELP)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise CommandError(f"{message} (see {self.prog} --help)", EXIT_USAGE)
@@ -41,20 +53,35 @@ def add_backend_args(p: argparse.ArgumentParser, *, db: bool = True, nats: bool 
     defaults do not overwrite the same options given before the subcommand."""
     d = argparse.SUPPRESS if suppress else None
     if db:
-        p.add_argument("--db", metavar="PATH", default=d, help="SQLite database file")
+        p.add_argument("--db", metavar="PATH", default=d,
+                       help="a SQLite database file, e.g. --db /var/lib/membershipd/state.sqlite")
     if nats:
-        g = p.add_argument_group("JetStream KV")
+        g = p.add_argument_group(
+            "JetStream KV", "Settings come from these flags, then NATS_* variables (NATS_URL, NATS_USER, "
+            "NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY, NATS_CA, NATS_CERT, NATS_KEY), then a "
+            "natscli context. Keep secrets in the environment, a context or files: a password given "
+            "as a flag is visible to every local user.")
         g.add_argument("--nats-url", metavar="URL", default=d,
-                       help="NATS server URL (several separated by commas)")
-        g.add_argument("--ca", metavar="FILE", default=d, help="CA certificate for TLS")
-        g.add_argument("--creds", metavar="FILE", default=d, help="NATS credentials file")
-        g.add_argument("--user", default=d)
-        g.add_argument("--password", default=d)
-        g.add_argument("--token", default=d)
-        g.add_argument("--bucket-prefix", metavar="PREFIX", default=argparse.SUPPRESS if suppress else "")
+                       help="NATS server URL(s), comma-separated, e.g. nats://nats1:4222,nats://nats2:4222")
+        g.add_argument("--context", metavar="NAME", default=d,
+                       help="a natscli context (default: NATS_CONTEXT, else the selected one), e.g. --context prod")
+        g.add_argument("--creds", metavar="FILE", default=d, help="a NATS credentials file, e.g. --creds ~/admin.creds")
+        g.add_argument("--nkey", metavar="FILE", default=d, help="an nkey seed file, e.g. --nkey ~/admin.nk")
+        g.add_argument("--ca", metavar="FILE", default=d, help="CA certificate(s) for TLS, e.g. --ca ca.pem")
+        g.add_argument("--tls-cert", metavar="FILE", default=d,
+                       help="a client certificate for mutual TLS (with --tls-key), e.g. --tls-cert me.pem")
+        g.add_argument("--tls-key", metavar="FILE", default=d,
+                       help="the client certificate's key, e.g. --tls-key me.key")
+        g.add_argument("--user", default=d, help="a NATS user name, e.g. --user viewer")
+        g.add_argument("--password", default=d, help="its password (prefer NATS_PASSWORD or a context)")
+        g.add_argument("--token", default=d, help="a NATS token (prefer NATS_TOKEN or a context)")
+        g.add_argument("--bucket-prefix", metavar="PREFIX", default=argparse.SUPPRESS if suppress else "",
+                       help="a prefix of the five bucket names, e.g. --bucket-prefix staging_")
         g.add_argument("--op-timeout", metavar="SECONDS", type=float,
                        default=argparse.SUPPRESS if suppress else 2.0,
-                       help="bound on every KV operation (default 2)")
+                       help="bound on every KV operation (default 2), e.g. --op-timeout 5")
+        g.add_argument("--write", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                       help="allow changes through a context that config.toml makes read-only")
 
 
 def replicas_arg(text: str) -> int:
@@ -65,34 +92,6 @@ def replicas_arg(text: str) -> int:
     if not 1 <= value <= 5:
         raise argparse.ArgumentTypeError(f"invalid replicas {value}: expected 1 to 5")
     return value
-
-
-def nats_spec(args: argparse.Namespace, *, replicas: int | None = None,
-              read_only: bool = False) -> NatsSpec:
-    if not getattr(args, "nats_url", None):
-        raise CommandError("--nats-url is required")
-    return NatsSpec(
-        url=args.nats_url, ca=getattr(args, "ca", None), creds=getattr(args, "creds", None),
-        user=getattr(args, "user", None), password=getattr(args, "password", None),
-        token=getattr(args, "token", None), bucket_prefix=getattr(args, "bucket_prefix", "") or "",
-        op_timeout=getattr(args, "op_timeout", 2.0), replicas=replicas, read_only=read_only,
-    )
-
-
-def sqlite_spec(args: argparse.Namespace, *, read_only: bool = False) -> SqliteSpec:
-    if not getattr(args, "db", None):
-        raise CommandError("--db is required")
-    return SqliteSpec(path=args.db, read_only=read_only)
-
-
-def backend_spec(args: argparse.Namespace, *, read_only: bool = False) -> StoreSpec:
-    """Exactly one of --db and --nats-url."""
-    has_db, has_nats = bool(getattr(args, "db", None)), bool(getattr(args, "nats_url", None))
-    if has_db == has_nats:
-        raise CommandError("name one backend: --db PATH or --nats-url URL")
-    if has_db:
-        return sqlite_spec(args, read_only=read_only)
-    return nats_spec(args, replicas=getattr(args, "replicas", None), read_only=read_only)
 
 
 async def with_store(spec: StoreSpec, action: Callable[[Store], Awaitable[T]]) -> T:
@@ -126,6 +125,8 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
         raise CommandError(str(e), EXIT_USAGE) from None
     except BadRecord as e:  # a stored record that breaks the contract: found, not bad usage
         raise CommandError(str(e), EXIT_FOUND) from None
+    except Refused as e:  # permissions, read-only: the backend or the mode says no
+        raise CommandError(f"refused: {e}", EXIT_REFUSED) from None
     except StoreError as e:
         raise CommandError(str(e), EXIT_USAGE) from None
 

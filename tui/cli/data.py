@@ -15,17 +15,8 @@ from store.models import REVOKED, USER_ADMIN, USER_USER, Decision
 from store.snapshot import export_chunks, paused_gc
 from store.text import iso_time, printable
 
-from .common import (
-    EXIT_FOUND,
-    EXIT_OK,
-    CommandError,
-    Parser,
-    add_backend_args,
-    backend_spec,
-    run_async,
-    say,
-    with_store,
-)
+from .common import EXIT_FOUND, EXIT_OK, CommandError, Parser, add_backend_args, run_async, say, with_store
+from .connection import backend_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,7 +85,8 @@ def _key(text: str) -> str:
 
 def _with_store(args: argparse.Namespace, action, *, read_only: bool = False):
     """Open the backend named by args, run action(store), close it; store errors -> exit codes."""
-    spec = backend_spec(args, read_only=read_only or bool(getattr(args, "read_only", False)))
+    read_only = read_only or bool(getattr(args, "read_only", False))
+    spec = backend_spec(args, read_only=read_only, changes=not read_only)
     return run_async(lambda: with_store(spec, action))
 
 

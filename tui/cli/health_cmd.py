@@ -11,7 +11,8 @@ import json
 from store import ids
 from store.health import DEFAULT_PROBE_KEY, DEGRADED, HEALTHY, HealthReport, check_health
 
-from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, nats_spec, run_async
+from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, run_async
+from .connection import nats_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,9 @@ def cmd_health(args: argparse.Namespace) -> int:
     except ids.InvalidInput as e:
         raise CommandError(str(e)) from None
     report = run_async(lambda: check_health(spec, probe_key))
+    if report.error and not args.json:
+        # unreachable, a missing bucket: one line, as every command says it (SPEC 9)
+        raise CommandError(f"unavailable: {report.error}", EXIT_UNAVAILABLE)
     print(json.dumps(report.to_dict(), indent=2) if args.json else render(report))
     if report.overall == HEALTHY:
         return EXIT_OK

@@ -22,16 +22,16 @@ from store.text import printable
 from .common import (
     EXIT_FOUND,
     EXIT_OK,
+    EXIT_REFUSED,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CommandError,
     add_backend_args,
-    nats_spec,
     replicas_arg,
     run_async,
-    sqlite_spec,
     with_store,
 )
+from .connection import guard_changes, nats_spec, sqlite_spec
 from .data import report_invalid
 
 
@@ -160,6 +160,7 @@ def _summary(report: MigrationReport) -> str:
 def cmd_migrate(args: argparse.Namespace) -> int:
     source = sqlite_spec(args)
     target = nats_spec(args, replicas=getattr(args, "replicas", None))
+    guard_changes(target, args)
 
     async def run() -> int:
         progress = Progress()
@@ -167,9 +168,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                                 skip_invalid=args.skip_invalid):
             progress.show(ev)
             if ev.phase == "failed":
-                code = {"unavailable": EXIT_UNAVAILABLE}.get(ev.error_kind, EXIT_USAGE)
-                raise CommandError(ev.message if ev.error_kind != "unavailable"
-                                   else f"unavailable: {ev.message}", code)
+                code = {"unavailable": EXIT_UNAVAILABLE, "refused": EXIT_REFUSED}.get(ev.error_kind, EXIT_USAGE)
+                prefix = {"unavailable": "unavailable: ", "refused": "refused: "}.get(ev.error_kind, "")
+                raise CommandError(prefix + ev.message, code)
             if ev.report is not None:
                 report = ev.report
         return _answer(args, report.to_json, lambda: _summary(report), report.identical)

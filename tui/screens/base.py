@@ -144,6 +144,8 @@ class DataScreen(AdminScreen):
     def reload(self) -> None:
         store = self.session.store
         if store is None:
+            if self.session.open_error:
+                self.table.set_failed(self.session.open_error)
             return  # the app announces the store once it is open
         self.stale = False
         self._load(store)

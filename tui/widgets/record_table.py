@@ -155,10 +155,12 @@ class RecordTable(Vertical):
         self._loaded = True
         self._render_rows(keep=self.selected_key)
 
-    def set_failed(self) -> None:
-        """The load failed (the error is shown by the screen): say so instead of 'loading'."""
+    def set_failed(self, why: str = "") -> None:
+        """The load failed (the error is shown by the screen): say so instead of 'loading',
+        with why when the screen knows it (the store could not be opened)."""
         if not self._loaded:
-            self.query_one(".count", Static).update(f"could not load {self.noun}")
+            text = f"could not load {self.noun}" + (f": {why}" if why else "")
+            self.query_one(".count", Static).update(Text(printable(text)))
 
     # -- filter -------------------------------------------------------------------
     def open_filter(self) -> None:
