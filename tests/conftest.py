@@ -4,12 +4,22 @@ prefixes that keep tests apart. Plain helpers are in tests/helpers.py."""
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 
 import pytest
 
 from store.dev.local_nats import LocalNats, wait_jetstream
 from tests.helpers import FixedClock, run_sync
+
+
+@pytest.fixture(autouse=True)
+def no_operator_settings(monkeypatch, tmp_path_factory) -> None:
+    """Code under test never reads the developer's NATS_* variables, natscli contexts or
+    config.toml: a test that wants them sets its own."""
+    for name in [n for n in os.environ if n.startswith("NATS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture

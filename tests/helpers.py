@@ -11,9 +11,11 @@ import asyncio
 import concurrent.futures
 import hashlib
 import io
+import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -73,8 +75,18 @@ def demo_file(path: str | Path, clock: Callable[[], int] = frozen_clock) -> Sqli
     return SqliteSpec(str(path))
 
 
+async def create_buckets(spec: NatsSpec) -> None:
+    """Empty buckets for spec, as the migration creates them (opening a KV store never
+    creates anything): the KV side of a new empty database."""
+    from store.kv import KvStore
+
+    store = await KvStore.create(spec)
+    await store.close()
+
+
 async def seed_kv(spec: NatsSpec, clock: Callable[[], int]) -> None:
-    """The demo state written to the (empty) KV buckets of spec."""
+    """The demo state written to new KV buckets of spec."""
+    await create_buckets(spec)
     store = await open_store(spec, clock=clock)
     try:
         await seed_demo(store, clock)
@@ -222,13 +234,29 @@ ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent / "membership-admin"
 
 
-def cli(*args: str, cwd: str | Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
-    """The command line as a subprocess (`python -m tui`), with no terminal on stdin. Never a
-    traceback on stderr; `elapsed` says how long it took (a timeout kills it and fails the test)."""
+#: an empty config home: the program under test never reads the developer's natscli
+#: contexts or config.toml
+_EMPTY_CONFIG = tempfile.mkdtemp(prefix="ma-test-config-")
+
+
+def cli_env(**overrides: str) -> dict[str, str]:
+    """The environment the program runs with: this one without NATS_* variables, with an
+    empty XDG_CONFIG_HOME, then overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    env["XDG_CONFIG_HOME"] = _EMPTY_CONFIG
+    env.update(overrides)
+    return env
+
+
+def cli(*args: str, cwd: str | Path = ROOT, timeout: float = 120,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The command line as a subprocess (`python -m tui`), with no terminal on stdin, in
+    cli_env() unless env is given. Never a traceback on stderr; `elapsed` says how long it
+    took (a timeout kills it and fails the test)."""
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True,
                           encoding="utf-8", errors="backslashreplace", stdin=subprocess.DEVNULL,
-                          timeout=timeout, cwd=cwd)
+                          timeout=timeout, cwd=cwd, env=env if env is not None else cli_env())
     proc.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc

@@ -115,7 +115,7 @@ def test_bad_input_leaves_database_byte_identical(db):
     fails(2, "authorize", "bad/key", "--db", db, match="invalid key")
     fails(2, "seed", db + ".new", "--members-per-room", "0", match="members per room")
     fails(2, "seed", db + ".new", "--rooms", "ten", match="invalid int")
-    fails(2, "export", match="--db PATH or --nats-url URL")
+    fails(2, "export", match="name a backend: --db PATH, --nats-url URL")
     fails(2, "export", "--db", db, "--nats-url", "nats://127.0.0.1:4222", match="name one backend")
     assert digest(db) == before
     assert not os.path.exists(db + ".new")
@@ -133,10 +133,11 @@ def test_export_reports_kv_values_that_do_not_decode(nats_server, bucket_prefix)
 
     import nats
 
-    from store import NatsSpec, open_store
+    from store import NatsSpec
+    from store.kv import KvStore
 
     async def prepare() -> None:
-        s = await open_store(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
+        s = await KvStore.create(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
         await s.add_user("good")
         await s.close()
         nc = await nats.connect(nats_server.url)

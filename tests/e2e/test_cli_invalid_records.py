@@ -13,6 +13,7 @@ import sqlite3
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
+from store.kv import KvStore
 from store.sqlite_file import create_database
 from tests.helpers import cli
 
@@ -156,7 +157,7 @@ def test_impossible_timestamps_and_control_characters_print_safely(tmp_path):
 
 def test_undecodable_kv_users_are_named_by_users_list(nats_server, bucket_prefix):
     async def prepare() -> None:
-        s = await open_store(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
+        s = await KvStore.create(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1))
         try:
             await s.add_user("good")
             await s.js.publish(f"$KV.{s.bucket('users')}.broken", b'{"key":"broken"}')

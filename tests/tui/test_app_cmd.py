@@ -75,3 +75,34 @@ def test_demo_dir_defaults_to_xdg_data_home(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert main(["demo", "--seed-only"]) == 0
     assert (tmp_path / "xdg" / "membership-admin" / "demo.sqlite").exists()
+
+
+def write_settings(home, context: str, url: str, toml: str) -> None:
+    (home / "nats" / "context").mkdir(parents=True)
+    (home / "nats" / "context" / f"{context}.json").write_text(f'{{"url": "{url}"}}')
+    (home / "nats" / "context.txt").write_text(context)
+    (home / "membership-admin").mkdir()
+    (home / "membership-admin" / "config.toml").write_text(toml)
+
+
+def test_the_selected_context_opens_with_its_settings(tmp_path, monkeypatch):
+    """`membership-admin` alone opens natscli's selected context; config.toml gives its
+    header and makes it read-only unless --write."""
+    from tui.cli import build_parser
+    from tui.cli.app_cmd import _header, _specs
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    write_settings(tmp_path, "prod", "nats://127.0.0.1:4222",
+                   '[contexts.prod]\nread_only = true\nlabel = "PRODUCTION"\ncolor = "darkred"\n')
+    spec, target = _specs(build_parser().parse_args([]))
+    assert (spec.context, spec.read_only, target) == ("prod", True, None)
+    assert (_header(spec).label, _header(spec).color) == ("PRODUCTION", "darkred")
+    spec, _ = _specs(build_parser().parse_args(["--write"]))
+    assert spec.read_only is False
+
+
+def test_an_unknown_header_colour_is_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    write_settings(tmp_path, "prod", "nats://127.0.0.1:1", '[contexts.prod]\ncolor = "blurple"\n')
+    assert main([]) == 2
+    assert "unknown colour 'blurple'" in one_line(capsys)

@@ -18,6 +18,7 @@ import pytest
 
 from store import NatsSpec, SqliteSpec, User, codec, open_store
 from store.dev.demo import demo_key
+from store.kv import KvStore
 from store.sqlite_file import create_database
 from tests.helpers import SIZE, demo_file, frozen_clock, make_app, run_sync, text_of, until
 from tui.screens.migration import MigrationScreen
@@ -298,7 +299,7 @@ def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
     target = NatsSpec(nats_server.url, bucket_prefix=prefix, replicas=1)
 
     async def plant() -> None:
-        store = await open_store(target, clock=frozen_clock)
+        store = await KvStore.create(target, clock=frozen_clock)
         try:
             await store.add_user("zed_only_in_kv", "Zed", "user")
         finally:

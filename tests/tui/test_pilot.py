@@ -6,6 +6,7 @@ import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
 from store.dev.demo import MISSING_KEY_MEMBER, REVOKED, demo_key
+from store.kv import KvStore
 from tests.helpers import SIZE, loaded, make_app, settle, until
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
@@ -308,7 +309,7 @@ async def test_backend_gone_and_back_is_a_message_and_the_app_stays_usable(tmp_p
         spec = NatsSpec(url=server.url, replicas=1, op_timeout=0.5)
         for _ in range(50):  # until JetStream answers
             try:
-                store = await open_store(spec, clock=clock)
+                store = await KvStore.create(spec, clock=clock)
                 try:
                     await store.add_user(ADA, "Ada Lovelace", "admin")
                 finally:
