@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from . import ids
+from . import domain, ids
+from .audit import Action, Actor, AuditEvent, AuditQuery, Note, check_reason
 from .errors import BadRecord, InvalidInput, NotFound, StoreError
-from .models import Decision, InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
+from .models import Decision, InvalidRecord, Member, Revision, Role, Room, SealedKey, Snapshot, Status, User, UserRole
 from .text import iso_time
 
 #: the reason of a deny for a backend that did not answer with a state known to be current
@@ -127,9 +128,16 @@ class Store(abc.ABC):
         """
 
     # -- users -----------------------------------------------------------------
+    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER, *,
+                       reason: str | None = None) -> User:
+        """Add an active user, with its audit event (SPEC section 10). Raises: InvalidInput,
+        AlreadyExists (also when only case differs), Refused (the audit cannot be written)."""
+        user = domain.new_user(key, name, role, self._now())
+        return await self._add_user(user, self.audit_note(Action.ADD_USER, user.key, reason))
+
     @abc.abstractmethod
-    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
-        """Add an active user. Raises: InvalidInput, AlreadyExists (also when only case differs)."""
+    async def _add_user(self, user: User, note: Note) -> User:
+        """Store a new user and its audit events."""
 
     @abc.abstractmethod
     async def get_user(self, key: str) -> User:
@@ -140,20 +148,57 @@ class Store(abc.ABC):
         """All users that keep the rules, sorted by key; the others are appended to `invalid`
         (when given) as InvalidRecords."""
 
-    async def revoke_user(self, key: str) -> User:
+    async def revoke_user(self, key: str, *, reason: str | None = None) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user
-        changes nothing (safe to repeat). Raises: InvalidInput, NotFound, Conflict.
+        changes nothing and leaves no event (safe to repeat). Raises: InvalidInput, NotFound,
+        Conflict, Refused (the audit cannot be written: nothing changed).
         """
-        return await self._set_status(key, Status.REVOKED)
+        k = ids.key(key)
+        return await self._set_status(k, Status.REVOKED, self.audit_note(Action.REVOKE_USER, k, reason))
 
-    async def reinstate_user(self, key: str) -> User:
-        """Set status active and clear revoked_at; idempotent. Raises: InvalidInput, NotFound, Conflict."""
-        return await self._set_status(key, Status.ACTIVE)
+    async def reinstate_user(self, key: str, *, reason: str | None = None) -> User:
+        """Set status active and clear revoked_at; idempotent. Raises as revoke_user."""
+        k = ids.key(key)
+        return await self._set_status(k, Status.ACTIVE, self.audit_note(Action.REINSTATE_USER, k, reason))
 
     @abc.abstractmethod
-    async def _set_status(self, key: str, status: Status) -> User:
-        """revoke_user and reinstate_user: the user given that status by
-        store.domain.with_status, stored unless it had it already."""
+    async def _set_status(self, key: str, status: Status, note: Note) -> User:
+        """revoke_user and reinstate_user (a normalized key): the user given that status by
+        store.domain.with_status, stored with its audit events unless it had it already."""
+
+    # -- the audit trail (SPEC section 10) --------------------------------------------------
+    #: who acts; None: the OS user and host, via this store's label
+    actor: Actor | None = None
+
+    def _now(self) -> int:
+        """The clock of the store's timestamps (and of its audit events)."""
+        raise NotImplementedError
+
+    def audit_note(self, action: Action, target: str, reason: str | None) -> Note:
+        return Note(self.actor or Actor.local(self.label), action, target, check_reason(reason), self._now)
+
+    @abc.abstractmethod
+    async def audit_after(self, cursor: int, *, invalid: list[InvalidRecord] | None = None
+                          ) -> tuple[list[AuditEvent], int]:
+        """The audit events written after cursor (0: from the first), in the order written,
+        and the cursor to ask with next time (`audit --follow` polls with it). Events that
+        do not decode go to invalid."""
+
+    async def audit_events(self, query: AuditQuery | None = None, *,
+                           invalid: list[InvalidRecord] | None = None) -> list[AuditEvent]:
+        """The events query selects (all by default), oldest first."""
+        events, _ = await self.audit_after(0, invalid=invalid)
+        return [e for e in events if query is None or query.matches(e)]
+
+    @abc.abstractmethod
+    async def write_audit(self, events: Sequence[AuditEvent]) -> int:
+        """Add events another backend recorded (a migration's copy), each at most once however
+        often this runs. Returns how many were new."""
+
+    @abc.abstractmethod
+    async def user_history(self, key: str) -> list[Revision]:
+        """The stored revisions of a user's record, oldest first, as far as the backend keeps
+        them (KV: the bucket's history; SQLite: the current row)."""
 
     # -- authorization: fail closed, the same rules on every backend -------------------
     @abc.abstractmethod

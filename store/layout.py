@@ -48,6 +48,8 @@ class Bucket:
     records: Callable[[Snapshot], Sequence[Any]]
     #: a migration writes group after group, each acknowledged before the next
     write_group: int
+    #: revisions kept per key in the buckets the tool creates (`h` shows a user's)
+    history: int = 1
     #: the key's parts of a record as a tuple (epochs as numbers): it sorts in export order
     identity: Callable[[Any], tuple] = field(init=False, repr=False, compare=False)
 
@@ -96,7 +98,7 @@ class Bucket:
 ROOMS = Bucket(
     name="rooms", entity="rooms", table="rooms", key_fields=("id",), key=attrgetter("id"),
     encode=codec.encode_room, decode=codec.decode_room, from_obj=codec.room_from_obj,
-    to_json=codec.room_json, records=attrgetter("rooms"), write_group=3)
+    to_json=codec.room_json, records=attrgetter("rooms"), write_group=3, history=16)
 MEMBERS = Bucket(
     name="members", entity="members", table="members", key_fields=("room_id", "endpoint"),
     key=lambda m: f"{m.room_id}.{m.endpoint}",
@@ -115,7 +117,7 @@ ROOM_KEYS = Bucket(
 USERS = Bucket(
     name="users", entity="users", table="users", key_fields=("key",), key=attrgetter("key"),
     encode=codec.encode_user, decode=codec.decode_user, from_obj=codec.user_from_obj,
-    to_json=codec.user_json, records=attrgetter("users"), write_group=0)
+    to_json=codec.user_json, records=attrgetter("users"), write_group=0, history=16)
 
 #: every bucket, in the layout's order (SPEC section 4)
 LAYOUT: tuple[Bucket, ...] = (ROOMS, MEMBERS, ROOMS_BY_MEMBER, ROOM_KEYS, USERS)

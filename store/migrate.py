@@ -42,6 +42,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
+from .aio import settle
+from .audit import Action, AuditPhase, Note
 from .backup import BackupInfo, backup_database
 from .base import Store
 from .errors import InvalidInput, Refused, StoreError, Unavailable
@@ -103,6 +105,9 @@ class MigrationReport:
     #: unless skip_invalid, and are named either way
     invalid: tuple[InvalidRecord, ...] = ()
     skip_invalid: bool = False
+    #: the audit trail (SPEC 10), apart from the data: SQLite's events, how many this run
+    #: copied into the stream, and how many of them the stream still lacks
+    audit: AuditParity | None = None
 
     @property
     def records(self) -> int:
@@ -139,7 +144,44 @@ class MigrationReport:
             "invalid": [{"table": r.bucket, "key": r.key, "reason": r.reason} for r in self.invalid],
             "skip_invalid": self.skip_invalid,
             "parity": self.parity.to_json(),
+            "audit": self.audit.to_json() if self.audit else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditParity:
+    """The audit trail's copy, reported apart from the data's parity."""
+
+    sqlite_events: int
+    copied: int
+    missing_in_kv: int
+
+    @property
+    def identical(self) -> bool:
+        return self.missing_in_kv == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sqlite_events": self.sqlite_events, "copied": self.copied,
+                "missing_in_kv": self.missing_in_kv, "identical": self.identical}
+
+
+async def copy_audit(sq: Store, kv: Store, deadline: float = 0.0) -> AuditParity:
+    """Copy SQLite's audit events into the KV stream (those it lacks), then check that every
+    one is there. Like read_buckets, tried again until `deadline` seconds have passed while
+    the stream is Unavailable (electing a leader after a node restart): the copy is
+    idempotent, so a repeat adds nothing twice."""
+    events = await sq.audit_events()
+    until = time.monotonic() + deadline
+    while True:
+        try:
+            copied = await kv.write_audit(events)
+            held = {e.key for e in await kv.audit_events()}
+            break
+        except Unavailable:
+            if time.monotonic() >= until:
+                raise
+            await asyncio.sleep(0.5)
+    return AuditParity(len(events), copied, sum(1 for e in events if e.key not in held))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,10 +299,13 @@ def _kind(e: BaseException) -> ErrorKind:
 
 async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
                   prune_extra: bool = False, skip_invalid: bool = False,
-                  now: float | None = None,
+                  now: float | None = None, reason: str | None = None,
                   ) -> AsyncIterator[MigrationEvent]:
-    """Run the migration, yielding MigrationEvents; the last is "done" or "failed"."""
+    """Run the migration, yielding MigrationEvents; the last is "done" or "failed". Its
+    audit event (SPEC 10) goes to the target's stream: the intent before anything is
+    written (refused: nothing is), then done with the counts and parity, or failed."""
     t0 = time.monotonic()
+    note: Note | None = None
 
     def ev(phase: Phase, message: str = "", **kw: Any) -> MigrationEvent:
         return MigrationEvent(phase, message, elapsed=time.monotonic() - t0, **kw)
@@ -273,6 +318,10 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
         sq = await SqliteStore.open(source)
         kv = await KvStore.create(replace(target, read_only=False))
         replicas = kv.replicas_used
+        intent = kv.audit_note(Action.MIGRATE, f"{source.label} -> {target.label}", reason)
+        await kv.audit.publish(intent.event(AuditPhase.INTENT, before=None,
+                                            after={"prune": prune_extra, "skip_invalid": skip_invalid}))
+        note = intent
 
         # over a million live records from here to the parity result: a cyclic GC pass
         # would rescan them all, again and again (the same pause as the exports)
@@ -328,6 +377,10 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
                 pruned = await prune(kv, written)
                 yield ev(Phase.PRUNE, f"deleted {sum(pruned.values())} records only in KV")
 
+            yield ev(Phase.PARITY, "copying the audit trail")
+            audit = await copy_audit(sq, kv, RECORD_DEADLINE)
+            yield ev(Phase.PARITY, f"audit: {audit.copied} of {audit.sqlite_events} SQLite event(s) copied"
+                     + ("" if audit.identical else f", {audit.missing_in_kv} missing in KV"))
             yield ev(Phase.PARITY, "reading KV back and comparing")
             # skipped invalid records are named in the report, not counted as differences
             compared = replace(snap, invalid=()) if skip_invalid else snap
@@ -339,10 +392,19 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             source=source.path, target=target.label, replicas=replicas, backup=info,
             counts=dict(totals), unchanged=dict(unchanged), pruned=pruned, parity=parity,
             duration=time.monotonic() - t0, import_seconds=import_seconds, retries=writer.retries,
-            invalid=invalid, skip_invalid=skip_invalid)
+            invalid=invalid, skip_invalid=skip_invalid, audit=audit)
+        await kv.audit.publish_outcome(note.event(
+            AuditPhase.DONE, before=None,
+            after={"counts": dict(totals), "written": report.written, "pruned": pruned,
+                   "parity": "identical" if parity.identical else f"{len(parity.differences)} difference(s)",
+                   "audit": audit.to_json()}))
+        note = None
         yield ev(Phase.DONE, f"migrated {report.records} records, parity {text}",
                  progress=progress, backup=info, parity=parity, report=report)
     except StoreError as e:
+        if note is not None and kv is not None:
+            await kv.audit.publish_outcome(note.event(AuditPhase.FAILED, result=str(e)))
+            note = None
         yield ev(Phase.FAILED, str(e), error=e, error_kind=_kind(e))
     except OSError as e:
         err = StoreError(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "))
@@ -351,6 +413,8 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
         err = StoreError(f"internal error: {type(e).__name__}: {e}")
         yield ev(Phase.FAILED, str(err), error=err, error_kind="error")
     finally:
+        if note is not None and kv is not None:  # the intent was recorded: so is its end
+            await settle(kv.audit.publish_outcome(note.event(AuditPhase.FAILED, result="interrupted")))
         for t in (exporting, task):
             if t is not None and not t.done():
                 t.cancel()

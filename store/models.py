@@ -106,6 +106,17 @@ class InvalidRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Revision:
+    """One stored revision of a record: the user (None: deleted), the KV revision (the
+    stream sequence; 0 where the backend keeps no history) and when it was written (Unix
+    seconds; None when unknown)."""
+
+    user: User | None
+    revision: int
+    at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What is_authorized (or is_admin) answers, and why: for a person, the CLI and the probe."""
 

@@ -14,18 +14,19 @@ import asyncio
 import itertools
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import cast
 
 import aiosqlite
 
-from . import domain, ids, layout, rules
+from . import domain, ids, layout, rules, sqlite_audit
 from .aio import settle
+from .audit import AuditEvent, AuditPhase, Note, record
 from .base import Store
-from .errors import AlreadyExists, BadRecord, InvalidInput, ReadOnly, Refused, StoreError, Unavailable
+from .errors import AlreadyExists, BadRecord, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
 from .layout import MEMBERS, ROOM_KEYS, ROOMS, USERS, Bucket
-from .models import InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole
+from .models import InvalidRecord, Member, Revision, Role, Room, SealedKey, Snapshot, Status, User
 from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, SqliteSpec, system_clock
 from .sqlite_file import SCHEMA_VERSION, check_header, file_uri, insert_sql
@@ -409,12 +410,15 @@ class SqliteStore(Store):
 
     # -- users -----------------------------------------------------------------
 
-    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
-        user = domain.new_user(key, name, role, self._clock())
+    def _now(self) -> int:
+        return self._clock()
+
+    async def _add_user(self, user: User, note: Note) -> User:
         async with self._write() as db:
             if await db.execute_fetchall("SELECT 1 FROM users WHERE key = ?", (user.key,)):
                 raise domain.user_exists(user.key)
             await self._insert(db, USERS, user)
+            await sqlite_audit.write(db, [note.event(AuditPhase.DONE, None, record(user))])
         return user
 
     async def get_user(self, key: str) -> User:
@@ -429,16 +433,36 @@ class SqliteStore(Store):
             invalid += bad
         return list(itertools.starmap(User, rows))
 
-    async def _set_status(self, key: str, status: Status) -> User:
-        k = ids.key(key)
+    async def _set_status(self, key: str, status: Status, note: Note) -> User:
         now = self._clock()
         async with self._write() as db:
-            user = await self._user_in(db, k)
+            user = await self._user_in(db, key)
             new = domain.with_status(user, status, now)
             if new is not user:
                 await db.execute("UPDATE users SET status = ?, revoked_at = ? WHERE key = ?",
-                                 (new.status, new.revoked_at, k))
+                                 (new.status, new.revoked_at, key))
+                # one transaction: the change and its event commit together or not at all
+                await sqlite_audit.write(db, [note.event(AuditPhase.DONE, record(user), record(new))])
         return new
+
+    # -- the audit trail -------------------------------------------------------
+    async def audit_after(self, cursor: int, *, invalid: list[InvalidRecord] | None = None
+                          ) -> tuple[list[AuditEvent], int]:
+        async with self._read() as db:
+            return await sqlite_audit.read_after(db, cursor, invalid)
+
+    async def write_audit(self, events: Sequence[AuditEvent]) -> int:
+        if not events:
+            return 0
+        async with self._write() as db:
+            return await sqlite_audit.write(db, events)
+
+    async def user_history(self, key: str) -> list[Revision]:
+        try:
+            user = await self.get_user(key)
+        except NotFound:
+            return []
+        return [Revision(user, 0, None)]  # SQLite keeps no revisions: the audit has the changes
 
     async def _decision_user(self, key: str) -> User:
         return await self.get_user(key)  # one read transaction: the committed state

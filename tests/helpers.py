@@ -210,9 +210,11 @@ def text_of(widget) -> str:
 # -- KV buckets made the daemon's way ------------------------------------------------------
 
 async def daemon_buckets(cluster_url: str, prefix: str):
-    """The five buckets made R3 with direct gets, as the daemon makes them, and the raw
+    """The five buckets made R3 with direct gets, as the daemon makes them, with the audit
+    stream the tool's migration adds to such a deployment (R3, append-only), and the raw
     client (nc, js) that made them: the caller closes nc."""
     import nats
+    from nats.js.api import StorageType, StreamConfig
 
     from store.kv import BUCKETS
 
@@ -223,6 +225,9 @@ async def daemon_buckets(cluster_url: str, prefix: str):
     js = nc.jetstream()
     for b in BUCKETS:
         await js.create_key_value(bucket=prefix + b, replicas=3, direct=True)
+    audit = f"{prefix}membership_audit"
+    await js.add_stream(StreamConfig(name=audit, subjects=[f"{audit}.>"], storage=StorageType.FILE,
+                                     num_replicas=3, deny_delete=True, deny_purge=True))
     return nc, js
 
 

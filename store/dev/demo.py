@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 
 from .. import ids
+from ..audit import Actor
 from ..backends import open_store
 from ..base import Store
 from ..errors import InvalidInput
@@ -73,6 +74,8 @@ def _tick(clock, seconds: int) -> None:
 async def seed_demo(store: Store, clock) -> None:
     """Fill an empty store with the demo state. Raises what the Store raises (e.g. AlreadyExists)."""
     k = {h: demo_key(h) for h in USERS}
+    # the demo's audit trail names a made-up operator, the same on every machine
+    store.actor = Actor("ada", "admin-1", "demo")
     for handle, (name, role) in USERS.items():
         await store.add_user(k[handle], name, role)
         _tick(clock, 3600)
@@ -103,7 +106,7 @@ async def seed_demo(store: Store, clock) -> None:
     await store.remove_member("incident-2026-01", k["farid"])
     await rekey("incident-2026-01", ["brian", "ada", "grace"])
     await room("finance", "Finance", "elena", ["grace", "ada"])
-    await store.revoke_user(k[REVOKED])
+    await store.revoke_user(k[REVOKED], reason="left the company; key seen on a lost laptop")
 
 
 def daemon_join_without_key(path: str, joined_at: int, room_id: str = MISSING_KEY_ROOM,

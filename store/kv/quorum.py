@@ -8,6 +8,12 @@ heard from it for a while. A quorum is a majority of leader and replicas.
 
 from __future__ import annotations
 
+import asyncio
+
+from ..aio import stop
+from ..errors import NotFound, Unavailable
+from .connection import Connection
+
 #: Peer liveness as the stream leader sees it (`active`: time since it last heard the
 #: peer). Measured on idle local clusters: healthy peers are heard every 1-2 s (up to
 #: ~1.98 s), while after a SIGKILL `current` stays true and `offline` unset for ~10 s.
@@ -48,3 +54,34 @@ def quorum_problem(info: dict) -> tuple[str | None, bool]:
         return None, False
     maybe = 1 + sum(1 for p in peers if heard_within(p, STALE_S))
     return f"no quorum: {fresh} of {replicas} peers current (need {need})", maybe >= need
+
+
+async def confirmed_read(conn: Connection, stream: str, subject: str) -> dict | None:
+    """The last message on subject (None: there is none), read from the stream leader once
+    the leader's own info shows a working quorum: what an authorization may decide on.
+
+    Both requests go to the leader (an API message get, never a direct get that any replica
+    answers) and run together to save a round trip. Raises Unavailable (quorum not
+    confirmed); the caller's op_timeout ends the wait for a heartbeat.
+    """
+    info_t = asyncio.ensure_future(conn.read(f"$JS.API.STREAM.INFO.{stream}"))
+    get_t = asyncio.ensure_future(conn.read(f"$JS.API.STREAM.MSG.GET.{stream}", {"last_by_subj": subject}))
+    try:
+        info = await info_t
+        try:
+            got = await get_t
+        except NotFound:  # no message for this subject (10037) or no stream
+            got = None
+    finally:
+        for t in (info_t, get_t):
+            await stop(t)  # ended before this returns, however it returns
+            if not t.cancelled():
+                t.exception()  # consumed: no "exception never retrieved" noise
+    while True:
+        problem, wait = quorum_problem(info)
+        if problem is None:
+            return got
+        if not wait:
+            raise Unavailable(f"users stream: {problem}")
+        await asyncio.sleep(POLL_S)
+        info = await conn.read(f"$JS.API.STREAM.INFO.{stream}")

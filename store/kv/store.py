@@ -22,7 +22,6 @@ when that info shows a quorum of current, recently heard peers (store.kv.quorum)
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Mapping, Sequence
 from operator import attrgetter
@@ -31,15 +30,18 @@ from typing import Any
 from nats.js.kv import KeyValue
 
 from .. import codec, domain, ids
-from ..aio import gather_settled, stop
+from ..aio import gather_settled
+from ..audit import AuditEvent, Note
 from ..base import Store
 from ..errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
 from ..layout import BUCKETS, BY_NAME, LAYOUT, MEMBERS, ROOM_KEYS, ROOMS, ROOMS_BY_MEMBER, USERS, Bucket
-from ..models import InvalidRecord, Member, Reverse, Role, Room, SealedKey, Snapshot, Status, User, UserRole
+from ..models import InvalidRecord, Member, Reverse, Revision, Role, Room, SealedKey, Snapshot, Status, User
 from ..snapshot import make_snapshot, paused_gc
 from ..spec import Clock, NatsSpec, system_clock
+from .audit import AuditStream
 from .connection import Connection, Refusals, connect, stream_name, subject_prefix
-from .quorum import POLL_S, quorum_problem
+from .history import user_revisions
+from .quorum import confirmed_read
 from .scan import scan as scan_bucket
 from .writer import PipelinedWriter
 
@@ -63,7 +65,9 @@ class KvStore(Store):
         self._kv: dict[str, KeyValue] = {}
         self._exists: dict[str, bool] = {}
         self._unknown: set[str] = set()  # streams that did not answer at open
+        self._replicas: dict[str, int] = {}
         self._closed = False
+        self.audit = AuditStream(self.conn, spec)
 
     # -- opening ---------------------------------------------------------------
     @classmethod
@@ -144,6 +148,8 @@ class KvStore(Store):
             self._unknown.add(base)
             return
         self._unknown.discard(base)
+        if info is not None:
+            self._replicas[base] = int(info["config"].get("num_replicas", 1))
         if info is not None and self.replicas_used is None:
             self.replicas_used = int(info["config"].get("num_replicas", 1))
 
@@ -164,6 +170,8 @@ class KvStore(Store):
                 info = await self._create_bucket(base, replicas)
             self._set_bucket(base, info)
         assert self.replicas_used is not None
+        # the users bucket's replicas (SPEC 10); the bucket may be a daemon's, made before
+        await self.audit.ensure(self._replicas.get("users") or self.replicas_used)
         return self.replicas_used
 
     async def _create_bucket(self, base: str, replicas: int | None) -> dict:
@@ -174,7 +182,7 @@ class KvStore(Store):
             cfg = {
                 "name": self.stream(base), "subjects": [self.subject_prefix(base) + ">"],
                 "retention": "limits", "max_consumers": -1, "max_msgs": -1, "max_bytes": -1,
-                "max_age": 0, "max_msgs_per_subject": 1, "max_msg_size": -1, "storage": "file",
+                "max_age": 0, "max_msgs_per_subject": BY_NAME[base].history, "max_msg_size": -1, "storage": "file",
                 "discard": "new", "num_replicas": r, "duplicate_window": 120_000_000_000,
                 "allow_rollup_hdrs": True, "deny_delete": True, "deny_purge": False,
                 "allow_direct": True,
@@ -474,10 +482,15 @@ class KvStore(Store):
         return new
 
     # -- users -----------------------------------------------------------------
-    async def add_user(self, key: str, name: str = "", role: str = UserRole.USER) -> User:
+    def _now(self) -> int:
+        return self.clock()
+
+    async def _add_user(self, user: User, note: Note) -> User:
         self._writable()
-        user = domain.new_user(key, name, role, self.clock())
-        await self._create("users", user.key, USERS.encode(user), domain.user_exists(user.key))
+        if await self._get("users", user.key) is not None:
+            raise domain.user_exists(user.key)
+        exists = domain.user_exists(user.key)
+        await self.audit.around(note, None, user, self._create("users", user.key, USERS.encode(user), exists))
         return user
 
     async def _user_entry(self, key: str) -> tuple[User, int, bytes]:
@@ -492,50 +505,35 @@ class KvStore(Store):
     async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
         return sorted(await self._records(USERS, invalid if invalid is not None else []), key=USERS.sort_key)
 
-    async def _set_status(self, key: str, status: Status) -> User:
+    async def _set_status(self, key: str, status: Status, note: Note) -> User:
         self._writable()
-        key = ids.key(key)
         user, rev, raw = await self._user_entry(key)
         new = domain.with_status(user, status, self.clock())
         if new is user:
             return user
         # the stored value with two fields changed: fields a newer daemon wrote are kept
         value = codec.rewrite(raw, {"status": new.status, "revoked_at": new.revoked_at})
-        await self._update("users", key, value, rev, f"user {key}")
+        await self.audit.around(note, user, new, self._update("users", key, value, rev, f"user {key}"))
         return new
+
+    # -- the audit trail ---------------------------------------------------------
+    async def audit_after(self, cursor: int, *, invalid: list[InvalidRecord] | None = None
+                          ) -> tuple[list[AuditEvent], int]:
+        return await self.audit.read_after(cursor, invalid)
+
+    async def write_audit(self, events: Sequence[AuditEvent]) -> int:
+        self._writable()
+        return await self.audit.write_missing(events) if events else 0
+
+    async def user_history(self, key: str) -> list[Revision]:
+        return await user_revisions(self.conn, self.stream("users"), self.subject_prefix("users"), ids.key(key),
+                                    lambda data: self._decode_one(USERS, key, data))
 
     # -- authorization (fail closed) ----------------------------------------------
     async def _decision_user(self, key: str) -> User:
-        """The user as read from the users stream leader with a confirmed quorum.
-
-        Both requests go to the stream leader (an API message get, never a direct get that
-        any replica answers) and run together to save a round trip. Raises NotFound (not in
-        the allowlist), BadRecord (does not decode), Unavailable (quorum not confirmed).
-        """
-        read, stream = self.conn.read, self.stream("users")
-        info_t = asyncio.ensure_future(read(f"$JS.API.STREAM.INFO.{stream}"))
-        get_t = asyncio.ensure_future(read(f"$JS.API.STREAM.MSG.GET.{stream}",
-                                           {"last_by_subj": self.subject_prefix("users") + key}))
-        try:
-            info = await info_t
-            try:
-                got = await get_t
-            except NotFound:  # no message for this subject (10037) or no stream
-                got = None
-        finally:
-            for t in (info_t, get_t):
-                await stop(t)  # ended before this returns, however it returns
-                if not t.cancelled():
-                    t.exception()  # consumed: no "exception never retrieved" noise
-        # the caller's op_timeout bound ends this loop when no heartbeat comes
-        while True:
-            problem, wait = quorum_problem(info)
-            if problem is None:
-                break
-            if not wait:
-                raise Unavailable(f"users stream: {problem}")
-            await asyncio.sleep(POLL_S)
-            info = await read(f"$JS.API.STREAM.INFO.{stream}")
+        """The user as read from the users stream leader with a confirmed quorum. Raises
+        NotFound (not in the allowlist), BadRecord, Unavailable (quorum not confirmed)."""
+        got = await confirmed_read(self.conn, self.stream("users"), self.subject_prefix("users") + key)
         if got is None:
             raise domain.no_user(key)
         m = got["message"]

@@ -161,6 +161,9 @@ async def test_daemon_bucket_with_direct_gets_is_used_as_is(nats_server, raw, bu
         assert s.replicas_used == 1  # found, not created with the requested 3
         info = await js.stream_info(f"KV_{bucket_prefix}users")
         assert info.config.max_msgs_per_subject == 5 and info.config.allow_direct is True
+        # a change needs the audit stream, which the migration adds to the daemon's buckets
+        await s.ensure_buckets()
+        assert (await js.stream_info(f"KV_{bucket_prefix}users")).config.max_msgs_per_subject == 5
         await s.add_user("alice")
         assert (await s.get_user("alice")).key == "alice"
 
