@@ -30,9 +30,11 @@ from store.text import printable
 from . import messages
 from .commands import AdminCommands
 from .screens.add_user import AddUserScreen, NewUser
+from .screens.audit import AuditScreen
 from .screens.confirm import ConfirmScreen
 from .screens.health import HealthScreen
 from .screens.help import HelpScreen
+from .screens.history import HistoryScreen
 from .screens.migration import MigrationScreen
 from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
@@ -41,13 +43,13 @@ from .screens.users import UsersScreen
 from .services import UserChange, health_loop, load_user_rooms
 from .session import Session
 
-Mode = Literal["rooms", "users", "migration", "health"]
+Mode = Literal["rooms", "users", "migration", "health", "audit"]
 #: makes a screen, given the session
 ScreenFactory = Callable[[Session], Screen]
 #: the first screen of each mode (keys 1 2 3 4)
 MODE_SCREENS: dict[Mode, ScreenFactory] = {
     "rooms": RoomsScreen, "users": UsersScreen, "migration": MigrationScreen,
-    "health": HealthScreen,
+    "health": HealthScreen, "audit": AuditScreen,
 }
 #: seconds between two checks of the open KV backend's quorum, whichever screen is shown
 QUORUM_INTERVAL = 2.0
@@ -210,6 +212,9 @@ class MembershipApp(App[None]):
     def on_open_user(self, message: messages.OpenUser) -> None:
         self.push_screen(UserRoomsScreen(self.session, message.key))
 
+    def on_open_history(self, message: messages.OpenHistory) -> None:
+        self.push_screen(HistoryScreen(self.session, message.key))
+
     def on_change_user(self, message: messages.ChangeUser) -> None:
         self._change_user(message.change, message.key)
 
@@ -228,10 +233,11 @@ class MembershipApp(App[None]):
         if not change.needed(user):
             self.notify(f"{user.key} is already {user.status}")
             return
-        if not await self.push_screen_wait(ConfirmScreen(*change.question(found))):
+        confirm = ConfirmScreen(*change.question(found), ask_reason=True, blink=self.session.blink)
+        if not await self.push_screen_wait(confirm):
             self.notify(f"{change} cancelled")
             return
-        await change.apply(store, user.key)
+        await change.apply(store, user.key, confirm.reason)
         self.notify(f"{user.key} {change.done}")
         self.data_changed()
 

@@ -28,6 +28,13 @@ class OpenUser(Message):
 
 
 @dataclass
+class OpenHistory(Message):
+    """Show a user's history: its record's revisions and the audit events naming it (h)."""
+
+    key: str
+
+
+@dataclass
 class ChangeUser(Message):
     """Revoke or reinstate a user, after a confirmation."""
 

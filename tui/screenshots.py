@@ -25,8 +25,10 @@ from store.dev.demo import REVOKED, create_demo_database, demo_key
 from tests.helpers import SIZE, FixedClock, Step, make_app, modal, select, shows, steps, until
 
 from .screens.add_user import AddUserScreen
+from .screens.audit import AuditScreen
 from .screens.confirm import ConfirmScreen
 from .screens.health import HealthScreen
+from .screens.history import HistoryScreen
 from .screens.migration import MigrationScreen
 from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
@@ -53,6 +55,9 @@ VIEWS: dict[str, list[Step]] = {
                               modal(ConfirmScreen)],
     "add-user.svg": [("2",), shows(UsersScreen, 8), ("a",), modal(AddUserScreen), tuple("new!")],
     "help.svg": [shows(RoomsScreen, 5), ("question_mark",)],
+    "audit.svg": [("5",), shows(AuditScreen, 9)],
+    "user-history.svg": [("2",), shows(UsersScreen, 8), select(demo_key(REVOKED)), ("h",),
+                         shows(HistoryScreen, 3)],
 }
 
 

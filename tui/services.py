@@ -18,8 +18,9 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from store import InvalidRecord, Member, NatsSpec, NotFound, Room, SealedKey, Store, StoreError, User, open_store
+from store.audit import AuditEvent, AuditQuery, newest_last
 from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, check_health
-from store.models import REVOKED, USER_ADMIN
+from store.models import REVOKED, USER_ADMIN, Revision
 from store.text import printable
 
 # -- loaders -----------------------------------------------------------------------------
@@ -125,6 +126,31 @@ async def load_user_rooms(store: Store, key: str) -> UserRooms:
 MAX_ROOMS_NAMED = 20
 
 
+@dataclass(frozen=True)
+class AuditList:
+    events: list[AuditEvent]  # newest first
+    invalid: list[InvalidRecord]
+
+
+async def load_audit(store: Store) -> AuditList:
+    invalid: list[InvalidRecord] = []
+    events = await store.audit_events(invalid=invalid)
+    return AuditList(newest_last(events)[::-1], invalid)
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    key: str
+    revisions: list[Revision]  # oldest first
+    events: list[AuditEvent]  # oldest first
+
+
+async def load_history(store: Store, key: str) -> UserHistory:
+    revisions, events = await asyncio.gather(store.user_history(key),
+                                             store.audit_events(AuditQuery(target=key.lower())))
+    return UserHistory(key, revisions, newest_last(events))
+
+
 class UserChange(StrEnum):
     """Revoke or reinstate a user: what its confirmation asks, and the write."""
 
@@ -158,11 +184,11 @@ class UserChange(StrEnum):
             body += "\n\nRevoking stops its authorization; it stays a member until rooms rekey."
         return title, body
 
-    async def apply(self, store: Store, key: str) -> None:
+    async def apply(self, store: Store, key: str, reason: str | None = None) -> None:
         if self is UserChange.REVOKE:
-            await store.revoke_user(key)
+            await store.revoke_user(key, reason=reason)
         else:
-            await store.reinstate_user(key)
+            await store.reinstate_user(key, reason=reason)
 
 
 # -- KV quorum health --------------------------------------------------------------------

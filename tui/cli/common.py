@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from store import BadRecord, InvalidInput, Refused, Store, StoreError, StoreSpec, Unavailable, open_store
+from store.audit import MAX_REASON, check_reason
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # the check found something: differences, degraded, deny
@@ -82,6 +83,20 @@ def add_backend_args(p: argparse.ArgumentParser, *, db: bool = True, nats: bool 
                        help="bound on every KV operation (default 2), e.g. --op-timeout 5")
         g.add_argument("--write", action="store_true", default=argparse.SUPPRESS if suppress else False,
                        help="allow changes through a context that config.toml makes read-only")
+
+
+def add_reason_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reason", metavar="TEXT", default=None,
+                   help=f"why, kept in the audit trail (at most {MAX_REASON} characters), "
+                        "e.g. --reason 'key seen on a lost laptop'")
+
+
+def reason_arg(args: argparse.Namespace) -> str | None:
+    """--reason, checked before any backend is opened (too long: exit 2)."""
+    try:
+        return check_reason(getattr(args, "reason", None))
+    except StoreError as e:
+        raise CommandError(str(e), EXIT_USAGE) from None
 
 
 def replicas_arg(text: str) -> int:

@@ -15,7 +15,18 @@ from store.models import REVOKED, USER_ADMIN, USER_USER, Decision
 from store.snapshot import export_chunks, paused_gc
 from store.text import iso_time, printable
 
-from .common import EXIT_FOUND, EXIT_OK, CommandError, Parser, add_backend_args, run_async, say, with_store
+from .common import (
+    EXIT_FOUND,
+    EXIT_OK,
+    CommandError,
+    Parser,
+    add_backend_args,
+    add_reason_arg,
+    reason_arg,
+    run_async,
+    say,
+    with_store,
+)
 from .connection import backend_spec
 
 
@@ -49,11 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("key", metavar="KEY")
     p.add_argument("--name", default="")
     p.add_argument("--role", choices=(USER_USER, USER_ADMIN), default=USER_USER)
+    add_reason_arg(p)
     p.set_defaults(func=users_add)
     for action, func, text in (("revoke", users_revoke, "revoke a user (memberships stay)"),
                                ("reinstate", users_reinstate, "make a revoked user active again")):
         p = usub.add_parser(action, help=text)
         p.add_argument("key", metavar="KEY")
+        add_reason_arg(p)
         p.set_defaults(func=func)
     for p in usub.choices.values():
         add_backend_args(p, suppress=True)
@@ -151,7 +164,8 @@ def users_add(args: argparse.Namespace) -> int:
         name = ids.name(args.name)
     except StoreError as e:
         raise CommandError(str(e)) from None
-    user = _with_store(args, lambda store: store.add_user(key, name, args.role))
+    reason = reason_arg(args)
+    user = _with_store(args, lambda store: store.add_user(key, name, args.role, reason=reason))
     print(f"added {_user_line(user)}")
     return EXIT_OK
 
@@ -167,10 +181,12 @@ def users_reinstate(args: argparse.Namespace) -> int:
 def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
     """Revoke (or reinstate) KEY; the line says "already ..." when it was so before."""
     key = _key(args.key)
+    reason = reason_arg(args)
 
     async def change(store):
         before = await store.get_user(key)
-        return before, await (store.revoke_user(key) if revoke else store.reinstate_user(key))
+        return before, await (store.revoke_user(key, reason=reason) if revoke
+                              else store.reinstate_user(key, reason=reason))
 
     before, user = _with_store(args, change)
     if (before.status == REVOKED) == revoke:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from store import Snapshot, Store
+from store.audit import Action, AuditEvent, AuditPhase
 from store.migrate import MigrationEvent, MigrationReport, migrate, read_buckets
 from store.parity import diff, diff_raw, render_table
 from store.restore import write_database
@@ -27,6 +29,8 @@ from .common import (
     EXIT_USAGE,
     CommandError,
     add_backend_args,
+    add_reason_arg,
+    reason_arg,
     replicas_arg,
     run_async,
     with_store,
@@ -49,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="records that break the schema's rules are never written; by default they "
                         "fail the parity (exit 1); with this they are only named")
     p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
+    add_reason_arg(p)
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("diff", help="parity diff of the SQLite file and the KV buckets")
@@ -61,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "parity. Refuses an existing file.")
     add_backend_args(p, suppress=True)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    add_reason_arg(p)
     p.set_defaults(func=cmd_export_to_sqlite)
 
 
@@ -153,6 +159,10 @@ def _summary(report: MigrationReport) -> str:
                      "not written:")
         lines += [f"  {printable(r.bucket):<16} {printable(r.key)}  {printable(r.reason)}"
                   for r in report.invalid]
+    if report.audit:
+        a = report.audit
+        lines.append(f"audit: {a.sqlite_events} SQLite event(s), {a.copied} copied by this run, "
+                     + ("all in KV" if a.identical else f"{a.missing_in_kv} MISSING in KV"))
     lines.append(render_table(report.parity))
     return "\n".join(lines)
 
@@ -161,11 +171,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     source = sqlite_spec(args)
     target = nats_spec(args, replicas=getattr(args, "replicas", None))
     guard_changes(target, args)
+    reason = reason_arg(args)
 
     async def run() -> int:
         progress = Progress()
         async for ev in migrate(source, target, backup=not args.no_backup, prune_extra=args.prune,
-                                skip_invalid=args.skip_invalid):
+                                skip_invalid=args.skip_invalid, reason=reason):
             progress.show(ev)
             if ev.phase == "failed":
                 code = {"unavailable": EXIT_UNAVAILABLE, "refused": EXIT_REFUSED}.get(ev.error_kind, EXIT_USAGE)
@@ -201,9 +212,13 @@ def cmd_export_to_sqlite(args: argparse.Namespace) -> int:
     if Path(args.db).exists():
         raise CommandError(f"{args.db} exists already: name a new file", EXIT_USAGE)
     target = nats_spec(args, read_only=True)
+    reason = reason_arg(args)
 
     async def run() -> int:
-        snap = await with_store(target, lambda kv: kv.export_snapshot())
+        async def read(kv: Store) -> tuple[Snapshot, list[AuditEvent]]:
+            return await kv.export_snapshot(), await kv.audit_events()
+
+        snap, events = await with_store(target, read)
         if snap.invalid:
             report_invalid(snap.invalid)
             raise CommandError(f"refusing to write {args.db}: the KV state has "
@@ -212,6 +227,14 @@ def cmd_export_to_sqlite(args: argparse.Namespace) -> int:
         back = await with_store(replace(sqlite_spec(args), read_only=True),
                                 lambda written: written.export_snapshot())
         report = diff(back, snap)
+
+        async def record(written: Store) -> None:  # the KV trail, and this export, in the new file
+            note = written.audit_note(Action.EXPORT_TO_SQLITE, f"{target.label} -> {info.path}", reason)
+            done = note.event(AuditPhase.DONE, after={"counts": info.counts, "parity": "identical" if report.identical
+                                                        else f"{len(report.differences)} difference(s)"})
+            await written.write_audit([*events, done])
+
+        await with_store(sqlite_spec(args), record)
 
         def as_json() -> dict:
             return {"path": info.path, "size": info.size, "counts": info.counts,

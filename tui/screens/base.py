@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from store import Store
 
-from ..messages import AddUser, ChangeUser, OpenRoom, OpenUser
+from ..messages import AddUser, ChangeUser, OpenHistory, OpenRoom, OpenUser
 from ..services import UserChange
 from ..session import Session
 from ..widgets.record_table import RecordTable
@@ -33,13 +33,15 @@ class AdminScreen(Screen[None]):
     BINDINGS = [
         Binding("1", "show('rooms')", "Rooms"),
         Binding("2", "show('users')", "Users"),
-        Binding("3", "show('migration')", "Migration"),
+        Binding("3", "show('migration')", "Migrate"),
         Binding("4", "show('health')", "Health"),
+        Binding("5", "show('audit')", "Audit"),
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "back", "Back"),
+        Binding("escape", "back", "Back", show=False),  # in the help; the footer is full
         Binding("r", "revoke", "Revoke"),
         Binding("i", "reinstate", "Reinstate"),
-        Binding("a", "add_user", "Add user"),
+        Binding("a", "add_user", "Add"),
+        Binding("h", "history", "History"),
         Binding("m", "migrate", "Migrate", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
@@ -91,8 +93,15 @@ class AdminScreen(Screen[None]):
             self.post_message(AddUser())
 
     def selected_user_key(self) -> str | None:
-        """The user that r and i act on here, if any."""
+        """The user that r, i and h act on here, if any."""
         return None
+
+    def action_history(self) -> None:
+        key = self.selected_user_key()
+        if key is None:
+            self.session.notify("select a user first (2: users, or a member in a room)", severity="warning")
+        elif self.session.store is not None:
+            self.post_message(OpenHistory(key))
 
     def _change_user(self, change: UserChange) -> None:
         if self.session.refuse_change(change) or self.session.store is None:

@@ -1,4 +1,8 @@
-"""A yes/no confirmation: ModalScreen[bool]. y confirms; n or escape cancels."""
+"""A yes/no confirmation: ModalScreen[bool]. y confirms; n or escape cancels.
+
+With ask_reason, a box takes the operator's optional reason (SPEC section 10: kept in the
+audit trail): tab goes to it, enter there confirms; y and n stay answers while the buttons
+have the focus, so a plain "r y" still revokes."""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
+
+from store.audit import MAX_REASON
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -16,24 +22,42 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Cancel"),
     ]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str, *, ask_reason: bool = False, blink: bool = True) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
+        self.ask_reason = ask_reason
+        self.blink = blink
+        #: the reason typed (None: none), read once the screen is dismissed
+        self.reason: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
             yield Static(self.body, classes="dialog-body")
+            if self.ask_reason:
+                yield Input(placeholder="reason, optional (tab to type, enter confirms)",
+                            max_length=MAX_REASON, id="reason", classes="reason")
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no")
 
     def on_mount(self) -> None:
+        for box in self.query(Input):
+            box.cursor_blink = self.blink
         self.query_one("#no", Button).focus()  # enter on a stray key must not confirm
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self._answer(event.button.id == "yes")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._answer(True)
 
     def action_answer(self, yes: bool) -> None:
+        self._answer(yes)
+
+    def _answer(self, yes: bool) -> None:
+        if yes and self.ask_reason:
+            self.reason = self.query_one("#reason", Input).value.strip() or None
         self.dismiss(yes)

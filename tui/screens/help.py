@@ -9,12 +9,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = [
-    ("1 2 3 4", "rooms, users, migration, health"),
+    ("1 2 3 4 5", "rooms, users, migration, health, audit trail"),
     ("/", "filter the table: typing narrows it; enter: to the table; escape: clears"),
     ("enter", "open the selected row (a room's detail; a user's rooms)"),
     ("escape", "back"),
-    ("r", "revoke the selected user (confirm with y; n or escape cancels)"),
+    ("r", "revoke the selected user (confirm with y; tab: a reason; n or escape cancels)"),
     ("i", "reinstate the selected user (same confirmation)"),
+    ("h", "the selected user's history: its revisions and the audit events naming it"),
     ("a", "add a user (a form that validates as you type)"),
     ("m", "on the migration screen: start (or re-run) the migration"),
     ("?", "this help"),
@@ -24,7 +25,7 @@ KEYS = [
 
 
 def help_text() -> str:
-    lines = [f"  {k:<9} {what}" for k, what in KEYS]
+    lines = [f"  {k:<10} {what}" for k, what in KEYS]
     lines += ["", "  Sealed keys are shown as fingerprints only.",
               "  Changes by others (the daemon, another admin) appear within 2 s."]
     return "\n".join(lines)

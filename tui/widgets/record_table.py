@@ -74,9 +74,11 @@ class FilterInput(Input):
 
 
 class RecordGrid(DataTable):
-    """The DataTable, with enter shown in the footer as 'Open'."""
+    """The DataTable; enter opens the selected row."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+    # shown in the help, not the footer: the footer is full, and enter opening a row is what
+    # everyone tries first
+    BINDINGS = [Binding("enter", "select_cursor", "Open", show=False)]
 
 
 class RecordTable(Vertical):
@@ -96,6 +98,7 @@ class RecordTable(Vertical):
         self.window = window
         self._columns = tuple(columns)
         self._records: list[Record] = []
+        self._by_key: dict[str, Any] | None = None
         self._last_match: tuple[str, list[Record]] = ("", [])
         self._shown: list[str] = []
         self._loaded = False
@@ -134,6 +137,16 @@ class RecordTable(Vertical):
             return None
         return self._shown[row]
 
+    @property
+    def selected_data(self) -> Any:
+        """The data of the selected row's record (None when no row is selected)."""
+        key = self.selected_key
+        if key is None:
+            return None
+        if self._by_key is None:
+            self._by_key = {r.key: r.data for r in self._records}
+        return self._by_key.get(key)
+
     # -- data in ----------------------------------------------------------------
     def set_columns(self, columns: Sequence[str]) -> None:
         columns = tuple(columns)
@@ -151,6 +164,7 @@ class RecordTable(Vertical):
             records = records + [invalid_record(r, len(self._columns)) for r in invalid]
         self._note = f"{len(invalid):,} invalid stored record(s), flagged" if invalid else ""
         self._records = records
+        self._by_key = None
         self._last_match = ("", records)
         self._loaded = True
         self._render_rows(keep=self.selected_key)
