@@ -15,6 +15,7 @@ COMMANDS = [
     ("Health", "show('health')", "KV quorum health (4)"),
     ("Audit trail", "show('audit')", "who changed what, when and why (5)"),
     ("Filter", "filter", "filter the current table (/)"),
+    ("Sort", "sort", "sort the current table by the next column (s)"),
     ("Back", "back", "go back (escape)"),
     ("Revoke selected user", "revoke", "revoke, after a confirmation (r)"),
     ("Reinstate selected user", "reinstate", "reinstate, after a confirmation (i)"),

@@ -151,3 +151,33 @@ def test_export_reports_kv_values_that_do_not_decode(nats_server, bucket_prefix)
     assert [u["key"] for u in json.loads(proc.stdout)["users"]] == ["good"]
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"invalid record: bucket {bucket_prefix}users, key broken: ")
+
+
+def test_users_list_formats_and_bulk_revoke(db, tmp_path):
+    import csv
+    import io
+
+    for key, name in (("ann", "Ann, \"the\" first"), ("bob", "Bob"), ("cat", "Cat")):
+        assert cli("users", "add", key, "--name", name, "--db", db).returncode == 0
+    con = sqlite3.connect(db)  # a tab the daemon wrote: the tool would refuse it
+    with con:
+        con.execute("UPDATE users SET name = 'Bob\tTab' WHERE key = 'bob'")
+    con.close()
+    rows = list(csv.reader(io.StringIO(cli("users", "list", "--format", "csv", "--db", db).stdout)))
+    assert rows[0] == ["key", "name", "role", "status", "added", "revoked"]
+    assert [r[:2] for r in rows[1:]] == [["ann", 'Ann, "the" first'], ["bob", "Bob\tTab"], ["cat", "Cat"]]
+    tsv = cli("users", "list", "--format", "tsv", "--db", db).stdout.splitlines()
+    assert [line.split("\t")[:2] for line in tsv[1:]] == [["ann", 'Ann, "the" first'], ["bob", "Bob\\tTab"],
+                                                          ["cat", "Cat"]]
+    assert json.loads(cli("users", "list", "--format", "json", "--db", db).stdout)[2]["key"] == "cat"
+    # bulk: keys and a file; an unknown key is named, the others are revoked (exit 1)
+    keys = tmp_path / "leavers.txt"
+    keys.write_text("# leavers\nbob\n\nnobody\n")
+    proc = cli("users", "revoke", "ann", "--from-file", str(keys), "--db", db, "--reason", "leavers")
+    assert proc.returncode == 1 and proc.stderr == "not revoked: nobody: no such user: nobody\n", proc.stderr
+    assert [line.split()[:2] for line in proc.stdout.splitlines()] == [["revoked", "ann"], ["revoked", "bob"]]
+    statuses = {u["key"]: u["status"] for u in json.loads(cli("users", "list", "--json", "--db", db).stdout)}
+    assert statuses == {"ann": "revoked", "bob": "revoked", "cat": "active"}
+    assert cli("users", "reinstate", "ann", "bob", "--db", db).returncode == 0
+    fails(2, "users", "revoke", "--db", db, match="name at least one KEY")
+    fails(2, "users", "revoke", "--from-file", str(tmp_path / "none.txt"), "--db", db, match="cannot read keys")

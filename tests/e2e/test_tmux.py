@@ -24,14 +24,18 @@ def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):
     done = tmp_path / "exit-status"
     command = f"{shlex.quote(str(EXE))} --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(done))}"
     tmux.start(command)
-    tmux.wait_for("5 of 5 rooms")
+    tmux.wait_for("of 5 rooms")
     assert f"sqlite:{db}"[:60] in tmux.screen().splitlines()[0]  # the backend in the header
     tmux.keys("2")
-    tmux.wait_for("8 of 8 users")
+    tmux.wait_for("row 1 of 8 users")
+    tmux.keys("G")  # the last row, as a terminal sends the key
+    tmux.wait_for("row 8 of 8 users")
+    tmux.keys("g")
+    tmux.wait_for("row 1 of 8 users")
     tmux.keys("/")
     tmux.wait_for("filter (enter")
     tmux.keys("-l", "hopper")
-    tmux.wait_for("1 of 1 matching")
+    tmux.wait_for("row 1 of 1 matching")
     tmux.keys("Enter")
     time.sleep(0.3)
     tmux.keys("r")

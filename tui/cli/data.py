@@ -7,7 +7,9 @@ open_store(backend_spec(args)), so it works on SQLite and on JetStream KV alike.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
+from pathlib import Path
 
 from store import StoreError, Unavailable, User, codec, ids, open_store
 from store.base import UNCONFIRMED
@@ -54,7 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     usub = users.add_subparsers(dest="users_command", metavar="ACTION", parser_class=Parser,
                                 required=True)
     p = usub.add_parser("list", help="every user, sorted by key")
-    p.add_argument("--json", action="store_true", help="one JSON document (the export's user objects)")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (for a person, the default), tsv or csv (a header line, then a line per "
+                        "user), json (the export's user objects), e.g. --format csv")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.set_defaults(func=users_list)
     p = usub.add_parser("add", help="add an active user")
     p.add_argument("key", metavar="KEY")
@@ -62,10 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--role", choices=(USER_USER, USER_ADMIN), default=USER_USER)
     add_reason_arg(p)
     p.set_defaults(func=users_add)
-    for action, func, text in (("revoke", users_revoke, "revoke a user (memberships stay)"),
-                               ("reinstate", users_reinstate, "make a revoked user active again")):
+    for action, func, text in (("revoke", users_revoke, "revoke users (memberships stay)"),
+                               ("reinstate", users_reinstate, "make revoked users active again")):
         p = usub.add_parser(action, help=text)
-        p.add_argument("key", metavar="KEY")
+        p.add_argument("keys", metavar="KEY", nargs="*", help="one or more user keys, e.g. bob carol")
+        p.add_argument("--from-file", metavar="PATH", help="also the keys in this file, one per line "
+                                                           "(- reads standard input), e.g. --from-file leavers.txt")
         add_reason_arg(p)
         p.set_defaults(func=func)
     for p in usub.choices.values():
@@ -76,6 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--admin", action="store_true", help="ask is_admin instead")
     add_backend_args(p, suppress=True)
     p.set_defaults(func=authorize)
+
+
+FORMATS = ("table", "tsv", "csv", "json")
+#: the columns of users list --format tsv|csv
+USER_FIELDS = ("key", "name", "role", "status", "added", "revoked")
 
 
 def iso(ts: int | None) -> str:
@@ -149,11 +161,22 @@ def _user_line(u: User) -> str:
 def users_list(args: argparse.Namespace) -> int:
     invalid: list = []
     users = _with_store(args, lambda store: store.list_users(invalid=invalid), read_only=True)
-    if args.json:
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
         print(codec.dumps([codec.user_obj(u) for u in users]))
-    else:
+    elif fmt == "table":
         for u in users:
             print(_user_line(u))
+    else:
+        rows = ([u.key, u.name, u.role, u.status, iso(u.added_at), iso(u.revoked_at)] for u in users)
+        if fmt == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(USER_FIELDS)
+            writer.writerows(rows)
+        else:  # tsv, for cut and awk: a tab or newline in a name is escaped, never a new field
+            print("\t".join(USER_FIELDS))
+            for row in rows:
+                print("\t".join(map(printable, row)))
     report_invalid(invalid)
     return EXIT_FOUND if invalid else EXIT_OK
 
@@ -179,22 +202,52 @@ def users_reinstate(args: argparse.Namespace) -> int:
 
 
 def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
-    """Revoke (or reinstate) KEY; the line says "already ..." when it was so before."""
-    key = _key(args.key)
+    """Revoke (or reinstate) each KEY; a line per user ("already ..." when it was so before).
+    With several keys, a user that cannot be changed is named on stderr and the others go on
+    (exit 1); one key fails as any command does."""
+    keys = [_key(k) for k in [*args.keys, *_keys_from_file(args.from_file)]]
+    if not keys:
+        raise CommandError("name at least one KEY (or --from-file PATH)")
     reason = reason_arg(args)
 
-    async def change(store):
-        before = await store.get_user(key)
-        return before, await (store.revoke_user(key, reason=reason) if revoke
-                              else store.reinstate_user(key, reason=reason))
+    async def change(store) -> list[tuple[User, User] | tuple[str, StoreError]]:
+        results: list[tuple[User, User] | tuple[str, StoreError]] = []
+        for key in dict.fromkeys(keys):
+            try:
+                before = await store.get_user(key)
+                after = await (store.revoke_user(key, reason=reason) if revoke
+                               else store.reinstate_user(key, reason=reason))
+                results.append((before, after))
+            except StoreError as e:
+                if len(keys) == 1:
+                    raise
+                results.append((key, e))
+        return results
 
-    before, user = _with_store(args, change)
-    if (before.status == REVOKED) == revoke:
-        verb = "already revoked" if revoke else "already active"
-    else:
-        verb = "revoked" if revoke else "reinstated"
-    print(f"{verb} {_user_line(user)}")
-    return EXIT_OK
+    failed = 0
+    for before, after in _with_store(args, change):
+        if isinstance(after, StoreError):
+            failed += 1
+            say(f"not {'revoked' if revoke else 'reinstated'}: {printable(str(before))}: {printable(str(after))}")
+            continue
+        assert isinstance(before, User)
+        if (before.status == REVOKED) == revoke:
+            verb = "already revoked" if revoke else "already active"
+        else:
+            verb = "revoked" if revoke else "reinstated"
+        print(f"{verb} {_user_line(after)}")
+    return EXIT_FOUND if failed else EXIT_OK
+
+
+def _keys_from_file(path: str | None) -> list[str]:
+    """The keys of a file, one per line (blank lines and # comments skipped)."""
+    if path is None:
+        return []
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CommandError(f"cannot read keys from {path}: {getattr(e, 'strerror', None) or e}") from None
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def authorize(args: argparse.Namespace) -> int:

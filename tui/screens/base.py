@@ -79,6 +79,9 @@ class AdminScreen(Screen[None]):
     def action_filter(self) -> None:
         self.session.notify("nothing to filter here", severity="warning")
 
+    def action_sort(self) -> None:
+        self.session.notify("nothing to sort here", severity="warning")
+
     def action_migrate(self) -> None:
         self.session.notify("m starts the migration on the migration screen (3)")
 
@@ -185,3 +188,6 @@ class DataScreen(AdminScreen):
 
     def action_filter(self) -> None:
         self.table.open_filter()
+
+    def action_sort(self) -> None:  # the palette's Sort; s on the table does the same
+        self.table.next_sort()

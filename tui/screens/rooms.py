@@ -20,12 +20,17 @@ def room_cells(data: tuple[Room, int]) -> tuple[str, ...]:
     return (r.id, r.name, "yes" if r.encrypted else "no", r.owner, str(r.epoch), str(count))
 
 
+#: what `s` sorts each column by: the value, not its text (epochs and counts as numbers)
+SORT_KEYS = (lambda d: d[0].id, lambda d: d[0].name.lower(), lambda d: d[0].encrypted, lambda d: d[0].owner,
+             lambda d: d[0].epoch, lambda d: d[1])
+
+
 class RoomsScreen(DataScreen):
     OPENS = OpenRoom
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield RecordTable("rooms", COLUMNS, cells=room_cells, id="rooms")
+        yield RecordTable("rooms", COLUMNS, cells=room_cells, sort_keys=SORT_KEYS, id="rooms")
         yield Footer(compact=True)
 
     async def fetch(self, store: Store) -> RoomList:

@@ -23,6 +23,11 @@ def user_cells(u: User) -> tuple:
     return (u.key, u.name, u.role, status, iso_time(u.added_at), iso_time(u.revoked_at))
 
 
+#: what `s` sorts each column by: the value, not its text (times as numbers)
+SORT_KEYS = (lambda u: u.key, lambda u: u.name.lower(), lambda u: u.role, lambda u: u.status,
+             lambda u: u.added_at, lambda u: u.revoked_at or 0)
+
+
 def user_record(u: User) -> Record:
     return Record(u.key, u, f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
 
@@ -32,7 +37,7 @@ class UsersScreen(DataScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield RecordTable("users", COLUMNS, cells=user_cells, id="users")
+        yield RecordTable("users", COLUMNS, cells=user_cells, sort_keys=SORT_KEYS, id="users")
         yield Footer(compact=True)
 
     async def fetch(self, store: Store) -> UserList:

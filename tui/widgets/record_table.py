@@ -1,8 +1,11 @@
-"""A table of records with a live filter that shows a window of the matches.
+"""A table of records with a live filter, a sort, and every row reachable.
 
-A Textual DataTable with 100,000 rows is too slow to fill, so the table holds at most
-`window` rows (the first matches in order) and says how many it shows of how many;
-the filter narrows the whole list, not only the window.
+A Textual DataTable with 100,000 rows is too slow to fill, so the grid holds a window of
+at most `window` rows of the matches and the window moves under the cursor: arrows and
+pgup/pgdn past its edge, g/home and G/end, bring the rows there into it (a cost that does
+not grow with the number of rows). The count line says where the cursor is ("row 523 of
+100,000 users"); the filter narrows the whole list, not only the window; `s` sorts by the
+next column (again: reversed) and the header shows the order; `y` copies the row's key.
 """
 
 from __future__ import annotations
@@ -74,11 +77,61 @@ class FilterInput(Input):
 
 
 class RecordGrid(DataTable):
-    """The DataTable; enter opens the selected row."""
+    """The DataTable of a RecordTable: the cursor keys move through every match, the window
+    following (the table does the moving); enter opens the selected row."""
 
-    # shown in the help, not the footer: the footer is full, and enter opening a row is what
-    # everyone tries first
-    BINDINGS = [Binding("enter", "select_cursor", "Open", show=False)]
+    # enter is in the help, not the footer: the footer is full, and enter opening a row is
+    # what everyone tries first
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", show=False),
+        Binding("g,home", "first", "First row", show=False),
+        Binding("G,end", "last", "Last row", show=False),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("y", "copy", "Copy key", show=False),
+    ]
+
+    @property
+    def records(self) -> RecordTable:
+        parent = self.parent
+        assert isinstance(parent, RecordTable)
+        return parent
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - (self.header_height if self.show_header else 0) - 1)
+
+    def action_cursor_down(self) -> None:
+        self.records.go_to(self.records.position + 1)
+
+    def action_cursor_up(self) -> None:
+        self.records.go_to(self.records.position - 1)
+
+    def action_page_down(self) -> None:
+        self.records.go_to(self.records.position + self._page())
+
+    def action_page_up(self) -> None:
+        self.records.go_to(self.records.position - self._page())
+
+    def action_first(self) -> None:
+        self.records.go_to(0)
+
+    def action_last(self) -> None:
+        self.records.go_to(self.records.match_count - 1)
+
+    def action_scroll_top(self) -> None:
+        self.action_first()
+
+    def action_scroll_bottom(self) -> None:
+        self.action_last()
+
+    def action_sort(self) -> None:
+        self.records.next_sort()
+
+    def action_copy(self) -> None:
+        key = self.records.selected_key
+        if key is None:
+            return
+        self.app.copy_to_clipboard(key)  # OSC 52: works over ssh
+        self.app.notify(f"copied {printable(key)}", timeout=3)
 
 
 class RecordTable(Vertical):
@@ -91,13 +144,21 @@ class RecordTable(Vertical):
 
     def __init__(self, noun: str, columns: Sequence[str], *, window: int = 200,
                  cells: Callable[[Any], tuple[str | Text, ...]] = as_cells,
+                 sort_keys: Sequence[Callable[[Any], Any] | None] = (),
                  id: str | None = None) -> None:
+        """sort_keys: per column, a key of a row's data to sort by (default: the cell's text)."""
         super().__init__(id=id, classes="record-table")
         self.noun = noun
         self.cells = cells
         self.window = window
+        self.sort_keys = tuple(sort_keys)
         self._columns = tuple(columns)
-        self._records: list[Record] = []
+        #: (column, reversed) of the sort, None: the order the screen gave
+        self.sort: tuple[int, bool] | None = None
+        self._given: list[Record] = []  # in the screen's order
+        self._records: list[Record] = []  # in the shown order
+        self._found: list[Record] = []  # the matches of the filter, in the shown order
+        self._offset = 0  # index in _found of the window's first row
         self._by_key: dict[str, Any] | None = None
         self._last_match: tuple[str, list[Record]] = ("", [])
         self._shown: list[str] = []
@@ -112,7 +173,15 @@ class RecordTable(Vertical):
         yield Static(f"loading {self.noun}…", classes="count")
 
     def on_mount(self) -> None:
-        self.grid.add_columns(*self._columns)
+        self.grid.add_columns(*self._labels())
+
+    def _labels(self) -> list[str]:
+        """The column names, the sorted one marked with its direction."""
+        labels = list(self._columns)
+        if self.sort is not None:
+            col, rev = self.sort
+            labels[col] += " ▼" if rev else " ▲"
+        return labels
 
     @property
     def grid(self) -> RecordGrid:
@@ -138,6 +207,63 @@ class RecordTable(Vertical):
         return self._shown[row]
 
     @property
+    def position(self) -> int:
+        """The cursor's index among all the matches (not only the window's rows)."""
+        return self._offset + (self.grid.cursor_row or 0)
+
+    @property
+    def match_count(self) -> int:
+        return len(self._found)
+
+    # -- moving through every row --------------------------------------------------
+    def go_to(self, index: int) -> None:
+        """Put the cursor on the index-th match (clamped), moving the window when the row
+        is outside it: half a window of context on each side."""
+        if not self._found:
+            return
+        index = max(0, min(index, len(self._found) - 1))
+        if not self._offset <= index < self._offset + len(self._shown):
+            self._offset = max(0, min(index - self.window // 2, len(self._found) - self.window))
+            self._fill_window()
+        self.grid.move_cursor(row=index - self._offset, animate=False)
+        self._update_count()
+
+    def next_sort(self) -> None:
+        """Sort by the next column; the same column again first reversed; after the last,
+        back to the screen's order. The selected row stays selected."""
+        if self.sort is None:
+            self.sort = (0, False)
+        elif not self.sort[1]:
+            self.sort = (self.sort[0], True)
+        else:
+            self.sort = (self.sort[0] + 1, False) if self.sort[0] + 1 < len(self._columns) else None
+        keep = self.selected_key
+        self.grid.clear(columns=True)
+        self.grid.add_columns(*self._labels())
+        self._records = self._sorted(self._given)
+        self._last_match = ("", self._records)
+        self._render_rows(keep=keep)
+
+    def _sorted(self, records: list[Record]) -> list[Record]:
+        if self.sort is None:
+            return records
+        col, rev = self.sort
+        given = self.sort_keys[col] if col < len(self.sort_keys) else None
+        cells = self.cells
+
+        def key(r: Record) -> Any:
+            if type(r.data) is Flagged:
+                return ""  # an invalid row has no value of the column
+            if given is not None:
+                return given(r.data)
+            cell = cells(r.data)[col]
+            return cell.plain if isinstance(cell, Text) else str(cell)
+
+        flagged = [r for r in records if type(r.data) is Flagged]
+        valid = [r for r in records if type(r.data) is not Flagged]
+        return sorted(valid, key=key, reverse=rev) + flagged  # flagged rows stay last
+
+    @property
     def selected_data(self) -> Any:
         """The data of the selected row's record (None when no row is selected)."""
         key = self.selected_key
@@ -152,8 +278,10 @@ class RecordTable(Vertical):
         columns = tuple(columns)
         if columns != self._columns:
             self._columns = columns
+            if self.sort is not None and self.sort[0] >= len(columns):
+                self.sort = None
             self.grid.clear(columns=True)
-            self.grid.add_columns(*columns)
+            self.grid.add_columns(*self._labels())
             self._shown = []
 
     def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
@@ -163,6 +291,8 @@ class RecordTable(Vertical):
         if invalid:
             records = records + [invalid_record(r, len(self._columns)) for r in invalid]
         self._note = f"{len(invalid):,} invalid stored record(s), flagged" if invalid else ""
+        self._given = records
+        records = self._sorted(records)
         self._records = records
         self._by_key = None
         self._last_match = ("", records)
@@ -225,10 +355,26 @@ class RecordTable(Vertical):
         if key is not None:
             self.post_message(self.Opened(self, key))
 
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._update_count()
+
     # -- rendering ----------------------------------------------------------------
     def _render_rows(self, keep: str | None) -> None:
-        found = self.matches()
-        window = found[: self.window]
+        """Show the matches from the top, or around the row `keep` when it still matches."""
+        self._found = found = self.matches()
+        index = 0
+        if keep is not None:
+            index = next((i for i, r in enumerate(found) if r.key == keep), 0)
+        self._offset = max(0, min(index - self.window // 2, len(found) - self.window)) if index >= self.window else 0
+        self._fill_window()
+        if self._shown:
+            self.grid.move_cursor(row=index - self._offset, animate=False)
+        self._update_count()
+
+    def _fill_window(self) -> None:
+        window = self._found[self._offset:self._offset + self.window]
         grid = self.grid
         grid.clear()
         self._shown = [r.key for r in window]
@@ -236,17 +382,22 @@ class RecordTable(Vertical):
         for r in window:
             data = r.data
             grid.add_row(*map(safe_cell, data.cells if type(data) is Flagged else cells(data)))
-        if keep is not None and keep in self._shown:
-            grid.move_cursor(row=self._shown.index(keep), animate=False)
-        total = len(self._records)
+
+    def _update_count(self) -> None:
+        found, total = self._found, len(self._records)
         if not self._loaded:
             text = f"loading {self.noun}…"
-        elif len(found) == total:
-            text = f"{len(window):,} of {total:,} {self.noun}"
         else:
-            text = f"{len(window):,} of {len(found):,} matching (of {total:,}) {self.noun}"
+            where = f"row {self.position + 1:,} of " if found else ""
+            if len(found) == total:
+                text = f"{where}{total:,} {self.noun}"
+            else:
+                text = f"{where}{len(found):,} matching (of {total:,}) {self.noun}"
         if self._note:
             text += f"  ({self._note})"
         if self.filter_text.strip():
             text += f"  filter: {printable(repr(self.filter_text.strip()))}"
-        self.query_one(".count", Static).update(text)
+        if self.sort is not None:
+            col, rev = self.sort
+            text += f"  sorted by {self._columns[col]}{', reversed' if rev else ''}"
+        self.query_one(".count", Static).update(Text(text))

@@ -1,0 +1,100 @@
+"""Every row of a table is reachable (the window follows the cursor), `s` sorts, `y` copies:
+on a few hundred users, both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from store import NatsSpec, SqliteSpec, open_store
+from tests.helpers import SIZE, create_buckets, loaded, make_app, seed_sqlite, settle, shows, steps, until
+from tui.screens.users import UsersScreen
+from tui.widgets.record_table import RecordTable
+
+N = 450  # more than two windows of 200 rows
+
+
+@pytest.fixture(params=["sqlite", "kv"])
+async def many(request, tmp_path, clock, bucket_prefix):
+    """The demo state and N more users named u000..u449 (added in reverse name order)."""
+    if request.param == "sqlite":
+        spec = await seed_sqlite(tmp_path / "demo.sqlite", clock)
+    else:
+        spec = NatsSpec(url=request.getfixturevalue("nats_server").url, bucket_prefix=bucket_prefix, replicas=1)
+        await create_buckets(spec)
+    async with await open_store(spec, clock=clock) as s:
+        for i in range(N):
+            await s.add_user(f"u{i:03d}", f"name {N - i:03d}")
+    return spec
+
+
+def table(app) -> RecordTable:
+    return app.screen.query_one(RecordTable)
+
+
+def count(app) -> str:
+    return str(table(app).query_one(".count").content)
+
+
+async def test_every_row_is_reachable(many):
+    total = N + (8 if isinstance(many, SqliteSpec) else 0)
+    app = make_app(many)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        t = table(app)
+        assert len(t.shown_keys) == 200 and count(app) == f"row 1 of {total} users"
+        await pilot.press("G")
+        assert t.selected_key == "u449" and count(app) == f"row {total} of {total} users"
+        await pilot.press("g")
+        assert count(app).startswith("row 1 of") and t.selected_key == t.records[0].key
+        for _ in range(3):
+            await pilot.press("pagedown")
+        page = t.position
+        assert page > 3
+        t.go_to(199)  # the window's last row; down goes past it
+        await pilot.press("down", "down")
+        assert t.position == 201 and t.selected_key == t.records[201].key
+        await pilot.press("up")
+        assert t.selected_key == t.records[200].key
+        await pilot.press("end")
+        await pilot.press("up")
+        assert t.selected_key == "u448" and count(app) == f"row {total - 1} of {total} users"
+        # the filter works on everything; the count says where the cursor is among the matches
+        await pilot.press("slash", *"u44")
+        await until(pilot, lambda: "of 10 matching" in count(app))
+        await pilot.press("enter", "G")
+        assert t.selected_key == "u449" and count(app).startswith("row 10 of 10 matching")
+
+
+async def test_sort_reverse_and_copy(many):
+    app = make_app(many)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        t = table(app)
+        await pilot.press("G")
+        selected = t.selected_key
+        await pilot.press("s")  # by key
+        assert "sorted by key" in count(app) and t.selected_key == selected  # the row stays selected
+        assert str(t.grid.columns[next(iter(t.grid.columns))].label) == "key ▲"
+        await pilot.press("s")  # reversed
+        await pilot.press("g")
+        keys = [r.key for r in t.records]
+        assert keys == sorted(keys, reverse=True) and "sorted by key, reversed" in count(app)
+        await pilot.press("s", "G")  # by name: u000 has the last name
+        assert t.selected_key == "u000" and "sorted by name" in count(app)
+        await pilot.press("y")
+        assert app.clipboard == "u000" and any("copied u000" in n for n in app.notices)
+        for _ in range(10):  # past the last column: the screen's order again
+            await pilot.press("s")
+        assert "sorted" not in count(app) and [r.key for r in t.records] == sorted(keys)
+
+
+def test_snapshot_sorted_table(snap_compare, tmp_path, clock, monkeypatch):
+    from tests.helpers import run_sync
+
+    monkeypatch.chdir(tmp_path)
+    run_sync(seed_sqlite(tmp_path / "demo.sqlite", clock))
+    app = make_app(SqliteSpec("demo.sqlite"), clock=clock, poll_interval=3600, blink=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps(
+        ("2",), shows(UsersScreen, 8), ("s", "s"), settle))  # by key, reversed
