@@ -86,6 +86,15 @@ async def run(db: Path) -> None:
             await pilot.pause()  # the repaint
             timings.append(time.perf_counter() - t)
         await pilot.press("escape")
+        # G and g: to the last row and back, the grid's window moving across the whole list
+        moves = []
+        for key in ("G", "g", "G", "g", "G", "g"):
+            await pilot.pause()
+            t = time.perf_counter()
+            await pilot.press(key)
+            moves.append(time.perf_counter() - t)
+        print(f"G / g (last row, first row) to an updated table: median {statistics.median(moves) * 1000:.0f} ms, "
+              f"max {max(moves) * 1000:.0f} ms  [{table().query_one('.count').content}]")
         ms = [t * 1000 for t in timings]
         print(f"filter keystroke to updated users table: median {statistics.median(ms):.0f} ms, "
               f"max {max(ms):.0f} ms over {len(ms)} keystrokes")
