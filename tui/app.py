@@ -40,8 +40,9 @@ from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
-from .services import UserChange, health_loop, load_user_rooms
+from .services import UserChange, apply_bulk, health_loop, load_user_rooms, plan_bulk
 from .session import Session
+from .widgets.record_table import RecordTable
 
 Mode = Literal["rooms", "users", "migration", "health", "audit"]
 #: makes a screen, given the session
@@ -239,6 +240,34 @@ class MembershipApp(App[None]):
             return
         await change.apply(store, user.key, confirm.reason)
         self.notify(f"{user.key} {change.done}")
+        self.data_changed()
+
+    def on_change_users(self, message: messages.ChangeUsers) -> None:
+        self._change_users(message.change, message.keys)
+
+    @work(exclusive=True, group="write", exit_on_error=False)
+    async def _change_users(self, change: UserChange, keys: list[str]) -> None:
+        store = self.session.store
+        assert store is not None
+        screen = self.screen
+        plan = await plan_bulk(store, change, keys)
+        if not plan.to_change:
+            self.notify(f"none of the {len(keys):,} marked users needs to be {change.done}")
+            return
+        confirm = ConfirmScreen(*change.bulk_question(plan), ask_reason=True, blink=self.session.blink)
+        if not await self.push_screen_wait(confirm):
+            self.notify(f"{change} of {len(plan.to_change):,} users cancelled")
+            return
+        failed = await apply_bulk(store, change, plan.to_change, confirm.reason)
+        done = len(plan.to_change) - len(failed)
+        if failed:
+            listed = "; ".join(f"{k}: {why}" for k, why in failed[:10]) + (" …" if len(failed) > 10 else "")
+            self.notify(f"{done:,} {change.done}, {len(failed):,} not: {listed}", title="Some users not changed",
+                        severity="error", timeout=15)
+        else:
+            self.notify(f"{done:,} users {change.done}")
+        for table in screen.query(RecordTable):
+            table.clear_marks()
         self.data_changed()
 
     @work(exclusive=True, group="write", exit_on_error=False)

@@ -16,6 +16,7 @@ COMMANDS = [
     ("Audit trail", "show('audit')", "who changed what, when and why (5)"),
     ("Filter", "filter", "filter the current table (/)"),
     ("Sort", "sort", "sort the current table by the next column (s)"),
+    ("Save table", "export", "the current table as .csv or .json (e)"),
     ("Back", "back", "go back (escape)"),
     ("Revoke selected user", "revoke", "revoke, after a confirmation (r)"),
     ("Reinstate selected user", "reinstate", "reinstate, after a confirmation (i)"),

@@ -43,6 +43,14 @@ class ChangeUser(Message):
 
 
 @dataclass
+class ChangeUsers(Message):
+    """Revoke or reinstate the marked users, after one confirmation."""
+
+    change: UserChange
+    keys: list[str]
+
+
+@dataclass
 class AddUser(Message):
     """Add a user with the form."""
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
+from store.dev.demo import demo_key
 from tests.helpers import SIZE, create_buckets, loaded, make_app, seed_sqlite, settle, shows, steps, until
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.users import UsersScreen
 from tui.widgets.record_table import RecordTable
 
@@ -98,3 +100,70 @@ def test_snapshot_sorted_table(snap_compare, tmp_path, clock, monkeypatch):
     app = make_app(SqliteSpec("demo.sqlite"), clock=clock, poll_interval=3600, blink=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=steps(
         ("2",), shows(UsersScreen, 8), ("s", "s"), settle))  # by key, reversed
+
+
+async def test_marks_and_one_confirmation_for_all(many, clock):
+    app = make_app(many, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        t = table(app)
+        await pilot.press("slash", *"u00", "enter")  # u000..u009
+        await until(pilot, lambda: "of 10 matching" in count(app))
+        await pilot.press("space", "space", "space")  # marks u000, u001, u002; the cursor moves on
+        assert t.marked == {"u000", "u001", "u002"} and "3 marked" in count(app)
+        await pilot.press("up", "space")  # unmark u002
+        assert t.marked == {"u000", "u001"}
+        await pilot.press("space")  # u003: a mark moves the cursor on
+        assert t.marked == {"u000", "u001", "u003"}
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        title = str(app.screen.query_one(".dialog-title").content)
+        assert title == "Revoke 3 marked user(s)?"
+        await pilot.press("tab", *"bulk leavers", "enter")
+        await until(pilot, lambda: any("3 users revoked" in n for n in app.notices), what="bulk revoke")
+        await until(pilot, lambda: not t.marked)
+    async with await open_store(many, clock=clock) as s:
+        assert {k: (await s.get_user(k)).status for k in ("u000", "u001", "u002", "u003")} == {
+            "u000": "revoked", "u001": "revoked", "u002": "active", "u003": "revoked"}
+        revokes = [e for e in await s.audit_events() if e.action == "revoke_user" and e.phase == "done"]
+        assert sorted(e.target for e in revokes)[-3:] == ["u000", "u001", "u003"]
+        assert all(e.reason == "bulk leavers" for e in revokes if e.target.startswith("u"))
+
+
+def test_snapshot_marks_and_bulk_confirmation(snap_compare, tmp_path, clock, monkeypatch):
+    from tests.helpers import modal, run_sync, select
+
+    monkeypatch.chdir(tmp_path)
+    run_sync(seed_sqlite(tmp_path / "demo.sqlite", clock))
+    app = make_app(SqliteSpec("demo.sqlite"), clock=clock, poll_interval=3600, blink=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steps(
+        ("2",), shows(UsersScreen, 8), select(demo_key("brian")), ("space", "space", "space"), ("r",),
+        modal(ConfirmScreen)))
+
+
+async def test_e_saves_the_table_as_shown(many, tmp_path, monkeypatch):
+    import csv
+    import json
+
+    from tui.screens.export import ExportScreen
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(many)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        await pilot.press("slash", *"u01", "enter", "s", "s")  # u010..u019, by key reversed
+        await until(pilot, lambda: "of 10 matching" in count(app))
+        for name in ("users.csv", "users.json", "users.csv"):
+            await pilot.press("e")
+            await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+            box = app.screen.query_one("#path")
+            box.value = name
+            await pilot.press("enter")
+            await until(pilot, lambda name=name: any(name in n for n in app.notices[-1:]), what=name)
+        assert "exists already" in app.notices[-1]  # never overwritten
+    rows = list(csv.reader((tmp_path / "users.csv").open()))
+    assert rows[0] == ["key", "name", "role", "status", "added", "revoked"]
+    assert [r[0] for r in rows[1:]] == [f"u0{i}" for i in range(19, 9, -1)]
+    assert [o["key"] for o in json.loads((tmp_path / "users.json").read_text())] == [r[0] for r in rows[1:]]

@@ -3,6 +3,7 @@ for a screen of store data, loading when shown and again when the data changed (
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,12 +14,13 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from store import Store
+from store import Store, StoreError
 
-from ..messages import AddUser, ChangeUser, OpenHistory, OpenRoom, OpenUser
+from ..messages import AddUser, ChangeUser, ChangeUsers, OpenHistory, OpenRoom, OpenUser
 from ..services import UserChange
 from ..session import Session
 from ..widgets.record_table import RecordTable
+from .export import ExportScreen, write_table
 
 
 class AdminScreen(Screen[None]):
@@ -42,6 +44,7 @@ class AdminScreen(Screen[None]):
         Binding("i", "reinstate", "Reinstate"),
         Binding("a", "add_user", "Add"),
         Binding("h", "history", "History"),
+        Binding("e", "export", "Save table", show=False),
         Binding("m", "migrate", "Migrate", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
@@ -79,6 +82,9 @@ class AdminScreen(Screen[None]):
     def action_filter(self) -> None:
         self.session.notify("nothing to filter here", severity="warning")
 
+    def action_export(self) -> None:
+        self.session.notify("no table to save here", severity="warning")
+
     def action_sort(self) -> None:
         self.session.notify("nothing to sort here", severity="warning")
 
@@ -106,8 +112,16 @@ class AdminScreen(Screen[None]):
         elif self.session.store is not None:
             self.post_message(OpenHistory(key))
 
+    def marked_user_keys(self) -> list[str]:
+        """The users marked here with space, which r and i then act on together."""
+        return []
+
     def _change_user(self, change: UserChange) -> None:
         if self.session.refuse_change(change) or self.session.store is None:
+            return
+        marked = self.marked_user_keys()
+        if marked:
+            self.post_message(ChangeUsers(change, marked))
             return
         key = self.selected_user_key()
         if key is None:
@@ -191,3 +205,26 @@ class DataScreen(AdminScreen):
 
     def action_sort(self) -> None:  # the palette's Sort; s on the table does the same
         self.table.next_sort()
+
+    def action_export(self) -> None:
+        t = self.table
+        if not t._loaded:
+            self.session.notify("nothing loaded yet", severity="warning")
+            return
+        self.app.push_screen(ExportScreen(f"{t.noun}.csv", t.match_count, blink=self.session.blink),
+                             self._export_to)
+
+    def _export_to(self, path: str | None) -> None:
+        if path:
+            self._write_export(path, self.table.columns, self.table.plain_rows())
+
+    @work(group="export", exit_on_error=False)
+    async def _write_export(self, path: str, columns: tuple[str, ...], rows: list[list[str]]) -> None:
+        try:
+            n = await asyncio.to_thread(write_table, path, columns, rows)
+        except FileExistsError:
+            self.session.notify(f"{path} exists already: name a new file", severity="warning")
+        except (StoreError, OSError) as e:
+            self.session.notify(f"not saved: {e}", severity="error")
+        else:
+            self.session.notify(f"saved {n:,} row(s) to {path}")

@@ -16,6 +16,8 @@ KEYS = [
     ("g G", "first, last row (also home, end; pgup pgdn: a page): every row is reachable"),
     ("s", "sort by the next column (again: reversed); the header shows the order"),
     ("y", "copy the selected row's key (OSC 52: works over ssh)"),
+    ("space", "mark the selected row; r and i on marked users act on all of them"),
+    ("e", "save the current table (filtered, sorted) as .csv or .json"),
     ("r", "revoke the selected user (confirm with y; tab: a reason; n or escape cancels)"),
     ("i", "reinstate the selected user (same confirmation)"),
     ("h", "the selected user's history: its revisions and the audit events naming it"),

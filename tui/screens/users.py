@@ -48,3 +48,6 @@ class UsersScreen(DataScreen):
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key
+
+    def marked_user_keys(self) -> list[str]:
+        return sorted(self.table.marked)

@@ -19,6 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
@@ -88,6 +89,7 @@ class RecordGrid(DataTable):
         Binding("G,end", "last", "Last row", show=False),
         Binding("s", "sort", "Sort", show=False),
         Binding("y", "copy", "Copy key", show=False),
+        Binding("space", "mark", "Mark", show=False),
     ]
 
     @property
@@ -126,6 +128,10 @@ class RecordGrid(DataTable):
     def action_sort(self) -> None:
         self.records.next_sort()
 
+    def action_mark(self) -> None:
+        self.records.toggle_mark()
+        self.records.go_to(self.records.position + 1)  # on to the next row, as file managers do
+
     def action_copy(self) -> None:
         key = self.records.selected_key
         if key is None:
@@ -159,6 +165,8 @@ class RecordTable(Vertical):
         self._records: list[Record] = []  # in the shown order
         self._found: list[Record] = []  # the matches of the filter, in the shown order
         self._offset = 0  # index in _found of the window's first row
+        #: keys of the rows marked with space (kept across reloads while they exist)
+        self.marked: set[str] = set()
         self._by_key: dict[str, Any] | None = None
         self._last_match: tuple[str, list[Record]] = ("", [])
         self._shown: list[str] = []
@@ -228,6 +236,35 @@ class RecordTable(Vertical):
         self.grid.move_cursor(row=index - self._offset, animate=False)
         self._update_count()
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self._columns
+
+    def plain_rows(self) -> list[list[str]]:
+        """Every match, in the shown order, as the plain text of its cells (what `e` saves)."""
+        cells = self.cells
+        out = []
+        for r in self._found:
+            row = r.data.cells if type(r.data) is Flagged else cells(r.data)
+            out.append([c.plain if isinstance(c, Text) else str(c) for c in row])
+        return out
+
+    def toggle_mark(self) -> None:
+        key = self.selected_key
+        if key is None:
+            return
+        self.marked.symmetric_difference_update({key})
+        row = self.grid.cursor_row
+        first = self._first_cell(self._found[self._offset + row])
+        self.grid.update_cell_at(Coordinate(row, 0), first, update_width=True)
+        self._update_count()
+
+    def clear_marks(self) -> None:
+        if self.marked:
+            self.marked.clear()
+            self._fill_window()
+            self._update_count()
+
     def next_sort(self) -> None:
         """Sort by the next column; the same column again first reversed; after the last,
         back to the screen's order. The selected row stays selected."""
@@ -292,6 +329,8 @@ class RecordTable(Vertical):
             records = records + [invalid_record(r, len(self._columns)) for r in invalid]
         self._note = f"{len(invalid):,} invalid stored record(s), flagged" if invalid else ""
         self._given = records
+        if self.marked:
+            self.marked &= {r.key for r in records}
         records = self._sorted(records)
         self._records = records
         self._by_key = None
@@ -378,10 +417,21 @@ class RecordTable(Vertical):
         grid = self.grid
         grid.clear()
         self._shown = [r.key for r in window]
-        cells = self.cells
+        cells, marked = self.cells, self.marked
         for r in window:
             data = r.data
-            grid.add_row(*map(safe_cell, data.cells if type(data) is Flagged else cells(data)))
+            row = list(map(safe_cell, data.cells if type(data) is Flagged else cells(data)))
+            if marked and r.key in marked:
+                row[0] = self._first_cell(r)
+            grid.add_row(*row)
+
+    def _first_cell(self, r: Record) -> str | Text:
+        """The first cell of a row, with the mark when it is marked."""
+        data = r.data
+        cell = safe_cell((data.cells if type(data) is Flagged else self.cells(data))[0])
+        if r.key not in self.marked:
+            return cell
+        return Text.assemble(("● ", "bold yellow"), cell if isinstance(cell, Text) else Text(cell))
 
     def _update_count(self) -> None:
         found, total = self._found, len(self._records)
@@ -393,6 +443,8 @@ class RecordTable(Vertical):
                 text = f"{where}{total:,} {self.noun}"
             else:
                 text = f"{where}{len(found):,} matching (of {total:,}) {self.noun}"
+        if self.marked:
+            text += f"  ·  {len(self.marked):,} marked"
         if self._note:
             text += f"  ({self._note})"
         if self.filter_text.strip():
