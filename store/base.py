@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from . import domain, ids
 from .audit import Action, Actor, AuditEvent, AuditQuery, Note, check_reason
@@ -147,6 +147,15 @@ class Store(abc.ABC):
     async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
         """All users that keep the rules, sorted by key; the others are appended to `invalid`
         (when given) as InvalidRecords."""
+
+    async def iter_users(self, first: int = 2000, page: int = 50_000
+                         ) -> AsyncIterator[tuple[list[User], list[InvalidRecord]]]:
+        """The users of list_users in parts, sorted by key across them, so a view shows the
+        first ones before the whole list is read: `first` users, then `page` at a time.
+        By default one part (a backend that reads everything at once anyway)."""
+        invalid: list[InvalidRecord] = []
+        users = await self.list_users(invalid=invalid)
+        yield users, invalid
 
     async def revoke_user(self, key: str, *, reason: str | None = None) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user

@@ -433,6 +433,36 @@ class SqliteStore(Store):
             invalid += bad
         return list(itertools.starmap(User, rows))
 
+    async def iter_users(self, first: int = 2000, page: int = 50_000
+                         ) -> AsyncIterator[tuple[list[User], list[InvalidRecord]]]:
+        """Pages in key order (the primary key's index): `first` rows, `page`, then doubling
+        pages; each its own short read transaction
+        (a million users are never one long read holding back the daemon's checkpoints). A
+        page is a key range, so the rules' count check holds for it; NULL keys, which sort
+        first, come with the first page."""
+        lo: str | None = None
+        size = first
+        while True:
+            async with self._read() as db:
+                bound = "" if lo is None else "key > ?"
+                found = list(await db.execute_fetchall(
+                    f"SELECT key FROM users WHERE {bound or 'key IS NOT NULL'} ORDER BY key LIMIT 1 OFFSET ?",
+                    (*(() if lo is None else (lo,)), size - 1)))
+                hi = found[0][0] if found else None
+                parts = [bound] if bound else []
+                if hi is not None:
+                    parts.append("key <= ?")
+                where = " AND ".join(parts) or "1"
+                if lo is None and hi is not None:
+                    where = f"({where}) OR key IS NULL"
+                params = tuple(v for v in (lo, hi) if v is not None)
+                rows, bad = await self._select(db, "users", where, params, order=" ORDER BY key")
+            yield list(itertools.starmap(User, rows)), bad
+            if hi is None:
+                return
+            # then pages that double: few parts (each re-filters the view) for a million
+            lo, size = hi, page if size == first else min(size * 2, 8 * page)
+
     async def _set_status(self, key: str, status: Status, note: Note) -> User:
         now = self._clock()
         async with self._write() as db:

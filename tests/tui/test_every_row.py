@@ -167,3 +167,26 @@ async def test_e_saves_the_table_as_shown(many, tmp_path, monkeypatch):
     assert rows[0] == ["key", "name", "role", "status", "added", "revoked"]
     assert [r[0] for r in rows[1:]] == [f"u0{i}" for i in range(19, 9, -1)]
     assert [o["key"] for o in json.loads((tmp_path / "users.json").read_text())] == [r[0] for r in rows[1:]]
+
+
+async def test_first_rows_show_before_the_whole_list_is_read(tmp_path, clock, monkeypatch):
+    """A large SQLite allowlist arrives in parts: the view shows the first part, saying it
+    is still loading, before the next is read; at the end the count is complete."""
+    spec = await seed_sqlite(tmp_path / "demo.sqlite", clock)
+    async with await open_store(spec, clock=clock) as s:
+        for i in range(2500):  # more than the first part (2,000)
+            await s.add_user(f"u{i:04d}")
+    seen: list[str] = []
+    extend = UsersScreen.extend
+
+    def spy(self, data):  # what was on view when the next part came
+        seen.append(str(self.table.query_one(".count").content))
+        extend(self, data)
+
+    monkeypatch.setattr(UsersScreen, "extend", spy)
+    app = make_app(spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        assert seen == ["row 1 of 2,000 users so far, loading…"]
+        assert count(app) == "row 1 of 2,508 users"

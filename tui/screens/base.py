@@ -4,6 +4,7 @@ for a screen of store data, loading when shown and again when the data changed (
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -146,9 +147,11 @@ class DataScreen(AdminScreen):
     @dataclass
     class Loaded(Message):
         """What fetch() read, carried from the worker to the screen (a worker never touches
-        a widget)."""
+        a widget): part 0 is shown, later parts extend it; complete: the last one."""
 
         data: Any
+        part: int = 0
+        complete: bool = True
 
     @property
     def table(self) -> RecordTable:
@@ -178,10 +181,33 @@ class DataScreen(AdminScreen):
 
     @work(exclusive=True, group="load", exit_on_error=False)
     async def _load(self, store: Store) -> None:
-        self.post_message(self.Loaded(await self.fetch(store)))
+        # The first load shows each part as it comes (the first rows long before a million
+        # are read); a reload gathers its parts and swaps once, so the view never shrinks.
+        progressive = not self.table._loaded
+        parts: list[Any] = []
+        async for data in self.fetch_parts(store):
+            if progressive:
+                self.post_message(self.Loaded(data, len(parts), complete=False))
+            parts.append(data)
+        if progressive:
+            self.post_message(self.Loaded(None, len(parts), complete=True))
+        else:
+            self.post_message(self.Loaded(parts[0] if len(parts) == 1 else self.merge(parts)))
 
     async def fetch(self, store: Store) -> Any:
         """Read this screen's data (in a worker)."""
+        raise NotImplementedError
+
+    async def fetch_parts(self, store: Store) -> AsyncIterator[Any]:
+        """The data in parts (a screen of many rows overrides it); by default fetch() whole."""
+        yield await self.fetch(store)
+
+    def merge(self, parts: list[Any]) -> Any:
+        """The parts of fetch_parts as one data (for show)."""
+        raise NotImplementedError
+
+    def extend(self, data: Any) -> None:
+        """Show a later part of a load."""
         raise NotImplementedError
 
     def show(self, data: Any) -> None:
@@ -189,7 +215,15 @@ class DataScreen(AdminScreen):
         raise NotImplementedError
 
     def on_data_screen_loaded(self, message: Loaded) -> None:
-        self.show(message.data)
+        if message.data is None:  # the end of a progressive load
+            self.table.finish()
+        elif message.part == 0:
+            self.show(message.data)
+            if not message.complete:
+                self.table._complete = False
+                self.table._update_count()
+        else:
+            self.extend(message.data)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "load" and event.state == WorkerState.ERROR:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header
@@ -43,8 +45,18 @@ class UsersScreen(DataScreen):
     async def fetch(self, store: Store) -> UserList:
         return await load_users(store)
 
+    async def fetch_parts(self, store: Store) -> AsyncIterator[UserList]:
+        async for users, invalid in store.iter_users():
+            yield UserList(users, invalid)
+
+    def merge(self, parts: list[UserList]) -> UserList:
+        return UserList([u for p in parts for u in p.users], [r for p in parts for r in p.invalid])
+
     def show(self, data: UserList) -> None:
         self.table.set_records([user_record(u) for u in data.users], invalid=data.invalid)
+
+    def extend(self, data: UserList) -> None:
+        self.table.add_records([user_record(u) for u in data.users], invalid=data.invalid)
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key

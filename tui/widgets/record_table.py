@@ -165,6 +165,9 @@ class RecordTable(Vertical):
         self._records: list[Record] = []  # in the shown order
         self._found: list[Record] = []  # the matches of the filter, in the shown order
         self._offset = 0  # index in _found of the window's first row
+        self._valid: list[Record] = []  # the screen's records, then the flagged invalid ones
+        self._flagged: list[Record] = []
+        self._complete = True  # False while the parts of a load are still coming
         #: keys of the rows marked with space (kept across reloads while they exist)
         self.marked: set[str] = set()
         self._by_key: dict[str, Any] | None = None
@@ -321,13 +324,31 @@ class RecordTable(Vertical):
             self.grid.add_columns(*self._labels())
             self._shown = []
 
-    def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
+    def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = (), *,
+                    complete: bool = True) -> None:
         """Replace the data, keeping the filter and, if still shown, the selected row.
         invalid: stored records that break the rules, shown last as flagged rows (never
-        hidden) and counted after the count."""
-        if invalid:
-            records = records + [invalid_record(r, len(self._columns)) for r in invalid]
-        self._note = f"{len(invalid):,} invalid stored record(s), flagged" if invalid else ""
+        hidden) and counted after the count. complete False: more parts follow (add_records,
+        then finish), and the count says it is still loading."""
+        self._valid = list(records)
+        self._flagged = [invalid_record(r, len(self._columns)) for r in invalid]
+        self._complete = complete
+        self._replace(keep=self.selected_key)
+
+    def add_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
+        """The next part of a load: shown at once, the filter and sort applied to it too."""
+        self._valid += records
+        self._flagged += [invalid_record(r, len(self._columns)) for r in invalid]
+        self._replace(keep=self.selected_key)
+
+    def finish(self) -> None:
+        """The last part is in."""
+        self._complete = True
+        self._update_count()
+
+    def _replace(self, keep: str | None) -> None:
+        records = self._valid + self._flagged
+        self._note = f"{len(self._flagged):,} invalid stored record(s), flagged" if self._flagged else ""
         self._given = records
         if self.marked:
             self.marked &= {r.key for r in records}
@@ -336,7 +357,7 @@ class RecordTable(Vertical):
         self._by_key = None
         self._last_match = ("", records)
         self._loaded = True
-        self._render_rows(keep=self.selected_key)
+        self._render_rows(keep=keep)
 
     def set_failed(self, why: str = "") -> None:
         """The load failed (the error is shown by the screen): say so instead of 'loading',
@@ -439,10 +460,11 @@ class RecordTable(Vertical):
             text = f"loading {self.noun}…"
         else:
             where = f"row {self.position + 1:,} of " if found else ""
+            so_far = "" if self._complete else " so far, loading…"
             if len(found) == total:
-                text = f"{where}{total:,} {self.noun}"
+                text = f"{where}{total:,} {self.noun}{so_far}"
             else:
-                text = f"{where}{len(found):,} matching (of {total:,}) {self.noun}"
+                text = f"{where}{len(found):,} matching (of {total:,}{so_far}) {self.noun}"
         if self.marked:
             text += f"  ·  {len(self.marked):,} marked"
         if self._note:

@@ -1,0 +1,40 @@
+"""Store.iter_users: the users in parts, in key order across them, every user and every
+invalid record once (a SQLite page is a key range: NULL keys come with the first)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from store import SqliteSpec, open_store
+from store.sqlite_file import create_database
+
+
+async def test_parts_cover_every_user_once_in_order(store):
+    for i in range(23):
+        await store.add_user(f"u{i:02d}")
+    parts = [(users, bad) async for users, bad in store.iter_users(first=5, page=4)]
+    keys = [u.key for users, _ in parts for u in users]
+    assert keys == [u.key for u in await store.list_users()] == sorted(keys)
+    assert all(users for users, _ in parts) and not any(bad for _, bad in parts)
+    if store.label.startswith("sqlite:"):
+        assert [len(u) for u, _ in parts] == [5, 4, 8, 6]  # first, page, then doubling
+
+
+async def test_invalid_rows_and_null_keys_are_in_a_part(tmp_path, clock):
+    path = tmp_path / "m.sqlite"
+    create_database(str(path))
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("PRAGMA ignore_check_constraints = ON")
+        for i in range(10):
+            con.execute("INSERT INTO users VALUES (?, '', 'user', 'active', 1, NULL)", (f"k{i}",))
+        con.execute("INSERT INTO users VALUES (NULL, 'no key', 'user', 'active', 1, NULL)")
+        con.execute("INSERT INTO users VALUES ('k5x', '', 'boss', 'active', 1, NULL)")
+    con.close()
+    async with await open_store(SqliteSpec(str(path)), clock=clock) as s:
+        invalid: list = []
+        whole = await s.list_users(invalid=invalid)
+        parts = [(u, b) async for u, b in s.iter_users(first=3, page=3)]
+    assert [u.key for users, _ in parts for u in users] == [u.key for u in whole]
+    assert sorted(r.reason for _, bad in parts for r in bad) == sorted(r.reason for r in invalid)
+    assert len(invalid) == 2
