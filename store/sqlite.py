@@ -15,9 +15,9 @@ import itertools
 import os
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -33,6 +33,7 @@ from .spec import Clock, SqliteSpec, system_clock
 from .sqlite_file import SCHEMA_VERSION, check_header, file_uri, insert_sql
 
 BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
 TABLES = layout.TABLE_NAMES
 
 
@@ -109,6 +110,17 @@ def _identifiers_ok(rows: list[tuple], columns: tuple[tuple[int, rules.Kind], ..
         if any(check(v) is not None for v in {r[i] for r in rows}):
             return False
     return True
+
+
+#: rows past which Python work on them leaves the event loop for a thread
+OFF_LOOP_ROWS = 5000
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any, n: int) -> T:
+    """fn(*args) in a thread when there are many rows (n), so the event loop, a TUI's,
+    keeps answering meanwhile (the thread yields the GIL every few ms); inline when few
+    (a decision reads one row: no thread hop)."""
+    return await asyncio.to_thread(fn, *args) if n > OFF_LOOP_ROWS else fn(*args)
 
 
 def _users(rows: list[tuple]) -> list[User]:
@@ -258,7 +270,7 @@ class SqliteStore(Store):
                 db, f"SELECT {_COLUMNS[table]} FROM {table} WHERE ({where}) AND NOT ({_BAD_IN_SQL[table]}){order}",
                 params)
             (total,), = await _rows(db, f"SELECT count(*) FROM {table} WHERE ({where})", params)
-            if total == len(rows) and _identifiers_ok(rows, _CHECKED_AFTER[table]):
+            if total == len(rows) and await _off_loop(_identifiers_ok, rows, _CHECKED_AFTER[table], n=len(rows)):
                 return rows, []
         except (sqlite3.OperationalError, UnicodeDecodeError) as e:
             if "UTF-8" not in str(e) and not isinstance(e, UnicodeDecodeError):
@@ -441,7 +453,7 @@ class SqliteStore(Store):
             rows, bad = await self._select(db, "users", order=" ORDER BY key")
         if invalid is not None:
             invalid += bad
-        return _users(rows)
+        return await _off_loop(_users, rows, n=len(rows))
 
     async def iter_users(self, first: int = 2000, page: int = 50_000
                          ) -> AsyncIterator[tuple[list[User], list[InvalidRecord]]]:
@@ -467,7 +479,7 @@ class SqliteStore(Store):
                     where = f"({where}) OR key IS NULL"
                 params = tuple(v for v in (lo, hi) if v is not None)
                 rows, bad = await self._select(db, "users", where, params, order=" ORDER BY key")
-            yield _users(rows), bad
+            yield await _off_loop(_users, rows, n=len(rows)), bad
             if hi is None:
                 return
             # then pages that double: few parts (each re-filters the view) for a million

@@ -112,6 +112,7 @@ async def test_marks_and_one_confirmation_for_all(many, clock):
         await until(pilot, lambda: "of 10 matching" in count(app))
         await pilot.press("space", "space", "space")  # marks u000, u001, u002; the cursor moves on
         assert t.marked == {"u000", "u001", "u002"} and "3 marked" in count(app)
+        assert str(t.grid.get_row_at(0)[0]).startswith("● u000")
         await pilot.press("up", "space")  # unmark u002
         assert t.marked == {"u000", "u001"}
         await pilot.press("space")  # u003: a mark moves the cursor on
@@ -123,6 +124,7 @@ async def test_marks_and_one_confirmation_for_all(many, clock):
         await pilot.press("tab", *"bulk leavers", "enter")
         await until(pilot, lambda: any("3 users revoked" in n for n in app.notices), what="bulk revoke")
         await until(pilot, lambda: not t.marked)
+        await until(pilot, lambda: str(t.grid.get_row_at(0)[0]) == "u000", what="marks drawn away")
     async with await open_store(many, clock=clock) as s:
         assert {k: (await s.get_user(k)).status for k in ("u000", "u001", "u002", "u003")} == {
             "u000": "revoked", "u001": "revoked", "u002": "active", "u003": "revoked"}

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header
 
-from store import Store, User
+from store import InvalidRecord, Store, User
 from store.models import REVOKED
 from store.text import iso_time
 
 from ..messages import OpenUser
-from ..services import UserList, load_users
+from ..services import load_users
 from ..widgets.record_table import Record, RecordTable
 from .base import DataScreen
 
@@ -34,6 +36,18 @@ def user_record(u: User) -> Record:
     return Record(u.key, u, f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
 
 
+def _records(users: list[User]) -> list[Record]:
+    return [user_record(u) for u in users]
+
+
+@dataclass(frozen=True)
+class UserRows:
+    """Users as the table's records (made off the UI thread), and the invalid stored ones."""
+
+    records: list[Record]
+    invalid: list[InvalidRecord]
+
+
 class UsersScreen(DataScreen):
     OPENS = OpenUser
 
@@ -42,21 +56,24 @@ class UsersScreen(DataScreen):
         yield RecordTable("users", COLUMNS, cells=user_cells, sort_keys=SORT_KEYS, id="users")
         yield Footer(compact=True)
 
-    async def fetch(self, store: Store) -> UserList:
-        return await load_users(store)
-
-    async def fetch_parts(self, store: Store) -> AsyncIterator[UserList]:
+    async def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
         async for users, invalid in store.iter_users():
-            yield UserList(users, invalid)
+            # a hundred thousand rows are made in a thread: the UI keeps answering meanwhile
+            records = await asyncio.to_thread(_records, users)
+            yield UserRows(records, invalid)
 
-    def merge(self, parts: list[UserList]) -> UserList:
-        return UserList([u for p in parts for u in p.users], [r for p in parts for r in p.invalid])
+    def merge(self, parts: list[UserRows]) -> UserRows:
+        return UserRows([r for p in parts for r in p.records], [r for p in parts for r in p.invalid])
 
-    def show(self, data: UserList) -> None:
-        self.table.set_records([user_record(u) for u in data.users], invalid=data.invalid)
+    async def fetch(self, store: Store) -> UserRows:
+        data = await load_users(store)
+        return UserRows([user_record(u) for u in data.users], data.invalid)
 
-    def extend(self, data: UserList) -> None:
-        self.table.add_records([user_record(u) for u in data.users], invalid=data.invalid)
+    def show(self, data: UserRows) -> None:
+        self.table.set_records(data.records, invalid=data.invalid)
+
+    def extend(self, data: UserRows) -> None:
+        self.table.add_records(data.records, invalid=data.invalid)
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key

@@ -173,6 +173,7 @@ class RecordTable(Vertical):
         self._by_key: dict[str, Any] | None = None
         self._last_match: tuple[str, list[Record]] = ("", [])
         self._shown: list[str] = []
+        self._shown_data: list[Any] = []  # the data of the rows in the grid, to redraw only changes
         self._loaded = False
         self._note = ""
         self.filter_text = ""
@@ -279,6 +280,7 @@ class RecordTable(Vertical):
             self.sort = (self.sort[0] + 1, False) if self.sort[0] + 1 < len(self._columns) else None
         keep = self.selected_key
         self.grid.clear(columns=True)
+        self._shown = []
         self.grid.add_columns(*self._labels())
         self._records = self._sorted(self._given)
         self._last_match = ("", self._records)
@@ -435,16 +437,30 @@ class RecordTable(Vertical):
 
     def _fill_window(self) -> None:
         window = self._found[self._offset:self._offset + self.window]
+        keys = [r.key for r in window]
+        drawn = [(r.data, r.key in self.marked) for r in window]
+        if keys == self._shown and len(self._shown_data) == len(window):
+            # the same rows (a reload after someone's change): only the rows that changed
+            # are drawn again, not two hundred (a daemon writing 50 changes/s reloads often)
+            for i, r in enumerate(window):
+                if drawn[i] != self._shown_data[i]:
+                    for col, cell in enumerate(self._row_cells(r)):
+                        self.grid.update_cell_at(Coordinate(i, col), cell)
+            self._shown_data = drawn
+            return
         grid = self.grid
         grid.clear()
-        self._shown = [r.key for r in window]
-        cells, marked = self.cells, self.marked
+        self._shown = keys
+        self._shown_data = drawn
         for r in window:
-            data = r.data
-            row = list(map(safe_cell, data.cells if type(data) is Flagged else cells(data)))
-            if marked and r.key in marked:
-                row[0] = self._first_cell(r)
-            grid.add_row(*row)
+            grid.add_row(*self._row_cells(r))
+
+    def _row_cells(self, r: Record) -> list[str | Text]:
+        data = r.data
+        row = list(map(safe_cell, data.cells if type(data) is Flagged else self.cells(data)))
+        if self.marked and r.key in self.marked:
+            row[0] = self._first_cell(r)
+        return row
 
     def _first_cell(self, r: Record) -> str | Text:
         """The first cell of a row, with the mark when it is marked."""
