@@ -16,7 +16,20 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from . import domain, ids
 from .audit import Action, Actor, AuditEvent, AuditQuery, Note, check_reason
 from .errors import BadRecord, InvalidInput, NotFound, StoreError
-from .models import Decision, InvalidRecord, Member, Revision, Role, Room, SealedKey, Snapshot, Status, User, UserRole
+from .models import (
+    Decision,
+    InvalidRecord,
+    Member,
+    MemberRoom,
+    Revision,
+    Role,
+    Room,
+    SealedKey,
+    Snapshot,
+    Status,
+    User,
+    UserRole,
+)
 from .text import iso_time
 
 #: the reason of a deny for a backend that did not answer with a state known to be current
@@ -92,6 +105,29 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def rooms_of_member(self, endpoint: str) -> list[str]:
         """Ids of the rooms the endpoint is a member of, sorted (the reverse index)."""
+
+    async def member_rooms(self, endpoint: str) -> list[MemberRoom]:
+        """Every room the endpoint is a member of, sorted by room id, with its membership and
+        its current-epoch key. Raises: InvalidInput, BadRecord (a room or key of it breaks a
+        rule). By default a read per room (rooms deleted meanwhile are left out); SQLite reads
+        them in one transaction."""
+        ep = ids.endpoint(endpoint)
+        rows = await asyncio.gather(*(self._member_room(r, ep) for r in await self.rooms_of_member(ep)))
+        return [r for r in rows if r is not None]
+
+    async def _member_room(self, room_id: str, endpoint: str) -> MemberRoom | None:
+        try:
+            room = await self.get_room(room_id)
+        except NotFound:
+            return None  # deleted meanwhile
+        member = next((m for m in await self.list_members(room_id) if m.endpoint == endpoint), None)
+        key = None
+        if room.encrypted:
+            try:
+                key = await self.get_key(room_id, endpoint)
+            except NotFound:
+                pass
+        return MemberRoom(room, member, key)
 
     @abc.abstractmethod
     async def member_counts(self) -> dict[str, int]:

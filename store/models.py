@@ -105,6 +105,15 @@ class InvalidRecord:
     reason: str
 
 
+class MemberRoom(NamedTuple):
+    """A room an endpoint is a member of, with that membership and the endpoint's sealed key
+    at the room's current epoch (None: unencrypted, or the key is missing)."""
+
+    room: Room
+    member: Member | None
+    key: SealedKey | None
+
+
 @dataclass(frozen=True, slots=True)
 class Revision:
     """One stored revision of a record: the user (None: deleted), the KV revision (the

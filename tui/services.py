@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import NamedTuple
 
 from textual.screen import Screen
 from textual.worker import Worker
@@ -20,7 +19,7 @@ from textual.worker import Worker
 from store import InvalidRecord, Member, NatsSpec, NotFound, Room, SealedKey, Store, StoreError, User, open_store
 from store.audit import AuditEvent, AuditQuery, newest_last
 from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, check_health
-from store.models import REVOKED, USER_ADMIN, Revision
+from store.models import REVOKED, USER_ADMIN, MemberRoom, Revision
 from store.text import printable
 
 # -- loaders -----------------------------------------------------------------------------
@@ -79,45 +78,18 @@ async def load_room(store: Store, room_id: str) -> RoomDetail:
     return RoomDetail(room, members, keys, users)
 
 
-class RoomWithKey(NamedTuple):
-    room: Room
-    #: the endpoint's membership (None when it is not a member)
-    member: Member | None
-    #: its sealed key at the room's current epoch (None when it has none)
-    key: SealedKey | None
-
-
-async def room_with_key(store: Store, room_id: str, endpoint: str) -> RoomWithKey | None:
-    """The room, the endpoint's membership and its current-epoch key (None if the room is gone)."""
-    try:
-        room = await store.get_room(room_id)
-    except NotFound:
-        return None  # deleted meanwhile
-    members = await store.list_members(room_id)
-    member = next((m for m in members if m.endpoint == endpoint), None)
-    key = None
-    if room.encrypted:
-        try:
-            key = await store.get_key(room_id, endpoint)
-        except NotFound:
-            pass
-    return RoomWithKey(room, member, key)
-
-
 @dataclass(frozen=True)
 class UserRooms:
     """A user (None when the key is not on the allowlist) and its rooms with their current key."""
 
     key: str
     user: User | None
-    rooms: list[RoomWithKey]
+    rooms: list[MemberRoom]
 
 
 async def load_user_rooms(store: Store, key: str) -> UserRooms:
     user = await user_or_none(store, key)
-    room_ids = await store.rooms_of_member(key)
-    rows = await asyncio.gather(*(room_with_key(store, r, key) for r in room_ids))
-    return UserRooms(key, user, [r for r in rows if r is not None])
+    return UserRooms(key, user, await store.member_rooms(key))
 
 
 # -- changes to a user -------------------------------------------------------------------
