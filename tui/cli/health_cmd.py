@@ -1,6 +1,8 @@
-"""`health --nats-url URL [--json]`: the KV quorum state of SPEC section 6.
+"""`health --nats-url URL [--format text|json|nagios|prometheus]`: the KV quorum state of
+SPEC section 6.
 
-Exit status: 0 healthy, 1 degraded, 3 no-quorum or unreachable.
+Exit status: 0 healthy, 1 degraded, 3 no-quorum or unreachable; with --format nagios the
+plugin's codes (tui.cli.health_formats).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import json
 
 from store import ids
 from store.health import DEFAULT_PROBE_KEY, DEGRADED, HEALTHY, HealthReport, check_health
+from store.text import printable
 
 from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, run_async
 from .connection import nats_spec
+from .health_formats import NAGIOS_UNKNOWN, nagios, prometheus
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(from the leader's view), and a live authorization probe. "
                                    "Exit 0 healthy, 1 degraded, 3 no-quorum or unreachable.")
     add_backend_args(p, db=False, suppress=True)
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--format", choices=("text", "json", "nagios", "prometheus"), default="text",
+                   help="text (default), json, nagios (a plugin's status line, perfdata and exit codes "
+                        "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) or prometheus (the text exposition "
+                        "format), e.g. --format nagios")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--probe-key", default=DEFAULT_PROBE_KEY,
                    help=f"key the live is_authorized probe asks about (default {DEFAULT_PROBE_KEY})")
     p.set_defaults(func=cmd_health)
@@ -33,11 +41,24 @@ def cmd_health(args: argparse.Namespace) -> int:
         probe_key = ids.key(args.probe_key)
     except ids.InvalidInput as e:
         raise CommandError(str(e)) from None
+    fmt = "json" if args.json else args.format
+    if fmt == "nagios":  # the plugin's exit codes, whatever happens (3: the check could not be made)
+        try:
+            report = run_async(lambda: check_health(spec, probe_key))
+        except CommandError as e:
+            print(f"MEMBERSHIP-KV UNKNOWN - {printable(str(e))}")
+            return NAGIOS_UNKNOWN
+        text, code = nagios(report)
+        print(text)
+        return code
     report = run_async(lambda: check_health(spec, probe_key))
-    if report.error and not args.json:
+    if fmt == "prometheus":
+        print(prometheus(report))
+        return EXIT_OK if report.overall == HEALTHY else EXIT_FOUND if report.overall == DEGRADED else EXIT_UNAVAILABLE
+    if report.error and fmt != "json":
         # unreachable, a missing bucket: one line, as every command says it (SPEC 9)
         raise CommandError(f"unavailable: {report.error}", EXIT_UNAVAILABLE)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else render(report))
+    print(json.dumps(report.to_dict(), indent=2) if fmt == "json" else render(report))
     if report.overall == HEALTHY:
         return EXIT_OK
     if report.overall == DEGRADED:

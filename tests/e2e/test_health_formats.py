@@ -1,0 +1,77 @@
+"""`health --format nagios|prometheus` as the real program, read back the way the monitoring
+systems read them: the Nagios plugin line, perfdata and exit codes; the Prometheus text format
+with its reference parser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from store import NatsSpec
+from store.dev.local_nats import free_port
+from store.health import DEGRADED, NO_QUORUM, BucketHealth, HealthReport, ProbeResult, ReplicaHealth
+from tests.helpers import cli, create_buckets, run_sync
+from tui.cli.health_formats import nagios, prometheus
+
+NAGIOS_LINE = re.compile(r"^MEMBERSHIP-KV (OK|WARNING|CRITICAL|UNKNOWN) - (.*?)(?: \| (.*))?$")
+
+
+def perfdata(text: str) -> dict[str, str]:
+    """label=value;warn;crit;min pairs of a Nagios perfdata string, by label (the value)."""
+    return {label: value.split(";")[0] for label, value in (item.split("=", 1) for item in text.split())}
+
+
+def metrics(text: str) -> dict[tuple[str, tuple], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.fixture
+def healthy(nats_server, bucket_prefix) -> list[str]:
+    run_sync(create_buckets(NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix, replicas=1)))
+    return ["--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix]
+
+
+def test_nagios_healthy_and_unreachable(healthy):
+    proc = cli("health", "--format", "nagios", *healthy)
+    assert proc.returncode == 0, proc.stderr
+    first, *buckets = proc.stdout.splitlines()
+    status, _, perf = NAGIOS_LINE.match(first).groups()
+    assert status == "OK" and perfdata(perf)["buckets"] == "5" and perfdata(perf)["no_quorum"] == "0"
+    assert perfdata(perf)["probe"].endswith("s") and len(buckets) == 5
+    down = cli("health", "--format", "nagios", "--nats-url", f"nats://127.0.0.1:{free_port()}", "--op-timeout", "0.5")
+    assert down.returncode == 3 and NAGIOS_LINE.match(down.stdout.strip()).group(1) == "UNKNOWN"
+    assert down.stderr == ""
+
+
+def test_prometheus_read_back(healthy, bucket_prefix):
+    proc = cli("health", "--format", "prometheus", *healthy)
+    assert proc.returncode == 0, proc.stderr
+    m = metrics(proc.stdout)
+    assert m[("membership_kv_up", ())] == 1 and m[("membership_kv_state", ())] == 0
+    users = (("bucket", f"{bucket_prefix}users"),)
+    assert m[("membership_kv_bucket_replicas", users)] == 1
+    assert m[("membership_kv_bucket_current_peers", users)] == 1
+    assert 0 < m[("membership_kv_probe_seconds", ())] < 2 and m[("membership_kv_probe_allowed", ())] == 0
+    down = cli("health", "--format", "prometheus", "--nats-url", f"nats://127.0.0.1:{free_port()}",
+               "--op-timeout", "0.5")
+    assert down.returncode == 3 and metrics(down.stdout) == {("membership_kv_up", ()): 0}
+
+
+def test_degraded_and_no_quorum_codes_and_labels():
+    """The states a cluster reaches when nodes die (their real reports are tested in
+    tests/store/test_health.py), written in both formats."""
+    lagging = BucketHealth('we"ird\\bucket', "KV_x", 3, "n1",
+                           (ReplicaHealth("n2", "lagging", 7), ReplicaHealth("n3", "current")), DEGRADED)
+    dead = BucketHealth("users", "KV_users", 3, None, (ReplicaHealth("n2", "offline"),), NO_QUORUM, "no leader")
+    cases = ((DEGRADED, (lagging,), "WARNING", 1), (NO_QUORUM, (lagging, dead), "CRITICAL", 2))
+    for state, buckets, word, code in cases:
+        report = HealthReport("nats:nats://h:4222", state, buckets, ProbeResult("p", False, "deny", 0.002))
+        text, got = nagios(report)
+        assert got == code and NAGIOS_LINE.match(text.splitlines()[0]).group(1) == word
+        m = metrics(prometheus(report))
+        assert m[("membership_kv_state", ())] == {DEGRADED: 1, NO_QUORUM: 2}[state]
+        assert m[("membership_kv_replica_lag", (("bucket", 'we"ird\\bucket'), ("replica", "n2")))] == 7
+        assert m[("membership_kv_bucket_current_peers", (("bucket", 'we"ird\\bucket'),))] == 2
