@@ -4,7 +4,12 @@ with its reference parser."""
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from store import NatsSpec
 from store.dev.local_nats import free_port
 from store.health import DEGRADED, NO_QUORUM, BucketHealth, HealthReport, ProbeResult, ReplicaHealth
-from tests.helpers import cli, create_buckets, run_sync
+from tests.helpers import cli, cli_env, create_buckets, run_sync
 from tui.cli.health_formats import nagios, prometheus
 
 NAGIOS_LINE = re.compile(r"^MEMBERSHIP-KV (OK|WARNING|CRITICAL|UNKNOWN) - (.*?)(?: \| (.*))?$")
@@ -75,3 +80,20 @@ def test_degraded_and_no_quorum_codes_and_labels():
         assert m[("membership_kv_state", ())] == {DEGRADED: 1, NO_QUORUM: 2}[state]
         assert m[("membership_kv_replica_lag", (("bucket", 'we"ird\\bucket'), ("replica", "n2")))] == 7
         assert m[("membership_kv_bucket_current_peers", (("bucket", 'we"ird\\bucket'),))] == 2
+
+
+def test_watch_reports_until_interrupted(healthy):
+    """--watch keeps reporting (JSON: a document per line) until Ctrl-C, which ends it with 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "health", *healthy, "--watch", "0.2", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    reports = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 20
+    while len(reports) < 3 and time.monotonic() < deadline:
+        reports.append(json.loads(proc.stdout.readline()))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert [r["overall"] for r in reports] == ["healthy"] * 3
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert cli("health", "--format", "nagios", "--watch", "1", *healthy).returncode == 2
+    assert "invalid seconds" in cli("health", "--watch", "0", *healthy).stderr

@@ -8,11 +8,14 @@ plugin's codes (tui.cli.health_formats).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import sys
+import time
 
-from store import ids
+from store import NatsSpec, ids
 from store.health import DEFAULT_PROBE_KEY, DEGRADED, HEALTHY, HealthReport, check_health
-from store.text import printable
+from store.text import iso_time, printable
 
 from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, run_async
 from .connection import nats_spec
@@ -30,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) or prometheus (the text exposition "
                         "format), e.g. --format nagios")
     p.add_argument("--json", action="store_true", help="the same as --format json")
+    p.add_argument("--watch", metavar="SECONDS", type=_seconds, default=None,
+                   help="check again every SECONDS and show each report (on a terminal, redrawn in "
+                        "place) until interrupted with Ctrl-C, e.g. --watch 2")
     p.add_argument("--probe-key", default=DEFAULT_PROBE_KEY,
                    help=f"key the live is_authorized probe asks about (default {DEFAULT_PROBE_KEY})")
     p.set_defaults(func=cmd_health)
@@ -42,6 +48,10 @@ def cmd_health(args: argparse.Namespace) -> int:
     except ids.InvalidInput as e:
         raise CommandError(str(e)) from None
     fmt = "json" if args.json else args.format
+    if args.watch is not None:
+        if fmt == "nagios":
+            raise CommandError("--watch is for a person or a collector: a Nagios check runs once")
+        return _watch(spec, probe_key, fmt, args.watch)
     if fmt == "nagios":  # the plugin's exit codes, whatever happens (3: the check could not be made)
         try:
             report = run_async(lambda: check_health(spec, probe_key))
@@ -64,6 +74,42 @@ def cmd_health(args: argparse.Namespace) -> int:
     if report.overall == DEGRADED:
         return EXIT_FOUND
     return EXIT_UNAVAILABLE
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seconds {text!r}") from None
+    if not 0.1 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"invalid seconds {value:g}: expected 0.1 to 86400")
+    return value
+
+
+def _watch(spec: NatsSpec, probe_key: str, fmt: str, every: float) -> int:
+    """Report every `every` seconds until Ctrl-C (exit 0: that is how a watch ends). A report
+    that could not be made is shown like any other and the watch goes on."""
+    redraw = sys.stdout.isatty() and fmt == "text"
+
+    async def loop() -> None:
+        while True:
+            started = time.monotonic()
+            report = await check_health(spec, probe_key)
+            if fmt == "json":
+                text = json.dumps(report.to_dict(), separators=(",", ":"))
+            elif fmt == "prometheus":
+                text = prometheus(report) + "\n"
+            else:
+                text = render(report)
+                text = ("\033[H\033[2J" if redraw else "") + f"{iso_time(int(time.time()), seconds=True)}\n{text}\n"
+            print(text, flush=True)
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+
+    try:
+        run_async(loop)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
 
 
 def render(report: HealthReport) -> str:
