@@ -134,19 +134,24 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
+def shows_table(app: Any, screen_type: type[Any], rows: int | None = None) -> bool:
+    """A screen_type is on top with its table loaded (with that many rows in the grid)."""
+    screen: Any = app.screen
+    if not isinstance(screen, screen_type):
+        return False
+    t = screen.query_one(RecordTable)
+    return t._loaded and (rows is None or len(t.shown_keys) == rows)
+
+
 async def loaded(pilot, screen_type: type[Any], n: int | None = None) -> None:
     """Wait until a screen_type is on top with its table loaded from the newest data (with n
     rows): no load running, and none older than the last change announced."""
     app = pilot.app
 
     def ready() -> bool:
-        screen: Any = app.screen
-        if not isinstance(screen, screen_type):
-            return False
-        t = screen.query_one(RecordTable)
-        return (not screen.stale  # no change announced since its last load began
-                and not any(w.group == "load" and not w.is_finished for w in app.workers)
-                and t._loaded and (n is None or len(t.shown_keys) == n))
+        return (shows_table(app, screen_type, n)
+                and not app.screen.stale  # no change announced since its last load began
+                and not any(w.group == "load" and not w.is_finished for w in app.workers))
     await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")
     await pilot.pause()
 
@@ -169,15 +174,7 @@ def steps(*actions: Step) -> Callable[..., Awaitable[None]]:
 def shows(screen_type: type[Any], rows: int | None = None) -> Callable[..., Awaitable[None]]:
     """A step: wait until a screen_type shows its table loaded (with that many rows)."""
     async def wait(pilot) -> None:
-        app = pilot.app
-
-        def ready() -> bool:
-            screen: Any = app.screen
-            if not isinstance(screen, screen_type):
-                return False
-            t = screen.query_one(RecordTable)
-            return t._loaded and (rows is None or len(t.shown_keys) == rows)
-        await until(pilot, ready, timeout=10, what=screen_type.__name__)
+        await until(pilot, lambda: shows_table(pilot.app, screen_type, rows), timeout=10, what=screen_type.__name__)
         await settle(pilot)
     return wait
 
