@@ -76,7 +76,7 @@ async def run(db: Path) -> None:
         print(f"start to the first users on screen: {ready - T0:.2f} s "
               f"(imports {imported - T0:.2f} s, app {ready - imported:.2f} s)  [{count}]")
         # the rest of the list streams in a worker: the count is complete when the last part is in
-        await wait_until(pilot, lambda: table()._complete)
+        await wait_until(pilot, lambda: table().complete)
         complete = time.perf_counter()
         await pilot.pause()
         print(f"start to the complete count: {complete - T0:.2f} s  [{table().query_one('.count').content}]")

@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 from .aio import settle
 from .audit import Action, AuditPhase, Note
@@ -171,17 +172,25 @@ async def copy_audit(sq: Store, kv: Store, deadline: float = 0.0) -> AuditParity
     the stream is Unavailable (electing a leader after a node restart): the copy is
     idempotent, so a repeat adds nothing twice."""
     events = await sq.audit_events()
+
+    async def copy() -> tuple[int, set[tuple[str, str]]]:
+        return await kv.write_audit(events), {e.key for e in await kv.audit_events()}
+
+    copied, held = await until_available(copy, deadline)
+    return AuditParity(len(events), copied, sum(1 for e in events if e.key not in held))
+
+
+async def until_available(op: Callable[[], Awaitable[T]], deadline: float) -> T:
+    """op(), tried again every 0.5 s while it is Unavailable (a stream electing a leader after
+    a node restart), until `deadline` seconds have passed; then its Unavailable."""
     until = time.monotonic() + deadline
     while True:
         try:
-            copied = await kv.write_audit(events)
-            held = {e.key for e in await kv.audit_events()}
-            break
+            return await op()
         except Unavailable:
             if time.monotonic() >= until:
                 raise
             await asyncio.sleep(0.5)
-    return AuditParity(len(events), copied, sum(1 for e in events if e.key not in held))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +205,8 @@ class MigrationEvent:
     error: StoreError | None = field(default=None, compare=False)
     error_kind: ErrorKind = ""
 
+
+T = TypeVar("T")
 
 # -- records of a snapshot, per bucket ------------------------------------------------
 
@@ -268,14 +279,7 @@ async def read_buckets(kv_store: Store, deadline: float = 0.0) -> dict[str, list
     out: dict[str, list[tuple[str, bytes]]] = {}
     until = time.monotonic() + deadline
     for b in WRITE_ORDER:
-        while True:
-            try:
-                out[b] = await kv_store.scan(b)
-                break
-            except Unavailable:
-                if time.monotonic() >= until:
-                    raise
-                await asyncio.sleep(0.5)
+        out[b] = await until_available(partial(kv_store.scan, b), until - time.monotonic())
     return out
 
 

@@ -11,12 +11,12 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
-from store import SqliteSpec, StoreError, StoreSpec, open_store, system_clock
+from store import SqliteSpec, StoreSpec, open_store, system_clock
 from store.spec import NatsSpec
 
-from ..config import ContextSettings, context_settings
+from ..config import ContextSettings
 from .common import CommandError, run_async, say
-from .connection import backend_spec, nats_settings, sqlite_spec, tui_read_only
+from .connection import backend_spec, context_settings_of, nats_settings, sqlite_spec, tui_read_only
 
 DEMO_FILE = "demo.sqlite"
 
@@ -45,13 +45,9 @@ def _specs(args: argparse.Namespace) -> tuple[StoreSpec, NatsSpec | None]:
 
 def _header(spec: StoreSpec) -> ContextSettings:
     """The header's label and colour for the context the backend came from (config.toml)."""
-    if not (isinstance(spec, NatsSpec) and spec.context):
-        return ContextSettings()
-    try:
-        settings = context_settings(spec.context)
-    except StoreError as e:
-        raise CommandError(str(e)) from None
+    settings = context_settings_of(spec)
     if settings.color:
+        assert isinstance(spec, NatsSpec)
         from textual.color import Color, ColorParseError  # only when a TUI is wanted
 
         try:

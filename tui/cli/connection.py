@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from store import NatsSpec, SqliteSpec, StoreError, StoreSpec
 
-from ..config import context_settings
+from ..config import ContextSettings, context_settings
 from . import nats_context
 from .common import EXIT_REFUSED, EXIT_USAGE, CommandError
 
@@ -71,29 +71,34 @@ def nats_settings(args: argparse.Namespace, *, replicas: int | None = None, read
         raise CommandError(str(e), EXIT_USAGE) from None
 
 
+def context_settings_of(spec: StoreSpec, env: Mapping[str, str] = os.environ) -> ContextSettings:
+    """config.toml's settings for the context the backend came from (defaults for none);
+    a config that cannot be read is exit 2, never taken for the defaults."""
+    if not (isinstance(spec, NatsSpec) and spec.context):
+        return ContextSettings()
+    try:
+        return context_settings(spec.context, env)
+    except StoreError as e:
+        raise CommandError(str(e), EXIT_USAGE) from None
+
+
+def _read_only_context(spec: StoreSpec, args: argparse.Namespace, env: Mapping[str, str]) -> bool:
+    """The context is read-only in config.toml and --write was not given."""
+    return not getattr(args, "write", False) and context_settings_of(spec, env).read_only
+
+
 def guard_changes(spec: StoreSpec, args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> StoreSpec:
     """A context whose settings say read_only refuses changes unless --write is given."""
-    if isinstance(spec, NatsSpec) and spec.context and not getattr(args, "write", False):
-        try:
-            settings = context_settings(spec.context, env)
-        except StoreError as e:
-            raise CommandError(str(e), EXIT_USAGE) from None
-        if settings.read_only:
-            raise CommandError(f"refused: context {spec.context} is read-only (config.toml): "
-                               "pass --write to change it", EXIT_REFUSED)
+    if _read_only_context(spec, args, env):
+        assert isinstance(spec, NatsSpec)
+        raise CommandError(f"refused: context {spec.context} is read-only (config.toml): "
+                           "pass --write to change it", EXIT_REFUSED)
     return spec
 
 
 def tui_read_only(spec: StoreSpec, args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> bool:
     """Whether the TUI opens read-only: --read-only, or a read-only context without --write."""
-    if getattr(args, "read_only", False):
-        return True
-    if isinstance(spec, NatsSpec) and spec.context and not getattr(args, "write", False):
-        try:
-            return context_settings(spec.context, env).read_only
-        except StoreError as e:
-            raise CommandError(str(e), EXIT_USAGE) from None
-    return False
+    return bool(getattr(args, "read_only", False)) or _read_only_context(spec, args, env)
 
 
 def nats_spec(args: argparse.Namespace, *, replicas: int | None = None, read_only: bool = False) -> NatsSpec:

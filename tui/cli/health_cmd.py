@@ -64,16 +64,17 @@ def cmd_health(args: argparse.Namespace) -> int:
     report = run_async(lambda: check_health(spec, probe_key))
     if fmt == "prometheus":
         print(prometheus(report))
-        return EXIT_OK if report.overall == HEALTHY else EXIT_FOUND if report.overall == DEGRADED else EXIT_UNAVAILABLE
+        return _exit_status(report)
     if report.error and fmt != "json":
         # unreachable, a missing bucket: one line, as every command says it (SPEC 9)
         raise CommandError(f"unavailable: {report.error}", EXIT_UNAVAILABLE)
     print(json.dumps(report.to_dict(), indent=2) if fmt == "json" else render(report))
-    if report.overall == HEALTHY:
-        return EXIT_OK
-    if report.overall == DEGRADED:
-        return EXIT_FOUND
-    return EXIT_UNAVAILABLE
+    return _exit_status(report)
+
+
+def _exit_status(report: HealthReport) -> int:
+    """SPEC 7: 0 healthy, 1 degraded, 3 no quorum (or unreachable)."""
+    return {HEALTHY: EXIT_OK, DEGRADED: EXIT_FOUND}.get(report.overall, EXIT_UNAVAILABLE)
 
 
 def _seconds(text: str) -> float:

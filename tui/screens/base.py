@@ -184,13 +184,16 @@ class DataScreen(AdminScreen):
         # The first load shows each part as it comes (the first rows long before a million
         # are read); a reload gathers its parts and swaps once, so the view never shrinks.
         progressive = not self.table._loaded
-        parts: list[Any] = []
+        parts: list[Any] = []  # a reload's parts, until it swaps
+        n = 0
         async for data in self.fetch_parts(store):
             if progressive:
-                self.post_message(self.Loaded(data, len(parts), complete=False))
-            parts.append(data)
+                self.post_message(self.Loaded(data, n, complete=False))
+            else:
+                parts.append(data)
+            n += 1
         if progressive:
-            self.post_message(self.Loaded(None, len(parts), complete=True))
+            self.post_message(self.Loaded(None, n, complete=True))
         else:
             self.post_message(self.Loaded(parts[0] if len(parts) == 1 else self.merge(parts)))
 
@@ -216,12 +219,11 @@ class DataScreen(AdminScreen):
 
     def on_data_screen_loaded(self, message: Loaded) -> None:
         if message.data is None:  # the end of a progressive load
-            self.table.finish()
+            self.table.set_complete(True)
         elif message.part == 0:
             self.show(message.data)
             if not message.complete:
-                self.table._complete = False
-                self.table._update_count()
+                self.table.set_complete(False)
         else:
             self.extend(message.data)
 

@@ -235,7 +235,7 @@ class RecordTable(Vertical):
             return
         index = max(0, min(index, len(self._found) - 1))
         if not self._offset <= index < self._offset + len(self._shown):
-            self._offset = max(0, min(index - self.window // 2, len(self._found) - self.window))
+            self._offset = self._window_around(index)
             self._fill_window()
         self.grid.move_cursor(row=index - self._offset, animate=False)
         self._update_count()
@@ -269,6 +269,11 @@ class RecordTable(Vertical):
             self._fill_window()
             self._update_count()
 
+    def _window_around(self, index: int) -> int:
+        """The first row of a window with the index-th match in its middle (at the ends, as
+        near as the matches allow)."""
+        return max(0, min(index - self.window // 2, len(self._found) - self.window))
+
     def next_sort(self) -> None:
         """Sort by the next column; the same column again first reversed; after the last,
         back to the screen's order. The selected row stays selected."""
@@ -282,9 +287,8 @@ class RecordTable(Vertical):
         self.grid.clear(columns=True)
         self._shown = []
         self.grid.add_columns(*self._labels())
-        self._records = self._sorted(self._given)
-        self._last_match = ("", self._records)
-        self._render_rows(keep=keep)
+        if self._loaded:  # else the records are sorted as they arrive
+            self._replace(keep=keep)
 
     def _sorted(self, records: list[Record]) -> list[Record]:
         if self.sort is None:
@@ -326,15 +330,12 @@ class RecordTable(Vertical):
             self.grid.add_columns(*self._labels())
             self._shown = []
 
-    def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = (), *,
-                    complete: bool = True) -> None:
+    def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
         """Replace the data, keeping the filter and, if still shown, the selected row.
         invalid: stored records that break the rules, shown last as flagged rows (never
-        hidden) and counted after the count. complete False: more parts follow (add_records,
-        then finish), and the count says it is still loading."""
+        hidden) and counted after the count."""
         self._valid = list(records)
         self._flagged = [invalid_record(r, len(self._columns)) for r in invalid]
-        self._complete = complete
         self._replace(keep=self.selected_key)
 
     def add_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
@@ -343,9 +344,14 @@ class RecordTable(Vertical):
         self._flagged += [invalid_record(r, len(self._columns)) for r in invalid]
         self._replace(keep=self.selected_key)
 
-    def finish(self) -> None:
-        """The last part is in."""
-        self._complete = True
+    @property
+    def complete(self) -> bool:
+        """False while the parts of a load are still coming (add_records)."""
+        return self._complete
+
+    def set_complete(self, complete: bool) -> None:
+        """Say whether more parts of this load follow; the count says it is still loading."""
+        self._complete = complete
         self._update_count()
 
     def _replace(self, keep: str | None) -> None:
@@ -429,7 +435,7 @@ class RecordTable(Vertical):
         index = 0
         if keep is not None:
             index = next((i for i, r in enumerate(found) if r.key == keep), 0)
-        self._offset = max(0, min(index - self.window // 2, len(found) - self.window)) if index >= self.window else 0
+        self._offset = self._window_around(index) if index >= self.window else 0
         self._fill_window()
         if self._shown:
             self.grid.move_cursor(row=index - self._offset, animate=False)
