@@ -91,8 +91,8 @@ async def run(db: str, rate: float, seconds: float) -> None:
         con.close()
 
         def shown() -> bool:
-            data = {r.key: r.data for r in table().records}.get(key)
-            return data is not None and data.status == status
+            data = {r[0]: r[1] for r in table().records}.get(key)
+            return data is not None and data[3] == status
 
         while not shown() and time.monotonic() - ended < 30:
             await asyncio.sleep(0.02)

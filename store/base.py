@@ -184,7 +184,7 @@ class Store(abc.ABC):
         """All users that keep the rules, sorted by key; the others are appended to `invalid`
         (when given) as InvalidRecords."""
 
-    async def iter_users(self, first: int = 2000, page: int = 50_000
+    async def iter_users(self, first: int = 2000, page: int = 10_000
                          ) -> AsyncIterator[tuple[list[User], list[InvalidRecord]]]:
         """The users of list_users in parts, sorted by key across them, so a view shows the
         first ones before the whole list is read: `first` users, then `page` at a time.

@@ -476,12 +476,13 @@ class SqliteStore(Store):
             invalid += bad
         return await _off_loop(_users, rows, n=len(rows))
 
-    async def iter_users(self, first: int = 2000, page: int = 50_000
+    async def iter_users(self, first: int = 2000, page: int = 10_000
                          ) -> AsyncIterator[tuple[list[User], list[InvalidRecord]]]:
-        """Pages in key order (the primary key's index): `first` rows, `page`, then doubling
-        pages; each its own short read transaction
-        (a million users are never one long read holding back the daemon's checkpoints). A
-        page is a key range, so the rules' count check holds for it; NULL keys, which sort
+        """Pages in key order (the primary key's index): `first` rows, then `page` at a time;
+        each its own short read transaction (a million users are never one long read holding
+        back the daemon's checkpoints), and pages small enough that their User objects, which
+        the garbage collector tracks, are few at any time (a caller groups pages as it likes).
+        A page is a key range, so the rules' count check holds for it; NULL keys, which sort
         first, come with the first page."""
         lo: str | None = None
         size = first
@@ -503,8 +504,7 @@ class SqliteStore(Store):
             yield await _off_loop(_users, rows, n=len(rows)), bad
             if hi is None:
                 return
-            # then pages that double: few parts (each re-filters the view) for a million
-            lo, size = hi, page if size == first else min(size * 2, 8 * page)
+            lo, size = hi, page
 
     async def _set_status(self, key: str, status: Status, note: Note) -> User:
         now = self._clock()

@@ -17,7 +17,7 @@ async def test_parts_cover_every_user_once_in_order(store):
     assert keys == [u.key for u in await store.list_users()] == sorted(keys)
     assert all(users for users, _ in parts) and not any(bad for _, bad in parts)
     if store.label.startswith("sqlite:"):
-        assert [len(u) for u, _ in parts] == [5, 4, 8, 6]  # first, page, then doubling
+        assert [len(u) for u, _ in parts] == [5, 4, 4, 4, 4, 2]  # first, then page by page
 
 
 async def test_invalid_rows_and_null_keys_are_in_a_part(tmp_path, clock):

@@ -14,7 +14,7 @@ from store.text import iso_time
 
 from ..messages import OpenUser
 from ..services import AuditList, load_audit
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import Record, RecordTable, record
 from .base import DataScreen
 
 COLUMNS = ("time", "action", "phase", "target", "by", "result", "reason")
@@ -31,7 +31,7 @@ def event_cells(e: AuditEvent) -> tuple[str | Text, ...]:
 
 def event_record(e: AuditEvent) -> Record:
     search = f"{e.action}\t{e.phase}\t{e.target}\t{e.actor.user}@{e.actor.host}\t{e.reason or ''}\t{e.result}"
-    return Record(f"{e.id}-{e.phase}", e, search.lower())
+    return record(f"{e.id}-{e.phase}", e, search.lower())
 
 
 class AuditScreen(DataScreen):

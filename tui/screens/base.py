@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from store import Store, StoreError
 
+from .. import heap
 from ..messages import AddUser, ChangeUser, ChangeUsers, OpenHistory, OpenRoom, OpenUser
 from ..services import UserChange
 from ..session import Session
@@ -220,6 +221,7 @@ class DataScreen(AdminScreen):
     def on_data_screen_loaded(self, message: Loaded) -> None:
         if message.data is None:  # the end of a progressive load
             self.table.set_complete(True)
+            heap.settle(len(self.table.records))
         elif message.part == 0:
             self.show(message.data)
             if not message.complete:

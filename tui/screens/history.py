@@ -13,7 +13,7 @@ from store.text import iso_time, printable
 from ..messages import OpenUser
 from ..services import UserHistory, load_history
 from ..session import Session
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
 COLUMNS = ("time", "what", "status", "detail")
@@ -63,7 +63,7 @@ class HistoryScreen(DataScreen):
 
     def show(self, data: UserHistory) -> None:
         rows = history_rows(data)
-        self.table.set_records([Record(f"{i}", cells, "\t".join(map(str, cells)).lower())
+        self.table.set_records([record(f"{i}", cells, "\t".join(map(str, cells)).lower())
                                 for i, cells in enumerate(rows)])
         kept = (f"{len(data.revisions)} stored revision(s)" if data.revisions else "no stored revision")
         self.query_one("#history-info", Static).update(printable(

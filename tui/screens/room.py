@@ -18,7 +18,7 @@ from store.text import printable
 from ..messages import OpenUser
 from ..services import RoomDetail, load_room
 from ..session import Session
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
 #: epochs shown as columns (the most recent ones), so the grid fits the screen
@@ -73,7 +73,7 @@ class RoomScreen(DataScreen):
             cells = [endpoint, roles.get(endpoint, "(former)"),
                      Text(status, style="red") if status != ACTIVE else status, check]
             cells += [fingerprints.get((endpoint, e), "-") for e in epochs]
-            records.append(Record(endpoint, tuple(cells), f"{endpoint}\t{status}".lower()))
+            records.append(record(endpoint, tuple(cells), f"{endpoint}\t{status}".lower()))
         table.set_records(records)
 
         parts = [f"room {room.id}", room.name, f"owner {room.owner}"]

@@ -5,24 +5,29 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header
 
-from store import Room, Store
+from store import Store
 
 from ..messages import OpenRoom
 from ..services import RoomList, load_rooms
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
 COLUMNS = ("id", "name", "encrypted", "owner", "epoch", "members")
 
 
-def room_cells(data: tuple[Room, int]) -> tuple[str, ...]:
-    r, count = data
-    return (r.id, r.name, "yes" if r.encrypted else "no", r.owner, str(r.epoch), str(count))
+#: a room as the table keeps it: (id, name, encrypted, owner, epoch, member count), a plain
+#: tuple the garbage collector stops tracking (100,000 Room objects would stay tracked)
+RoomRow = tuple[str, str, bool, str, int, int]
+
+
+def room_cells(row: RoomRow) -> tuple[str, ...]:
+    id, name, encrypted, owner, epoch, count = row
+    return (id, name, "yes" if encrypted else "no", owner, str(epoch), str(count))
 
 
 #: what `s` sorts each column by: the value, not its text (epochs and counts as numbers)
-SORT_KEYS = (lambda d: d[0].id, lambda d: d[0].name.lower(), lambda d: d[0].encrypted, lambda d: d[0].owner,
-             lambda d: d[0].epoch, lambda d: d[1])
+SORT_KEYS = (lambda d: d[0], lambda d: d[1].lower(), lambda d: d[2], lambda d: d[3],
+             lambda d: d[4], lambda d: d[5])
 
 
 class RoomsScreen(DataScreen):
@@ -39,5 +44,6 @@ class RoomsScreen(DataScreen):
     def show(self, data: RoomList) -> None:
         counts = data.member_counts
         self.table.set_records(
-            [Record(r.id, (r, counts.get(r.id, 0)), f"{r.id}\t{r.name}\t{r.owner}".lower())
+            [record(r.id, (r.id, r.name, r.encrypted, r.owner, r.epoch, counts.get(r.id, 0)),
+                    f"{r.id}\t{r.name}\t{r.owner}".lower())
              for r in data.rooms], invalid=data.invalid)

@@ -13,7 +13,7 @@ from store.text import iso_time, printable
 from ..messages import OpenRoom
 from ..services import UserRooms, load_user_rooms
 from ..session import Session
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
 COLUMNS = ("room", "name", "role", "encrypted", "epoch", "current key")
@@ -44,7 +44,7 @@ class UserRoomsScreen(DataScreen):
                 current = Text("MISSING", style="bold red")
             else:
                 current = key.fingerprint
-            records.append(Record(room.id, (room.id, room.name, member.role if member else "-",
+            records.append(record(room.id, (room.id, room.name, member.role if member else "-",
                                             "yes" if room.encrypted else "no", str(room.epoch),
                                             current),
                                   f"{room.id}\t{room.name}".lower()))

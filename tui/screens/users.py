@@ -10,30 +10,45 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header
 
-from store import InvalidRecord, Store, User
+from store import InvalidRecord, Status, Store, User, UserRole
 from store.models import REVOKED
 from store.text import iso_time
 
 from ..messages import OpenUser
 from ..services import load_users
-from ..widgets.record_table import Record, RecordTable
+from ..widgets.record_table import Record, RecordTable, record
 from .base import DataScreen
 
 COLUMNS = ("key", "name", "role", "status", "added", "revoked")
 
 
-def user_cells(u: User) -> tuple:
-    status = Text(u.status, style="bold red") if u.status == REVOKED else u.status
-    return (u.key, u.name, u.role, status, iso_time(u.added_at), iso_time(u.revoked_at))
+#: the one plain str of each role and status (an enum member is an object the garbage
+#: collector tracks, and a tuple holding one stays tracked; a str made per user costs memory)
+_PLAIN: dict[str, str] = {m: m.value for m in (*UserRole, *Status)}
+
+#: a user as the table keeps it: a plain tuple of str and int, which the garbage collector
+#: stops tracking (a million User objects made each of its full collections, and so the UI,
+#: stall for a second)
+UserRow = tuple[str, str, str, str, int, "int | None"]
+
+
+def user_row(u: User) -> UserRow:
+    return (u.key, u.name, _PLAIN[u.role], _PLAIN[u.status], u.added_at, u.revoked_at)
+
+
+def user_cells(u: UserRow) -> tuple:
+    key, name, role, status, added, revoked = u
+    shown = Text(status, style="bold red") if status == REVOKED else status
+    return (key, name, role, shown, iso_time(added), iso_time(revoked))
 
 
 #: what `s` sorts each column by: the value, not its text (times as numbers)
-SORT_KEYS = (lambda u: u.key, lambda u: u.name.lower(), lambda u: u.role, lambda u: u.status,
-             lambda u: u.added_at, lambda u: u.revoked_at or 0)
+SORT_KEYS = (lambda u: u[0], lambda u: u[1].lower(), lambda u: u[2], lambda u: u[3],
+             lambda u: u[4], lambda u: u[5] or 0)
 
 
 def user_record(u: User) -> Record:
-    return Record(u.key, u, f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
+    return record(u.key, user_row(u), f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
 
 
 def _records(users: list[User]) -> list[Record]:
@@ -57,10 +72,19 @@ class UsersScreen(DataScreen):
         yield Footer(compact=True)
 
     async def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
+        """The first page at once, then the store's pages grouped into parts that double in
+        size (each part re-filters the view: few parts for a million users). The rows are
+        made from each page as it comes, in a thread (the UI keeps answering meanwhile), so
+        the store's User objects are let go page by page."""
+        group, size = UserRows([], []), 0
         async for users, invalid in store.iter_users():
-            # a hundred thousand rows are made in a thread: the UI keeps answering meanwhile
-            records = await asyncio.to_thread(_records, users)
-            yield UserRows(records, invalid)
+            group.records.extend(await asyncio.to_thread(_records, users))
+            group.invalid.extend(invalid)
+            if len(group.records) >= size:
+                yield group
+                group, size = UserRows([], []), max(50_000, 2 * size)
+        if group.records or group.invalid:
+            yield group
 
     def merge(self, parts: list[UserRows]) -> UserRows:
         return UserRows([r for p in parts for r in p.records], [r for p in parts for r in p.invalid])

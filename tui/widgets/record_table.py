@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from rich.text import Text
 from textual import on
@@ -26,18 +26,21 @@ from textual.widgets import DataTable, Input, Static
 from store import InvalidRecord
 from store.text import printable
 
+#: One row: its key (what enter opens), its data, and the lower-cased text the filter searches.
+#: data is the row's cells, or any value the table's `cells` function turns into cells: then
+#: only the rows in the window are ever formatted (100,000 dates cost more than 1,000).
+#: A plain tuple, and data best a plain tuple of str and int too: the garbage collector stops
+#: tracking such tuples (exact tuples only, not NamedTuples), so its full collections do not
+#: walk every row (with rows as objects they stalled the UI for 200 ms at 100,000 users).
+Record = tuple[str, Any, str]
+Rows = tuple[Record, ...]
+KEY: Final = 0
+DATA: Final = 1
+SEARCH: Final = 2
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One row: its key (what enter opens), its data, and the lower-cased text the filter searches.
 
-    data is the row's cells, or any value the table's `cells` function turns into cells: then
-    only the rows in the window are ever formatted (100,000 dates cost more than 1,000).
-    """
-
-    key: str
-    data: Any
-    search: str
+def record(key: str, data: Any, search: str) -> Record:
+    return (key, data, search)
 
 
 def as_cells(data: Any) -> tuple[str | Text, ...]:
@@ -63,7 +66,7 @@ class Flagged:
 def invalid_record(r: InvalidRecord, width: int) -> Record:
     """A row for a stored record that breaks the rules: its key, the reason, flagged."""
     cells = (r.key, r.reason, Text("INVALID", style="bold red")) + ("",) * max(0, width - 3)
-    return Record(r.key, Flagged(cells[:width]), f"{r.key}\t{r.reason}\tinvalid".lower())
+    return record(r.key, Flagged(cells[:width]), f"{r.key}\t{r.reason}\tinvalid".lower())
 
 
 class FilterInput(Input):
@@ -161,17 +164,19 @@ class RecordTable(Vertical):
         self._columns = tuple(columns)
         #: (column, reversed) of the sort, None: the order the screen gave
         self.sort: tuple[int, bool] | None = None
-        self._given: list[Record] = []  # in the screen's order
-        self._records: list[Record] = []  # in the shown order
-        self._found: list[Record] = []  # the matches of the filter, in the shown order
+        # The rows are kept in tuples, not lists: a tuple of untracked tuples is untracked
+        # itself, so the garbage collector's full collections never walk the rows (walking a
+        # million-row list is a cache miss a row: a UI stall each collection).
+        self._valid: Rows = ()  # the screen's records, in its order
+        self._flagged: list[Record] = []  # the invalid stored records, shown last
+        self._records: Rows = ()  # both, in the shown order
+        self._found: Rows = ()  # the matches of the filter, in the shown order
         self._offset = 0  # index in _found of the window's first row
-        self._valid: list[Record] = []  # the screen's records, then the flagged invalid ones
-        self._flagged: list[Record] = []
         self._complete = True  # False while the parts of a load are still coming
         #: keys of the rows marked with space (kept across reloads while they exist)
         self.marked: set[str] = set()
         self._by_key: dict[str, Any] | None = None
-        self._last_match: tuple[str, list[Record]] = ("", [])
+        self._last_match: tuple[str, Rows] = ("", ())
         self._shown: list[str] = []
         self._shown_data: list[Any] = []  # the data of the rows in the grid, to redraw only changes
         self._loaded = False
@@ -204,7 +209,7 @@ class RecordTable(Vertical):
         return self.query_one(FilterInput)
 
     @property
-    def records(self) -> list[Record]:
+    def records(self) -> Rows:
         return self._records
 
     @property
@@ -249,7 +254,7 @@ class RecordTable(Vertical):
         cells = self.cells
         out = []
         for r in self._found:
-            row = r.data.cells if type(r.data) is Flagged else cells(r.data)
+            row = r[DATA].cells if type(r[DATA]) is Flagged else cells(r[DATA])
             out.append([c.plain if isinstance(c, Text) else str(c) for c in row])
         return out
 
@@ -290,7 +295,7 @@ class RecordTable(Vertical):
         if self._loaded:  # else the records are sorted as they arrive
             self._replace(keep=keep)
 
-    def _sorted(self, records: list[Record]) -> list[Record]:
+    def _sorted(self, records: Rows) -> Rows:
         if self.sort is None:
             return records
         col, rev = self.sort
@@ -298,16 +303,16 @@ class RecordTable(Vertical):
         cells = self.cells
 
         def key(r: Record) -> Any:
-            if type(r.data) is Flagged:
+            if type(r[DATA]) is Flagged:
                 return ""  # an invalid row has no value of the column
             if given is not None:
-                return given(r.data)
-            cell = cells(r.data)[col]
+                return given(r[DATA])
+            cell = cells(r[DATA])[col]
             return cell.plain if isinstance(cell, Text) else str(cell)
 
-        flagged = [r for r in records if type(r.data) is Flagged]
-        valid = [r for r in records if type(r.data) is not Flagged]
-        return sorted(valid, key=key, reverse=rev) + flagged  # flagged rows stay last
+        flagged = [r for r in records if type(r[DATA]) is Flagged]
+        valid = [r for r in records if type(r[DATA]) is not Flagged]
+        return tuple(sorted(valid, key=key, reverse=rev) + flagged)  # flagged rows stay last
 
     @property
     def selected_data(self) -> Any:
@@ -316,7 +321,7 @@ class RecordTable(Vertical):
         if key is None:
             return None
         if self._by_key is None:
-            self._by_key = {r.key: r.data for r in self._records}
+            self._by_key = {r[KEY]: r[DATA] for r in self._records}
         return self._by_key.get(key)
 
     # -- data in ----------------------------------------------------------------
@@ -334,13 +339,13 @@ class RecordTable(Vertical):
         """Replace the data, keeping the filter and, if still shown, the selected row.
         invalid: stored records that break the rules, shown last as flagged rows (never
         hidden) and counted after the count."""
-        self._valid = list(records)
+        self._valid = tuple(records)
         self._flagged = [invalid_record(r, len(self._columns)) for r in invalid]
         self._replace(keep=self.selected_key)
 
     def add_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
         """The next part of a load: shown at once, the filter and sort applied to it too."""
-        self._valid += records
+        self._valid += tuple(records)
         self._flagged += [invalid_record(r, len(self._columns)) for r in invalid]
         self._replace(keep=self.selected_key)
 
@@ -355,11 +360,10 @@ class RecordTable(Vertical):
         self._update_count()
 
     def _replace(self, keep: str | None) -> None:
-        records = self._valid + self._flagged
+        records = self._valid + tuple(self._flagged)
         self._note = f"{len(self._flagged):,} invalid stored record(s), flagged" if self._flagged else ""
-        self._given = records
         if self.marked:
-            self.marked &= {r.key for r in records}
+            self.marked &= {r[KEY] for r in records}
         records = self._sorted(records)
         self._records = records
         self._by_key = None
@@ -381,14 +385,14 @@ class RecordTable(Vertical):
         # focus now, not after the queued events: keys typed right after / go into the box
         self.screen.set_focus(box)
 
-    def matches(self) -> list[Record]:
+    def matches(self) -> Rows:
         needle = self.filter_text.strip().lower()
         if not needle:
             return self._records
         last_needle, last = self._last_match
         # typing on narrows the previous matches instead of the whole list
         source = last if last_needle and last_needle in needle else self._records
-        found = [r for r in source if needle in r.search]
+        found = tuple([r for r in source if needle in r[SEARCH]])
         self._last_match = (needle, found)
         return found
 
@@ -431,20 +435,30 @@ class RecordTable(Vertical):
     # -- rendering ----------------------------------------------------------------
     def _render_rows(self, keep: str | None) -> None:
         """Show the matches from the top, or around the row `keep` when it still matches."""
-        self._found = found = self.matches()
-        index = 0
-        if keep is not None:
-            index = next((i for i, r in enumerate(found) if r.key == keep), 0)
-        self._offset = self._window_around(index) if index >= self.window else 0
+        near = self.position
+        self._found = self.matches()
+        index = 0 if keep is None else self._index_of(keep, near)
+        if not self._offset <= index < self._offset + self.window:
+            self._offset = self._window_around(index) if index >= self.window else 0
         self._fill_window()
         if self._shown:
             self.grid.move_cursor(row=index - self._offset, animate=False)
         self._update_count()
 
+    def _index_of(self, key: str, near: int) -> int:
+        """The index of the match with this key (0 when none matches): looked for around
+        `near` first, where a reload finds it (a scan of a million rows costs 50 ms)."""
+        found = self._found
+        lo, hi = max(0, near - self.window), min(len(found), near + self.window)
+        for i in range(lo, hi):
+            if found[i][KEY] == key:
+                return i
+        return next((i for i, r in enumerate(found) if r[KEY] == key), 0)
+
     def _fill_window(self) -> None:
         window = self._found[self._offset:self._offset + self.window]
-        keys = [r.key for r in window]
-        drawn = [(r.data, r.key in self.marked) for r in window]
+        keys = [r[KEY] for r in window]
+        drawn = [(r[DATA], r[KEY] in self.marked) for r in window]
         if keys == self._shown and len(self._shown_data) == len(window):
             # the same rows (a reload after someone's change): only the rows that changed
             # are drawn again, not two hundred (a daemon writing 50 changes/s reloads often)
@@ -462,17 +476,17 @@ class RecordTable(Vertical):
             grid.add_row(*self._row_cells(r))
 
     def _row_cells(self, r: Record) -> list[str | Text]:
-        data = r.data
+        data = r[DATA]
         row = list(map(safe_cell, data.cells if type(data) is Flagged else self.cells(data)))
-        if self.marked and r.key in self.marked:
+        if self.marked and r[KEY] in self.marked:
             row[0] = self._first_cell(r)
         return row
 
     def _first_cell(self, r: Record) -> str | Text:
         """The first cell of a row, with the mark when it is marked."""
-        data = r.data
+        data = r[DATA]
         cell = safe_cell((data.cells if type(data) is Flagged else self.cells(data))[0])
-        if r.key not in self.marked:
+        if r[KEY] not in self.marked:
             return cell
         return Text.assemble(("● ", "bold yellow"), cell if isinstance(cell, Text) else Text(cell))
 
