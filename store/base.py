@@ -29,6 +29,7 @@ from .models import (
     Status,
     User,
     UserRole,
+    UserRow,
 )
 from .text import iso_time
 
@@ -184,14 +185,14 @@ class Store(abc.ABC):
         """All users that keep the rules, sorted by key; the others are appended to `invalid`
         (when given) as InvalidRecords."""
 
-    async def iter_users(self, first: int = 2000, page: int = 10_000
-                         ) -> AsyncIterator[tuple[list[User], list[InvalidRecord]]]:
-        """The users of list_users in parts, sorted by key across them, so a view shows the
-        first ones before the whole list is read: `first` users, then `page` at a time.
-        By default one part (a backend that reads everything at once anyway)."""
+    async def iter_user_rows(self, first: int = 2000, page: int = 10_000
+                             ) -> AsyncIterator[tuple[list[UserRow], list[InvalidRecord]]]:
+        """The users of list_users as UserRows, in parts, sorted by key across them, so a view
+        shows the first ones before the whole list is read: `first` users, then `page` at a
+        time. By default one part (a backend that reads everything at once anyway)."""
         invalid: list[InvalidRecord] = []
         users = await self.list_users(invalid=invalid)
-        yield users, invalid
+        yield [u.row for u in users], invalid
 
     async def revoke_user(self, key: str, *, reason: str | None = None) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user

@@ -94,6 +94,21 @@ class User:
     def active(self) -> bool:
         return self.status == Status.ACTIVE
 
+    @property
+    def row(self) -> UserRow:
+        return (self.key, self.name, PLAIN[self.role], PLAIN[self.status], self.added_at, self.revoked_at)
+
+
+#: A user as a plain tuple, (key, name, role, status, added_at, revoked_at), role and status
+#: their plain str values: what a view of a million users keeps. A User is an object the
+#: garbage collector tracks (a million of them make each full collection, and so a UI,
+#: stall for a second); a tuple of str and int it stops tracking, and it is smaller.
+UserRow = tuple[str, str, str, str, int, "int | None"]
+
+#: the one plain str of each role and status (a str made per row would cost memory, and a
+#: tuple holding an enum member, a tracked object, stays tracked)
+PLAIN: dict[str, str] = {m: m.value for m in (*UserRole, *Status)}
+
 
 @dataclass(frozen=True, slots=True)
 class InvalidRecord:

@@ -27,7 +27,20 @@ from .audit import AuditEvent, AuditPhase, Note, record
 from .base import Store
 from .errors import AlreadyExists, BadRecord, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
 from .layout import MEMBERS, ROOM_KEYS, ROOMS, USERS, Bucket
-from .models import InvalidRecord, Member, MemberRoom, Revision, Role, Room, SealedKey, Snapshot, Status, User, UserRole
+from .models import (
+    InvalidRecord,
+    Member,
+    MemberRoom,
+    Revision,
+    Role,
+    Room,
+    SealedKey,
+    Snapshot,
+    Status,
+    User,
+    UserRole,
+    UserRow,
+)
 from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, SqliteSpec, system_clock
 from .sqlite_file import SCHEMA_VERSION, check_header, file_uri, insert_sql
@@ -130,6 +143,12 @@ def _users(rows: list[tuple]) -> list[User]:
     # the rules were checked in SQL: r and s are a role and a status (plain text, as every
     # row's values; the enums are str subclasses that compare equal)
     return [User(k, n, cast(UserRole, intern(r)), cast(Status, intern(s)), a, v) for k, n, r, s, a, v in rows]
+
+
+def _user_rows(rows: list[tuple]) -> list[UserRow]:
+    """UserRows of rows (SQLite gives tuples already): a role and a status one str each."""
+    intern = sys.intern
+    return [(k, n, intern(r), intern(s), a, v) for k, n, r, s, a, v in rows]
 
 
 def _room(row: tuple) -> Room:
@@ -476,12 +495,11 @@ class SqliteStore(Store):
             invalid += bad
         return await _off_loop(_users, rows, n=len(rows))
 
-    async def iter_users(self, first: int = 2000, page: int = 10_000
-                         ) -> AsyncIterator[tuple[list[User], list[InvalidRecord]]]:
+    async def iter_user_rows(self, first: int = 2000, page: int = 10_000
+                             ) -> AsyncIterator[tuple[list[UserRow], list[InvalidRecord]]]:
         """Pages in key order (the primary key's index): `first` rows, then `page` at a time;
         each its own short read transaction (a million users are never one long read holding
-        back the daemon's checkpoints), and pages small enough that their User objects, which
-        the garbage collector tracks, are few at any time (a caller groups pages as it likes).
+        back the daemon's checkpoints); the caller groups pages as it likes.
         A page is a key range, so the rules' count check holds for it; NULL keys, which sort
         first, come with the first page."""
         lo: str | None = None
@@ -501,7 +519,7 @@ class SqliteStore(Store):
                     where = f"({where}) OR key IS NULL"
                 params = tuple(v for v in (lo, hi) if v is not None)
                 rows, bad = await self._select(db, "users", where, params, order=" ORDER BY key")
-            yield await _off_loop(_users, rows, n=len(rows)), bad
+            yield await _off_loop(_user_rows, rows, n=len(rows)), bad
             if hi is None:
                 return
             lo, size = hi, page

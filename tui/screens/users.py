@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Footer, Header
 
-from store import InvalidRecord, Status, Store, User, UserRole
+from store import InvalidRecord, Store, UserRow
 from store.models import REVOKED
 from store.text import iso_time
 
@@ -20,20 +20,6 @@ from ..widgets.record_table import Record, RecordTable, record
 from .base import DataScreen
 
 COLUMNS = ("key", "name", "role", "status", "added", "revoked")
-
-
-#: the one plain str of each role and status (an enum member is an object the garbage
-#: collector tracks, and a tuple holding one stays tracked; a str made per user costs memory)
-_PLAIN: dict[str, str] = {m: m.value for m in (*UserRole, *Status)}
-
-#: a user as the table keeps it: a plain tuple of str and int, which the garbage collector
-#: stops tracking (a million User objects made each of its full collections, and so the UI,
-#: stall for a second)
-UserRow = tuple[str, str, str, str, int, "int | None"]
-
-
-def user_row(u: User) -> UserRow:
-    return (u.key, u.name, _PLAIN[u.role], _PLAIN[u.status], u.added_at, u.revoked_at)
 
 
 def user_cells(u: UserRow) -> tuple:
@@ -47,12 +33,15 @@ SORT_KEYS = (lambda u: u[0], lambda u: u[1].lower(), lambda u: u[2], lambda u: u
              lambda u: u[4], lambda u: u[5] or 0)
 
 
-def user_record(u: User) -> Record:
-    return record(u.key, user_row(u), f"{u.key}\t{u.name}\t{u.role}\t{u.status}".lower())
+def user_record(row: UserRow) -> Record:
+    """The table's row of a user: the UserRow itself is the data (a tuple the garbage
+    collector stops tracking)."""
+    key, name, role, status, _, _ = row
+    return record(key, row, f"{key}\t{name}\t{role}\t{status}".lower())
 
 
-def _records(users: list[User]) -> list[Record]:
-    return [user_record(u) for u in users]
+def _records(rows: list[UserRow]) -> list[Record]:
+    return [user_record(r) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -77,8 +66,8 @@ class UsersScreen(DataScreen):
         made from each page as it comes, in a thread (the UI keeps answering meanwhile), so
         the store's User objects are let go page by page."""
         group, size = UserRows([], []), 0
-        async for users, invalid in store.iter_users():
-            group.records.extend(await asyncio.to_thread(_records, users))
+        async for rows, invalid in store.iter_user_rows():
+            group.records.extend(await asyncio.to_thread(_records, rows))
             group.invalid.extend(invalid)
             if len(group.records) >= size:
                 yield group
@@ -91,7 +80,7 @@ class UsersScreen(DataScreen):
 
     async def fetch(self, store: Store) -> UserRows:
         data = await load_users(store)
-        return UserRows([user_record(u) for u in data.users], data.invalid)
+        return UserRows([user_record(u.row) for u in data.users], data.invalid)
 
     def show(self, data: UserRows) -> None:
         self.table.set_records(data.records, invalid=data.invalid)
