@@ -194,6 +194,31 @@ class Store(abc.ABC):
         users = await self.list_users(invalid=invalid)
         yield [u.row for u in users], invalid
 
+    #: count_users is cheap (an index count), so a view of many users may compare it with
+    #: what it holds on every change instead of reading every user again
+    counts_users_cheaply: bool = False
+
+    async def count_users(self) -> int:
+        """How many users are stored, those that break the rules too (what a view of every
+        user holds, its flagged rows included). By default a whole read."""
+        invalid: list[InvalidRecord] = []
+        return len(await self.list_users(invalid=invalid)) + len(invalid)
+
+    async def user_rows(self, keys: Sequence[str]) -> tuple[list[UserRow], list[InvalidRecord]]:
+        """The stored users of these keys as UserRows, sorted by key, and the InvalidRecords
+        of those that break the rules; a key with no user is in neither. By default one
+        get_user a key."""
+        rows: list[UserRow] = []
+        invalid: list[InvalidRecord] = []
+        for key in sorted(set(keys)):
+            try:
+                rows.append((await self.get_user(key)).row)
+            except (NotFound, InvalidInput):  # no such user; a key no user can have
+                pass
+            except BadRecord as e:
+                invalid.append(InvalidRecord("users", key, str(e)))
+        return rows, invalid
+
     async def revoke_user(self, key: str, *, reason: str | None = None) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user
         changes nothing and leaves no event (safe to repeat). Raises: InvalidInput, NotFound,

@@ -495,6 +495,25 @@ class SqliteStore(Store):
             invalid += bad
         return await _off_loop(_users, rows, n=len(rows))
 
+    counts_users_cheaply = True
+
+    async def count_users(self) -> int:
+        (n,), = await self._fetch("SELECT count(*) FROM users")  # the key index's count
+        return int(n)
+
+    async def user_rows(self, keys: Sequence[str]) -> tuple[list[UserRow], list[InvalidRecord]]:
+        wanted = sorted(set(keys))
+        rows: list[tuple] = []
+        invalid: list[InvalidRecord] = []
+        async with self._read() as db:
+            for i in range(0, len(wanted), 500):  # well under SQLite's bound on parameters
+                part = wanted[i:i + 500]
+                got, bad = await self._select(db, "users", f"key IN ({', '.join('?' * len(part))})",
+                                              tuple(part), order=" ORDER BY key")
+                rows += got
+                invalid += bad
+        return _user_rows(rows), invalid
+
     async def iter_user_rows(self, first: int = 2000, page: int = 10_000
                              ) -> AsyncIterator[tuple[list[UserRow], list[InvalidRecord]]]:
         """Pages in key order (the primary key's index): `first` rows, then `page` at a time;

@@ -128,7 +128,7 @@ async def settle(pilot) -> None:
     for _ in range(4):
         # the loads; not the watchers (they run for the app's lifetime) nor a change
         # waiting on its confirmation screen
-        busy = [w for w in pilot.app.workers if w.group in ("store", "load") and not w.is_finished]
+        busy = [w for w in pilot.app.workers if w.group in ("store", "load", "patch") and not w.is_finished]
         if busy:
             await asyncio.gather(pilot.app.workers.wait_for_complete(busy), return_exceptions=True)
         await pilot.pause()
@@ -151,7 +151,7 @@ async def loaded(pilot, screen_type: type[Any], n: int | None = None) -> None:
     def ready() -> bool:
         return (shows_table(app, screen_type, n)
                 and not app.screen.stale  # no change announced since its last load began
-                and not any(w.group == "load" and not w.is_finished for w in app.workers))
+                and not any(w.group in ("load", "patch") and not w.is_finished for w in app.workers))
     await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")
     await pilot.pause()
 

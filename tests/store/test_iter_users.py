@@ -41,3 +41,29 @@ async def test_invalid_rows_and_null_keys_are_in_a_part(tmp_path, clock):
     assert [u[0] for users, _ in parts for u in users] == [u.key for u in whole]
     assert sorted(r.reason for _, bad in parts for r in bad) == sorted(r.reason for r in invalid)
     assert len(invalid) == 2
+
+
+async def test_user_rows_and_count_are_what_a_view_re_reads_on_a_change(store):
+    for i in range(12):
+        await store.add_user(f"u{i:02d}", f"name {i}")
+    await store.revoke_user("u03")
+    rows, bad = await store.user_rows(["u05", "u03", "nobody", "u03", "u11"])
+    assert [r[0] for r in rows] == ["u03", "u05", "u11"] and not bad  # key order, no duplicate
+    assert rows == [(await store.get_user(k)).row for k in ("u03", "u05", "u11")]
+    assert rows[0][3] == "revoked" and type(rows[0][3]) is str
+    assert await store.count_users() == len(await store.list_users()) == 12
+
+
+async def test_user_rows_names_a_broken_user(tmp_path, clock):
+    path = tmp_path / "m.sqlite"
+    create_database(str(path))
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("PRAGMA ignore_check_constraints = ON")
+        con.execute("INSERT INTO users VALUES ('ok', '', 'user', 'active', 1, NULL)")
+        con.execute("INSERT INTO users VALUES ('boss', '', 'boss', 'active', 1, NULL)")
+    con.close()
+    async with await open_store(SqliteSpec(str(path)), clock=clock) as s:
+        rows, bad = await s.user_rows(["ok", "boss"])
+        assert [r[0] for r in rows] == ["ok"] and [b.key for b in bad] == ["boss"]
+        assert await s.count_users() == 2  # the broken one too: the view shows it flagged

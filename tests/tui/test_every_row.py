@@ -4,6 +4,7 @@ on a few hundred users, both backends."""
 from __future__ import annotations
 
 import gc
+import sqlite3
 
 import pytest
 
@@ -210,3 +211,39 @@ async def test_rows_are_left_out_of_the_garbage_collectors_walks(many):
         assert len(rows) >= N
         assert not gc.is_tracked(rows)
         assert not any(gc.is_tracked(r) or gc.is_tracked(r[1]) for r in rows)
+
+
+@pytest.mark.parametrize("many", ["sqlite"], indirect=True)
+async def test_a_daemons_change_re_reads_the_rows_in_view_and_the_count(many, monkeypatch):
+    """SQLite: a change re-reads the rows on screen and the count, not every row; the rows
+    out of view follow once the changes stop (QUIET), and a new user (the count moved)
+    is a full read at once."""
+    monkeypatch.setattr(UsersScreen, "QUIET", 2.0)
+    app = make_app(many)  # the default 1 s change poll
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        screen = app.screen
+        await until(pilot, lambda: screen._catch_up is None, timeout=5, what="no catch-up read pending")
+        t = table(app)
+        before = t.records
+        in_view, out_of_view = t.shown_keys[3], "u449"
+        assert out_of_view not in t.shown_keys
+        con = sqlite3.connect(many.path, isolation_level=None)  # the daemon
+        con.execute("UPDATE users SET status = 'revoked', revoked_at = 5 WHERE key IN (?, ?)",
+                    (in_view, out_of_view))
+
+        def status(key: str) -> str:
+            return next(r[1][3] for r in t.records if r[0] == key)
+
+        await until(pilot, lambda: status(in_view) == "revoked", timeout=2.5, what="the row in view")
+        assert "revoked" in str(t.grid.get_row_at(3)[3])
+        # patched where it was: the other rows are the very same records, not read again
+        assert status(out_of_view) == "active"
+        assert sum(a is not b for a, b in zip(before, t.records, strict=True)) == 1
+        await until(pilot, lambda: status(out_of_view) == "revoked", timeout=4, what="the catch-up read")
+
+        con.execute("INSERT INTO users VALUES ('zz-new', '', 'user', 'active', 1, NULL)")
+        con.close()
+        await until(pilot, lambda: t.held == N + 9, timeout=2.5, what="the new user counted")
+        assert count(app).endswith(f"of {N + 9} users")

@@ -169,7 +169,11 @@ class DataScreen(AdminScreen):
     def _data_changed(self, _: None) -> None:
         self.stale = True
         if self.is_current:
-            self.reload()
+            self.changed_in_view()
+
+    def changed_in_view(self) -> None:
+        """The data may have changed while this screen is in view: by default read it again."""
+        self.reload()
 
     def reload(self) -> None:
         store = self.session.store

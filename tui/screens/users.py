@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from store import InvalidRecord, Store, UserRow
@@ -16,7 +20,7 @@ from store.text import iso_time
 
 from ..messages import OpenUser
 from ..services import load_users
-from ..widgets.record_table import Record, RecordTable, record
+from ..widgets.record_table import DATA, KEY, Record, RecordTable, record
 from .base import DataScreen
 
 COLUMNS = ("key", "name", "role", "status", "added", "revoked")
@@ -87,6 +91,58 @@ class UsersScreen(DataScreen):
 
     def extend(self, data: UserRows) -> None:
         self.table.add_records(data.records, invalid=data.invalid)
+
+    # -- a change while in view: the rows on screen and the count, not a million rows ----
+    #: a full read once changes have stopped for this long (rows out of view are behind)
+    QUIET = 3.0
+    #: and at the latest this long after the last full read while changes keep coming
+    CATCH_UP = 30.0
+    _full_read_at = 0.0
+    _catch_up: Timer | None = None
+
+    @dataclass
+    class Patched(Message):
+        """The users in view read again (from the patch worker to the screen)."""
+
+        records: list[Record]
+        behind: bool  # the count moved or a row in view is gone or broken: read everything
+
+    def reload(self) -> None:
+        self._full_read_at = time.monotonic()
+        super().reload()
+
+    def changed_in_view(self) -> None:
+        store, table = self.session.store, self.table
+        if (store is None or not store.counts_users_cheaply or not table.loaded or not table.complete
+                or time.monotonic() - self._full_read_at > self.CATCH_UP):
+            self.reload()
+            return
+        self.stale = False
+        keys = [r[KEY] for r in table.shown_records if type(r[DATA]) is tuple]  # not the flagged
+        self._patch(store, keys, table.held)
+        if self._catch_up is not None:
+            self._catch_up.stop()
+        self._catch_up = self.set_timer(self.QUIET, self._caught_up)
+
+    def _caught_up(self) -> None:
+        self._catch_up = None
+        if self.is_current:
+            self.reload()
+        else:
+            self.stale = True
+
+    @work(exclusive=True, group="patch", exit_on_error=False)
+    async def _patch(self, store: Store, keys: list[str], held: int) -> None:
+        count = await store.count_users()
+        rows, invalid = await store.user_rows(keys)
+        behind = count != held or len(rows) != len(keys) or bool(invalid)
+        self.post_message(self.Patched(_records(rows), behind))
+
+    def on_users_screen_patched(self, message: Patched) -> None:
+        if message.behind:
+            self.reload()
+        else:
+            self.table.patch(message.records)
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key

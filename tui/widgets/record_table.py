@@ -350,6 +350,11 @@ class RecordTable(Vertical):
         self._replace(keep=self.selected_key)
 
     @property
+    def loaded(self) -> bool:
+        """Some records have been given (a load's first part at least)."""
+        return self._loaded
+
+    @property
     def complete(self) -> bool:
         """False while the parts of a load are still coming (add_records)."""
         return self._complete
@@ -370,6 +375,50 @@ class RecordTable(Vertical):
         self._last_match = ("", records)
         self._loaded = True
         self._render_rows(keep=keep)
+
+    @property
+    def held(self) -> int:
+        """How many rows the table holds: every record given, the flagged ones too."""
+        return len(self._records)
+
+    @property
+    def shown_records(self) -> Rows:
+        """The records of the rows in the window, in order."""
+        return self._found[self._offset:self._offset + self.window]
+
+    def patch(self, records: Sequence[Record]) -> int:
+        """New data for rows in the window (someone changed them): each replaced where it is
+        in every order the table keeps, without reading, sorting or filtering the others
+        again (a row whose change moves it in the sort or out of the filter moves at the
+        next full load). Records of keys not in the window are ignored. Returns how many
+        rows changed."""
+        base = self._offset
+        old = {r[KEY]: (base + i, r) for i, r in enumerate(self.shown_records)}
+        swaps = [(old[n[KEY]], n) for n in records if n[KEY] in old and old[n[KEY]][1] != n]
+        if not swaps:
+            return 0
+
+        def swapped(rows: Rows, at_found: bool) -> Rows:
+            out = list(rows)
+            for (i, was), new in swaps:
+                # in the filtered order the place is known; elsewhere found by identity
+                # (a C scan of pointers: milliseconds at a million rows)
+                out[i if at_found and i < len(out) and out[i] is was else rows.index(was)] = new
+            return tuple(out)
+
+        found_is_records = self._found is self._records
+        self._records = swapped(self._records, at_found=found_is_records)
+        self._found = self._records if found_is_records else swapped(self._found, at_found=True)
+        flagged = {id(r) for r in self._flagged}
+        mine = [((i, was), new) for (i, was), new in swaps if id(was) not in flagged]
+        if mine:
+            swaps[:] = mine
+            self._valid = swapped(self._valid, at_found=False)
+        self._last_match = ("", self._records)  # the next keystroke filters every row
+        self._by_key = None
+        self._fill_window()
+        self._update_count()
+        return len(swaps)
 
     def set_failed(self, why: str = "") -> None:
         """The load failed (the error is shown by the screen): say so instead of 'loading',
