@@ -176,6 +176,8 @@ class RecordTable(Vertical):
         #: keys of the rows marked with space (kept across reloads while they exist)
         self.marked: set[str] = set()
         self._by_key: dict[str, Any] | None = None
+        #: records newer than the rows held (patch), by key, until the next full load
+        self._newer: dict[str, Record] = {}
         self._last_match: tuple[str, Rows] = ("", ())
         self._shown: list[str] = []
         self._shown_data: list[Any] = []  # the data of the rows in the grid, to redraw only changes
@@ -253,7 +255,7 @@ class RecordTable(Vertical):
         """Every match, in the shown order, as the plain text of its cells (what `e` saves)."""
         cells = self.cells
         out = []
-        for r in self._found:
+        for r in self._current(self._found):
             row = r[DATA].cells if type(r[DATA]) is Flagged else cells(r[DATA])
             out.append([c.plain if isinstance(c, Text) else str(c) for c in row])
         return out
@@ -264,7 +266,7 @@ class RecordTable(Vertical):
             return
         self.marked.symmetric_difference_update({key})
         row = self.grid.cursor_row
-        first = self._first_cell(self._found[self._offset + row])
+        first = self._first_cell(self.shown_records[row])
         self.grid.update_cell_at(Coordinate(row, 0), first, update_width=True)
         self._update_count()
 
@@ -321,7 +323,7 @@ class RecordTable(Vertical):
         if key is None:
             return None
         if self._by_key is None:
-            self._by_key = {r[KEY]: r[DATA] for r in self._records}
+            self._by_key = {r[KEY]: r[DATA] for r in self._current(self._records)}
         return self._by_key.get(key)
 
     # -- data in ----------------------------------------------------------------
@@ -372,6 +374,7 @@ class RecordTable(Vertical):
         records = self._sorted(records)
         self._records = records
         self._by_key = None
+        self._newer = {}  # the full data is the newest
         self._last_match = ("", records)
         self._loaded = True
         self._render_rows(keep=keep)
@@ -383,42 +386,30 @@ class RecordTable(Vertical):
 
     @property
     def shown_records(self) -> Rows:
-        """The records of the rows in the window, in order."""
-        return self._found[self._offset:self._offset + self.window]
+        """The records of the rows in the window, in order (the newest of patched ones)."""
+        return self._current(self._found[self._offset:self._offset + self.window])
+
+    def _current(self, rows: Rows) -> Rows:
+        """These rows with patched ones replaced by their newer record."""
+        newer = self._newer
+        return tuple([newer.get(r[KEY], r) for r in rows]) if newer else rows
 
     def patch(self, records: Sequence[Record]) -> int:
-        """New data for rows in the window (someone changed them): each replaced where it is
-        in every order the table keeps, without reading, sorting or filtering the others
-        again (a row whose change moves it in the sort or out of the filter moves at the
-        next full load). Records of keys not in the window are ignored. Returns how many
+        """New data for rows in the window (someone changed them), shown at once without
+        reading, sorting or filtering the others again: kept beside the rows until the next
+        full load replaces them all (a copy of a million-row tuple to put one row in it
+        would stall the UI; and a row whose change moves it in the sort or out of the
+        filter moves then). Records of keys not in the window are ignored. Returns how many
         rows changed."""
-        base = self._offset
-        old = {r[KEY]: (base + i, r) for i, r in enumerate(self.shown_records)}
-        swaps = [(old[n[KEY]], n) for n in records if n[KEY] in old and old[n[KEY]][1] != n]
-        if not swaps:
+        shown = {r[KEY]: r for r in self.shown_records}
+        changed = [n for n in records if n[KEY] in shown and shown[n[KEY]] != n]
+        if not changed:
             return 0
-
-        def swapped(rows: Rows, at_found: bool) -> Rows:
-            out = list(rows)
-            for (i, was), new in swaps:
-                # in the filtered order the place is known; elsewhere found by identity
-                # (a C scan of pointers: milliseconds at a million rows)
-                out[i if at_found and i < len(out) and out[i] is was else rows.index(was)] = new
-            return tuple(out)
-
-        found_is_records = self._found is self._records
-        self._records = swapped(self._records, at_found=found_is_records)
-        self._found = self._records if found_is_records else swapped(self._found, at_found=True)
-        flagged = {id(r) for r in self._flagged}
-        mine = [((i, was), new) for (i, was), new in swaps if id(was) not in flagged]
-        if mine:
-            swaps[:] = mine
-            self._valid = swapped(self._valid, at_found=False)
-        self._last_match = ("", self._records)  # the next keystroke filters every row
+        self._newer.update((n[KEY], n) for n in changed)
         self._by_key = None
         self._fill_window()
         self._update_count()
-        return len(swaps)
+        return len(changed)
 
     def set_failed(self, why: str = "") -> None:
         """The load failed (the error is shown by the screen): say so instead of 'loading',
@@ -505,7 +496,7 @@ class RecordTable(Vertical):
         return next((i for i, r in enumerate(found) if r[KEY] == key), 0)
 
     def _fill_window(self) -> None:
-        window = self._found[self._offset:self._offset + self.window]
+        window = self.shown_records
         keys = [r[KEY] for r in window]
         drawn = [(r[DATA], r[KEY] in self.marked) for r in window]
         if keys == self._shown and len(self._shown_data) == len(window):
