@@ -50,8 +50,13 @@ def test_changes_with_reasons_and_the_filters(db):
     assert [e["target"] for e in events("--db", db, "--target", "bob")] == ["bob", "bob"]
     assert [e["action"] for e in events("--db", db, "--action", "revoke_user")] == ["revoke_user"]
     assert len(events("--db", db, "--since", "1h")) == 3 and events("--db", db, "--since", "4000000000") == []
-    text = cli("audit", "--db", db).stdout.splitlines()
-    assert len(text) == 3 and "revoke_user" in text[2] and "reason: laptop lost" in text[2]
+    # in a pipe: a header line, then the events tab-separated
+    header, *rows = (line.split("\t") for line in cli("audit", "--db", db).stdout.splitlines())
+    assert header == ["at", "action", "phase", "target", "by", "reason", "result"]
+    assert [(r[1], r[3], r[5], r[6]) for r in rows] == [
+        ("add_user", "bob", "new hire", "ok"), ("add_user", "carol", "", "ok"),
+        ("revoke_user", "bob", "laptop lost", "ok")]
+    assert rows[0][4].endswith(f" via sqlite:{db}")
     # bad input: one line, exit 2, nothing written
     before = digest(db)
     for args, match in ((("users", "revoke", "carol", "--reason", "x" * 201), "reason too long"),

@@ -54,8 +54,14 @@ def test_users_and_authorize(db):
     assert listed[1]["revoked_at"] is not None and listed[0]["name"] == "Ann ☕"
     assert cli("users", "reinstate", "bob", "--db", db).stdout.startswith("reinstated bob")
     assert cli("authorize", "bob", "--db", db).returncode == 0
-    table = cli("users", "list", "--db", db).stdout.splitlines()
-    assert [line.split()[:3] for line in table] == [["abc", "admin", "active"], ["bob", "user", "active"]]
+    # in a pipe: a header line, then tab-separated fields (the added time is the clock's)
+    header, *rows = (line.split("\t") for line in cli("users", "list", "--db", db).stdout.splitlines())
+    assert header == ["key", "name", "role", "status", "added", "revoked"]
+    assert [r[:4] + r[5:] for r in rows] == [["abc", "Ann ☕", "admin", "active", "-"],
+                                             ["bob", "", "user", "active", "-"]]
+    table = cli("users", "list", "--format", "table", "--db", db).stdout.splitlines()
+    assert [line.split()[0] for line in table] == ["key", "abc", "bob"]  # aligned: tests/e2e/test_cli_tables.py
+    assert "admin  active" in table[1] and "user   active" in table[2]
 
 
 def test_seed_and_export(tmp_path):

@@ -83,7 +83,7 @@ def test_export_and_users_list_name_each_invalid_record_and_keep_the_rest(bad_db
 
     listed = cli("users", "list", "--db", str(bad_db))
     assert listed.returncode == 1
-    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["alice", "bob"]
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["key", "alice", "bob"]
     assert len(listed.stderr.splitlines()) == len(BAD_USERS) + 1
 
 
@@ -147,9 +147,9 @@ def test_impossible_timestamps_and_control_characters_print_safely(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
     lines = proc.stdout.splitlines()
-    assert len(lines) == 2  # the newline in the name did not break the table
-    assert "clear\\e[2Jscreen\\nnext line\\x07" in lines[0]
-    assert "@100000000000000000" in lines[1]
+    assert len(lines) == 3  # the header, then a line a user: the newline in the name broke nothing
+    assert lines[1].split("\t")[1] == "clear\\e[2Jscreen\\nnext line\\x07"
+    assert "@100000000000000000" in lines[2]
     # the JSON output keeps the exact text (escaped by JSON itself)
     doc = json.loads(cli("users", "list", "--json", "--db", str(path)).stdout)
     assert doc[0]["name"] == "clear\x1b[2Jscreen\nnext line\x07"
@@ -167,7 +167,7 @@ def test_undecodable_kv_users_are_named_by_users_list(nats_server, bucket_prefix
     asyncio.run(prepare())
     proc = cli("users", "list", "--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix)
     assert proc.returncode == 1
-    assert [line.split()[0] for line in proc.stdout.splitlines()] == ["good"]
+    assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == ["key", "good"]
     assert proc.stderr.splitlines() == [
         f"invalid record: bucket {bucket_prefix}users, key broken: missing field 'name'"]
 

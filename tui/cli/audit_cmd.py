@@ -1,5 +1,10 @@
 """`membership-admin audit`: the audit trail of SPEC section 10, newest last, on either
-backend; `--follow` keeps printing new events (written by anyone) until interrupted."""
+backend; `--follow` keeps printing new events (written by anyone) until interrupted.
+
+A table on a terminal, tab-separated values in a pipe, JSON lines with --json. With --follow
+the table is printed as the events come, each batch with the same fixed widths (a fitted
+table would wait for every row, and a follower has no last row).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,13 @@ import asyncio
 import sys
 
 from store import Store, open_store, system_clock
-from store.audit import Action, AuditEvent, AuditQuery, newest_last, parse_since
+from store.audit import Action, AuditEvent, AuditPhase, AuditQuery, newest_last, parse_since
 from store.models import InvalidRecord
-from store.text import printable
 
 from .common import EXIT_FOUND, EXIT_OK, add_backend_args, run_async
 from .connection import backend_spec
 from .data import iso, report_invalid
+from .table_output import AUTO, TABLE, TSV, Column, print_rows, resolve
 
 #: how often --follow asks for new events: one written elsewhere shows within a second
 FOLLOW_POLL_S = 0.25
@@ -28,20 +33,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                   "or Unix seconds)")
     p.add_argument("--action", choices=[a.value for a in Action], help="only this action, e.g. --action revoke_user")
     p.add_argument("--target", metavar="KEY", help="only events about this user key, e.g. --target bob")
-    p.add_argument("--json", action="store_true", help="one JSON event object per line")
+    p.add_argument("--format", choices=(AUTO, TABLE, TSV, "json"), default=AUTO,
+                   help="auto (the default: table on a terminal, tsv in a pipe), table (aligned for a "
+                        "person, long text cut to the width), tsv (a header line, then a line per "
+                        "event), json (one event object per line), e.g. --format tsv")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--follow", action="store_true", help="keep printing new events until interrupted (Ctrl-C)")
     p.set_defaults(func=cmd_audit)
 
 
-def line(e: AuditEvent) -> str:
+#: the columns of the listing; the fixed widths are the follower's (a longer key folds)
+COLUMNS = (Column("at", width=len("2026-01-01T00:00:00Z")), Column("action", width=max(map(len, Action))),
+           Column("phase", width=max(map(len, AuditPhase)), styles={AuditPhase.FAILED: "red"}),
+           Column("target", width=20), Column("by", free=True), Column("reason", free=True),
+           Column("result", free=True))
+
+
+def row(e: AuditEvent) -> list[str]:
     """One event for a person: when, action, phase, target, who, why, result."""
-    who = f"{e.actor.user}@{e.actor.host} via {e.actor.via}"
-    text = f"{iso(e.at)}  {e.action:<16} {e.phase:<6}  {e.target}  by {who}"
-    if e.reason:
-        text += f"  reason: {e.reason}"
-    if e.result != "ok":
-        text += f"  result: {e.result}"
-    return printable(text)
+    return [iso(e.at), str(e.action), str(e.phase), e.target, f"{e.actor.user}@{e.actor.host} via {e.actor.via}",
+            e.reason or "", e.result]
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -50,10 +61,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
                        target=args.target.lower() if args.target else None)
     spec = backend_spec(args, read_only=True)
     out = sys.stdout
+    fmt = "json" if args.json else resolve(args.format, out)
+    first = True
 
     def show(events: list[AuditEvent]) -> None:
-        for e in newest_last(e for e in events if query.matches(e)):
-            out.write((e.to_json() if args.json else line(e)) + "\n")
+        nonlocal first
+        shown = newest_last(e for e in events if query.matches(e))
+        if fmt == "json":
+            out.writelines(e.to_json() + "\n" for e in shown)
+        elif shown or first:  # the header at once, even before the first event
+            print_rows(fmt, COLUMNS, map(row, shown), header=first, stream=args.follow, out=out)
+        first = False
         out.flush()
 
     async def run() -> int:

@@ -30,6 +30,7 @@ from .common import (
     with_store,
 )
 from .connection import backend_spec
+from .table_output import AUTO, TABLE, TSV, Column, print_table, print_tsv, resolve
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,9 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     usub = users.add_subparsers(dest="users_command", metavar="ACTION", parser_class=Parser,
                                 required=True)
     p = usub.add_parser("list", help="every user, sorted by key")
-    p.add_argument("--format", choices=FORMATS, default="table",
-                   help="table (for a person, the default), tsv or csv (a header line, then a line per "
-                        "user), json (the export's user objects), e.g. --format csv")
+    p.add_argument("--format", choices=FORMATS, default=AUTO,
+                   help="auto (the default: table on a terminal, tsv in a pipe), table (aligned for a "
+                        "person, long names cut to the width), tsv or csv (a header line, then a line "
+                        "per user), json (the export's user objects), e.g. --format csv")
     p.add_argument("--json", action="store_true", help="the same as --format json")
     p.set_defaults(func=users_list)
     p = usub.add_parser("add", help="add an active user")
@@ -85,9 +87,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=authorize)
 
 
-FORMATS = ("table", "tsv", "csv", "json")
-#: the columns of users list --format tsv|csv
-USER_FIELDS = ("key", "name", "role", "status", "added", "revoked")
+FORMATS = (AUTO, TABLE, TSV, "csv", "json")
+#: the columns of users list: the name is the free text a narrow terminal cuts
+USER_COLUMNS = (Column("key"), Column("name", free=True), Column("role"),
+                Column("status", styles={REVOKED: "red"}), Column("added"), Column("revoked"))
+USER_FIELDS = tuple(c.name for c in USER_COLUMNS)
 
 
 def iso(ts: int | None) -> str:
@@ -161,22 +165,19 @@ def _user_line(u: User) -> str:
 def users_list(args: argparse.Namespace) -> int:
     invalid: list = []
     users = _with_store(args, lambda store: store.list_users(invalid=invalid), read_only=True)
-    fmt = "json" if args.json else args.format
+    fmt = "json" if args.json else resolve(args.format)
+    rows = ([u.key, u.name, u.role, u.status, iso(u.added_at), iso(u.revoked_at)] for u in users)
     if fmt == "json":
         print(codec.dumps([codec.user_obj(u) for u in users]))
-    elif fmt == "table":
-        for u in users:
-            print(_user_line(u))
+    elif fmt == TABLE:  # for a person: times to the minute, as the TUI shows them (80 columns fit)
+        print_table(USER_COLUMNS, ([u.key, u.name, u.role, u.status, iso_time(u.added_at),
+                                    iso_time(u.revoked_at) or "-"] for u in users))
+    elif fmt == "csv":  # the exact text, quoted as csv quotes it
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(USER_FIELDS)
+        writer.writerows(rows)
     else:
-        rows = ([u.key, u.name, u.role, u.status, iso(u.added_at), iso(u.revoked_at)] for u in users)
-        if fmt == "csv":
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(USER_FIELDS)
-            writer.writerows(rows)
-        else:  # tsv, for cut and awk: a tab or newline in a name is escaped, never a new field
-            print("\t".join(USER_FIELDS))
-            for row in rows:
-                print("\t".join(map(printable, row)))
+        print_tsv(USER_COLUMNS, rows)
     report_invalid(invalid)
     return EXIT_FOUND if invalid else EXIT_OK
 
