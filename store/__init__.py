@@ -16,11 +16,25 @@ from .errors import (
                      StoreError,
                      Unavailable,
 )
-from .models import Decision, InvalidRecord, Member, Role, Room, SealedKey, Snapshot, Status, User, UserRole, UserRow
+from .models import (
+                     Decision,
+                     InvalidRecord,
+                     Member,
+                     Role,
+                     Room,
+                     SealedKey,
+                     Snapshot,
+                     Status,
+                     User,
+                     UserChanges,
+                     UserRole,
+                     UserRow,
+)
 from .spec import NatsSpec, SqliteSpec, StoreSpec, system_clock
 
 __all__ = [
     "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member", "NatsSpec",
     "NotFound", "ReadOnly", "Refused", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status", "Store",
-    "StoreError", "StoreSpec", "Unavailable", "User", "UserRole", "UserRow", "open_store", "system_clock",
+    "StoreError", "StoreSpec", "Unavailable", "User", "UserChanges", "UserRole", "UserRow", "open_store",
+    "system_clock",
 ]

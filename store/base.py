@@ -28,6 +28,7 @@ from .models import (
     Snapshot,
     Status,
     User,
+    UserChanges,
     UserRole,
     UserRow,
 )
@@ -218,6 +219,16 @@ class Store(abc.ABC):
             except BadRecord as e:
                 invalid.append(InvalidRecord("users", key, str(e)))
         return rows, invalid
+
+    #: watch_users follows the users as they are written (a view need not read them again)
+    watches_users: bool = False
+
+    def watch_users(self) -> AsyncIterator[UserChanges]:
+        """The users' changes from now on, in batches, until the caller stops iterating; a
+        change made after the first batch, which is empty and says the watch has begun, is
+        never skipped (read the users after it: nothing falls between). Only where
+        watches_users. Raises: StoreError when the backend cannot be followed."""
+        raise NotImplementedError
 
     async def revoke_user(self, key: str, *, reason: str | None = None) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user

@@ -105,6 +105,16 @@ class User:
 #: stall for a second); a tuple of str and int it stops tracking, and it is smaller.
 UserRow = tuple[str, str, str, str, int, "int | None"]
 
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """A batch of users written since the last (Store.watch_users): the new rows, the keys
+    deleted, and the records written that break the rules."""
+
+    rows: list[UserRow]
+    deleted: list[str]
+    invalid: list[InvalidRecord]
+
+
 #: the one plain str of each role and status (a str made per row would cost memory, and a
 #: tuple holding an enum member, a tracked object, stays tracked)
 PLAIN: dict[str, str] = {m: m.value for m in (*UserRole, *Status)}

@@ -23,7 +23,7 @@ when that info shows a quorum of current, recently heard peers (store.kv.quorum)
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -35,7 +35,19 @@ from ..audit import AuditEvent, Note
 from ..base import Store
 from ..errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
 from ..layout import BUCKETS, BY_NAME, LAYOUT, MEMBERS, ROOM_KEYS, ROOMS, ROOMS_BY_MEMBER, USERS, Bucket
-from ..models import InvalidRecord, Member, Reverse, Revision, Role, Room, SealedKey, Snapshot, Status, User
+from ..models import (
+    InvalidRecord,
+    Member,
+    Reverse,
+    Revision,
+    Role,
+    Room,
+    SealedKey,
+    Snapshot,
+    Status,
+    User,
+    UserChanges,
+)
 from ..snapshot import make_snapshot, paused_gc
 from ..spec import Clock, NatsSpec, system_clock
 from .audit import AuditStream
@@ -43,6 +55,7 @@ from .connection import Connection, Refusals, connect, stream_name, subject_pref
 from .history import user_revisions
 from .quorum import confirmed_read
 from .scan import scan as scan_bucket
+from .watch import watch
 from .writer import PipelinedWriter
 
 _CHUNK = 1000  # values parsed per json.loads in a bulk decode
@@ -504,6 +517,21 @@ class KvStore(Store):
 
     async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
         return sorted(await self._records(USERS, invalid if invalid is not None else []), key=USERS.sort_key)
+
+    watches_users = True
+
+    async def watch_users(self) -> AsyncIterator[UserChanges]:
+        info = await self.stream_info("users")
+        if info is None:
+            raise NotFound(f"bucket {self.bucket('users')} does not exist ({self.spec.shown_url})")
+        start = info.get("state", {}).get("last_seq", 0) + 1  # what is written from now on
+        yield UserChanges([], [], [])  # begun
+        async for batch in watch(self.conn, self.bucket("users"), start):
+            invalid: list[InvalidRecord] = []
+            written = [(key, value) for key, value in batch if value is not None]
+            users = self._decode_all(USERS, written, invalid)
+            deleted = [key for key, value in batch if value is None]
+            yield UserChanges([u.row for u in users], deleted, invalid)
 
     async def _set_status(self, key: str, status: Status, note: Note) -> User:
         self._writable()

@@ -249,3 +249,30 @@ async def test_a_daemons_change_re_reads_the_rows_in_view_and_the_count(many, mo
         con.close()
         await until(pilot, lambda: t.held == N + 9, timeout=2.5, what="the new user counted")
         assert count(app).endswith(f"of {N + 9} users")
+
+
+@pytest.mark.parametrize("many", ["kv"], indirect=True)
+async def test_a_watch_brings_each_change_to_the_users_view(many, clock):
+    """KV: the view follows the users bucket; a change by someone else is on screen well
+    within a second, wherever the row is, without the bucket read again; a new user (a
+    row the view does not hold) is a full read."""
+    app = make_app(many, poll_interval=3600)  # no marker poll: only the watch can tell
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        screen = app.screen
+        await until(pilot, lambda: screen._watch_on, timeout=5, what="the watch begun")
+        t = table(app)
+        before = t.records
+        in_view = t.shown_keys[3]
+        async with await open_store(many, clock=clock) as other:
+            await other.revoke_user(in_view)
+            await other.revoke_user("u449")  # out of view
+            await until(pilot, lambda: "revoked" in str(t.grid.get_row_at(3)[3]), timeout=1,
+                        what="the change in view")
+            assert t.records is before  # nothing read again
+            t.go_to(t.match_count - 1)
+            await until(pilot, lambda: t.selected_key == "u449" and "revoked" in str(t.grid.get_row_at(
+                t.grid.cursor_row)[3]), timeout=1, what="the change out of view, shown when scrolled to")
+            await other.add_user("zz-new")
+        await until(pilot, lambda: t.held == N + 1, timeout=5, what="the new user read")

@@ -232,6 +232,11 @@ class DataScreen(AdminScreen):
                 self.table.set_complete(False)
         else:
             self.extend(message.data)
+        self.after_load(message)
+
+    def after_load(self, message: Loaded) -> None:
+        """A part of a load, or its end, has been shown (a screen that keeps up with
+        changes between full reads re-applies them here)."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "load" and event.state == WorkerState.ERROR:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -14,12 +17,13 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Header
 
-from store import InvalidRecord, Store, UserRow
+from store import InvalidRecord, Store, StoreError, UserChanges, UserRow
 from store.models import REVOKED
 from store.text import iso_time
 
 from ..messages import OpenUser
 from ..services import load_users
+from ..session import Session
 from ..widgets.record_table import DATA, KEY, Record, RecordTable, record
 from .base import DataScreen
 
@@ -66,9 +70,8 @@ class UsersScreen(DataScreen):
 
     async def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
         """The first page at once, then the store's pages grouped into parts that double in
-        size (each part re-filters the view: few parts for a million users). The rows are
-        made from each page as it comes, in a thread (the UI keeps answering meanwhile), so
-        the store's User objects are let go page by page."""
+        size (each part re-filters the view: few parts for a million users). The records
+        are made from each page as it comes, in a thread (the UI keeps answering meanwhile)."""
         group, size = UserRows([], []), 0
         async for rows, invalid in store.iter_user_rows():
             group.records.extend(await asyncio.to_thread(_records, rows))
@@ -92,34 +95,81 @@ class UsersScreen(DataScreen):
     def extend(self, data: UserRows) -> None:
         self.table.add_records(data.records, invalid=data.invalid)
 
-    # -- a change while in view: the rows on screen and the count, not a million rows ----
-    #: a full read once changes have stopped for this long (rows out of view are behind)
+    # -- keeping current: the changed rows, not a million rows read again ----------------
+    # KV: a watch on the users bucket brings each change (Store.watch_users), shown at once.
+    # SQLite: a change re-reads the rows on screen and the count (Store.user_rows,
+    # count_users). Either way a new or deleted user, or a broken record, is a full read,
+    # and so is a quiet moment after changes (QUIET) or a long run of them (CATCH_UP): a
+    # patched row is shown where it was, and only a full read re-sorts and re-filters.
+    #: a full read once changes have stopped for this long
     QUIET = 3.0
     #: and at the latest this long after the last full read while changes keep coming
     CATCH_UP = 30.0
     _full_read_at = 0.0
     _catch_up: Timer | None = None
+    _following = False  # a watch worker runs
+    _watch_on = False  # the watch has begun: every change from then on comes to this screen
+    _follow_again_at = 0.0  # after a watch ended, following is tried again from then on
+    _again = False  # a full read is wanted once the running one ends
 
     @dataclass
     class Patched(Message):
-        """The users in view read again (from the patch worker to the screen)."""
+        """Users read again or written (from a worker to the screen)."""
 
         records: list[Record]
-        behind: bool  # the count moved or a row in view is gone or broken: read everything
+        behind: bool  # a user came or went, or broke the rules: read everything
+
+    @dataclass
+    class Followed(Message):
+        """The watch has begun (changes None, the first time) or ended (None later), or
+        brought changes."""
+
+        changes: UserChanges | None
+
+    def __init__(self, session: Session, **kw: Any) -> None:
+        super().__init__(session, **kw)
+        self._since_load: dict[str, Record] = {}  # rows written since the last load began
+
+    def _loading(self) -> bool:
+        return any(w.group == "load" and w.node is self and not w.is_finished for w in self.workers)
 
     def reload(self) -> None:
+        store = self.session.store
+        if (store is not None and store.watches_users and not self._following
+                and time.monotonic() >= self._follow_again_at):
+            self._following, self._watch_on = True, False
+            self._follow(store)
+            return  # the full read begins once the watch has: no change falls between
+        if self._loading() and self.table.loaded:
+            self._again = True  # once this one ends (restarting it would never end, at 50/s)
+            return
         self._full_read_at = time.monotonic()
+        self._since_load = {}
         super().reload()
+
+    def after_load(self, message: DataScreen.Loaded) -> None:
+        if self._since_load:  # written while this load read: the newer of the two is the change
+            self.table.patch(list(self._since_load.values()), anywhere=True)
+        if (message.data is None or message.complete) and self._again:
+            self._again = False
+            self.reload()
 
     def changed_in_view(self) -> None:
         store, table = self.session.store, self.table
+        overdue = time.monotonic() - self._full_read_at > self.CATCH_UP
+        if self._watch_on and not overdue:
+            self.stale = False  # the watch brings the users' changes
+            return
         if (store is None or not store.counts_users_cheaply or not table.loaded or not table.complete
-                or time.monotonic() - self._full_read_at > self.CATCH_UP):
+                or overdue):
             self.reload()
             return
         self.stale = False
         keys = [r[KEY] for r in table.shown_records if type(r[DATA]) is tuple]  # not the flagged
         self._patch(store, keys, table.held)
+        self._catch_up_when_quiet()
+
+    def _catch_up_when_quiet(self) -> None:
         if self._catch_up is not None:
             self._catch_up.stop()
         self._catch_up = self.set_timer(self.QUIET, self._caught_up)
@@ -142,7 +192,41 @@ class UsersScreen(DataScreen):
         if message.behind:
             self.reload()
         else:
-            self.table.patch(message.records)
+            self.table.patch(message.records, anywhere=self._watch_on)
+
+    @work(exclusive=True, group="follow", exit_on_error=False)
+    async def _follow(self, store: Store) -> None:
+        try:
+            async for changes in store.watch_users():
+                self.post_message(self.Followed(changes))
+        except StoreError:
+            pass  # the marker poll and full reads instead, until following works again
+        finally:
+            self.post_message(self.Followed(None))
+
+    def on_users_screen_followed(self, message: Followed) -> None:
+        changes = message.changes
+        if changes is None:  # the watch ended
+            self._following = self._watch_on = False
+            self._follow_again_at = time.monotonic() + self.CATCH_UP
+            self.reload()
+        elif not self._watch_on:  # its first batch, empty: it has begun; now the full read
+            self._watch_on = True
+            self.reload()
+        else:
+            records = _records(changes.rows)
+            self._since_load.update((r[KEY], r) for r in records)
+            if changes.deleted or changes.invalid or not all(self._holds(r[KEY]) for r in records):
+                self.reload()
+            else:
+                self.table.patch(records, anywhere=True)
+            self._catch_up_when_quiet()
+
+    def _holds(self, key: str) -> bool:
+        """The table has a row of this user (its records are in key order)."""
+        given = self.table.given
+        i = bisect_left(given, key, key=itemgetter(KEY))
+        return i < len(given) and given[i][KEY] == key
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key

@@ -380,6 +380,11 @@ class RecordTable(Vertical):
         self._render_rows(keep=keep)
 
     @property
+    def given(self) -> Rows:
+        """The records as the screen gave them, in its order (the flagged invalid ones not)."""
+        return self._valid
+
+    @property
     def held(self) -> int:
         """How many rows the table holds: every record given, the flagged ones too."""
         return len(self._records)
@@ -394,15 +399,15 @@ class RecordTable(Vertical):
         newer = self._newer
         return tuple([newer.get(r[KEY], r) for r in rows]) if newer else rows
 
-    def patch(self, records: Sequence[Record]) -> int:
-        """New data for rows in the window (someone changed them), shown at once without
-        reading, sorting or filtering the others again: kept beside the rows until the next
-        full load replaces them all (a copy of a million-row tuple to put one row in it
-        would stall the UI; and a row whose change moves it in the sort or out of the
-        filter moves then). Records of keys not in the window are ignored. Returns how many
-        rows changed."""
+    def patch(self, records: Sequence[Record], *, anywhere: bool = False) -> int:
+        """New data for rows someone changed, shown at once without reading, sorting or
+        filtering the others again: kept beside the rows until the next full load replaces
+        them all (a copy of a million-row tuple to put one row in it would stall the UI;
+        and a row whose change moves it in the sort or out of the filter moves then).
+        Records of keys not in the window are ignored unless anywhere (a watch says which
+        rows changed, wherever they are). Returns how many rows changed."""
         shown = {r[KEY]: r for r in self.shown_records}
-        changed = [n for n in records if n[KEY] in shown and shown[n[KEY]] != n]
+        changed = [n for n in records if shown.get(n[KEY], n) != n or (anywhere and n[KEY] not in shown)]
         if not changed:
             return 0
         self._newer.update((n[KEY], n) for n in changed)
