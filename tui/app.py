@@ -70,6 +70,9 @@ class MembershipApp(App[None]):
     COMMANDS = App.COMMANDS | {AdminCommands}
     SCREENS = {"help": HelpScreen}
     DEFAULT_MODE = "rooms"
+    #: classes each screen takes by the terminal's size (app.tcss: narrow and short layouts)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     #: the keys the screens do not own (theirs are in screens/base.py)
     BINDINGS = [
         Binding("q", "quit", "Quit"),

@@ -87,7 +87,7 @@ async def test_migration_single_node_identical_and_spec_layout(sqlite_spec, nats
         # the backup is next to the database, named by the app's clock, and verified
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock()))
         backup = Path(sqlite_spec.path).with_name(f"demo.backup-{stamp}.sqlite")
-        assert backup.is_file() and str(backup) in steps
+        assert backup.is_file() and str(backup) in screen.query_one("#migration-backup").plain
         # then the target's health appears
         panel = screen.query_one(HealthPanel)
         await until(pilot, lambda: panel.report is not None, timeout=10, what="target health")

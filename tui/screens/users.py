@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header
 
 from store import InvalidRecord, Store, User
 from store.models import REVOKED
@@ -16,10 +15,15 @@ from store.text import iso_time
 
 from ..messages import OpenUser
 from ..services import load_users
+from ..widgets.columns import Col
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.record_table import Record, RecordTable
 from .base import DataScreen
 
-COLUMNS = ("key", "name", "role", "status", "added", "revoked")
+#: on a narrow screen the times go first (added before revoked); the name is cut
+COLUMNS = (Col("key"), Col("name", 1, shrink=True), Col("role"), Col("status"), Col("added", 3),
+           Col("revoked", 2))
 
 
 def user_cells(u: User) -> tuple:
@@ -52,9 +56,9 @@ class UsersScreen(DataScreen):
     OPENS = OpenUser
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield RecordTable("users", COLUMNS, cells=user_cells, sort_keys=SORT_KEYS, id="users")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     async def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
         async for users, invalid in store.iter_users():
