@@ -292,6 +292,18 @@ def test_snapshot_finished_migration(snap_compare, tmp_path, nats_server):
     assert snap_compare(app, terminal_size=SIZE, run_before=_migrate_for_picture)
 
 
+def test_snapshot_finished_migration_80x24(snap_compare, tmp_path, nats_server):
+    """At 80 columns the steps and the target's health stack; the backup path wraps at its
+    folders (here a long relative one, so the picture does not depend on tmp_path)."""
+    folder = tmp_path / "a-folder-with-a-rather-long-name" / "for-the-membership-database"
+    folder.mkdir(parents=True)
+    spec = demo_file(folder / "demo.sqlite")
+    target = NatsSpec(nats_server.url, bucket_prefix="snapdone80_", replicas=1)
+    app = make_app(spec, clock=frozen_clock, migration_target=target,
+                   migration={**STILL, "format_path": lambda p: os.path.relpath(p, tmp_path)})
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_migrate_for_picture)
+
+
 def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):
     """Records only in KV (and a value that does not decode) are differences after a run."""
     spec = demo_file(tmp_path / "demo.sqlite")
