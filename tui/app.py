@@ -93,8 +93,9 @@ class MembershipApp(App[None]):
         words and background for this deployment (config.toml), so production looks unlike
         staging at a glance. theme: the one to start with (config.toml's). config_file: where
         a theme chosen in the palette is kept (None: not kept, as in tests and pictures)."""
-        # NO_COLOR (set and not empty, no-color.org): no colour at all. Textual reads it too,
-        # and with ANSI colours on it drops every colour (instead of turning them grey)
+        # NO_COLOR set and not empty (no-color.org): no colour at all. Textual reads it too,
+        # and with ANSI colours on its filter drops every colour instead of turning them grey
+        # (an empty NO_COLOR, which Textual also takes for set, still gives greys)
         self.colourless = bool(os.environ.get("NO_COLOR"))
         super().__init__(ansi_color=True if self.colourless else None)
         self.label = label
