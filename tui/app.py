@@ -10,9 +10,11 @@ answers here, and they reload on the session's change signal, which the app publ
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import partial
+from pathlib import Path
 from typing import Literal
 
 from textual import work
@@ -20,6 +22,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from store import NatsSpec, StoreError, StoreSpec, open_store, system_clock
@@ -29,6 +32,7 @@ from store.text import printable
 
 from . import messages
 from .commands import AdminCommands
+from .config import save_theme
 from .screens.add_user import AddUserScreen, NewUser
 from .screens.audit import AuditScreen
 from .screens.confirm import ConfirmScreen
@@ -70,6 +74,9 @@ class MembershipApp(App[None]):
     COMMANDS = App.COMMANDS | {AdminCommands}
     SCREENS = {"help": HelpScreen}
     DEFAULT_MODE = "rooms"
+    #: classes each screen takes by the terminal's size (app.tcss: narrow and short layouts)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     #: the keys the screens do not own (theirs are in screens/base.py)
     BINDINGS = [
         Binding("q", "quit", "Quit"),
@@ -80,14 +87,28 @@ class MembershipApp(App[None]):
                  migration_target: NatsSpec | None = None, poll_interval: float = 1.0,
                  initial_mode: Mode = "rooms", blink: bool = True,
                  screens: Mapping[Mode, ScreenFactory] | None = None, label: str = "",
-                 color: str = "") -> None:
+                 color: str = "", theme: str = "", config_file: Path | None = None) -> None:
         """screens: the first screen of a mode made otherwise (a test fixes the migration
         screen's formatters, or feeds the health screen by hand). label, color: the header's
         words and background for this deployment (config.toml), so production looks unlike
-        staging at a glance."""
-        super().__init__()
+        staging at a glance. theme: the one to start with (config.toml's). config_file: where
+        a theme chosen in the palette is kept (None: not kept, as in tests and pictures)."""
+        # NO_COLOR set and not empty (no-color.org): no colour at all. Textual reads it too,
+        # and with ANSI colours on its filter drops every colour instead of turning them grey
+        # (an empty NO_COLOR, which Textual also takes for set, still gives greys)
+        self.colourless = bool(os.environ.get("NO_COLOR"))
+        super().__init__(ansi_color=True if self.colourless else None)
         self.label = label
         self.color = color
+        self.config_file = config_file
+        self._unknown_theme = ""
+        start = "ansi-dark" if self.colourless else theme
+        if start in self.available_themes:
+            self.theme = start
+        elif start:  # a theme of another Textual version: the default, said once mounted
+            self._unknown_theme = start
+        #: the theme in the config file (or the default): only a change from it is written
+        self._kept_theme = self.theme
         self.session = Session(spec, clock, Signal(self, "changed"), self.notify,
                                migration_target, blink)
         for mode, make in {**MODE_SCREENS, **(screens or {})}.items():
@@ -101,6 +122,10 @@ class MembershipApp(App[None]):
 
     # -- the store -------------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self._unknown_theme:
+            self.notify(f"config.toml: no theme named {self._unknown_theme!r} here; the default is used",
+                        severity="warning")
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.color:
             # a rule of its own after app.tcss: every screen's header takes the colour
             self.stylesheet.add_source(f"Header {{ background: {self.color}; }}", read_from=("config.toml", "color"))
@@ -174,6 +199,18 @@ class MembershipApp(App[None]):
     async def on_unmount(self) -> None:
         if self.session.store is not None:
             await self.session.store.close()
+
+    # -- the theme ----------------------------------------------------------------------------
+    def _theme_changed(self, theme: Theme) -> None:
+        """A theme chosen in the palette: kept in config.toml for the next start."""
+        if self.config_file is None or theme.name == self._kept_theme:
+            return
+        try:
+            save_theme(theme.name, self.config_file)
+        except (StoreError, OSError) as e:
+            self.notify(f"theme {theme.name} not kept for the next start: {e}", severity="warning")
+        else:
+            self._kept_theme = theme.name
 
     # -- the header and messages -------------------------------------------------------------
     def _set_backend(self, state: Backend) -> None:

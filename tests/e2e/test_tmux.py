@@ -3,6 +3,7 @@ and check the database file with raw sqlite3."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -58,3 +59,53 @@ def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):
     assert rows[grace] == "revoked" and revoked_at is not None
     # nothing else changed: mallory was revoked by the demo, everyone else is active
     assert sorted(k for k, s in rows.items() if s == "revoked") == sorted([grace, demo_key("mallory")])
+
+
+#: every key hint the footer may show, whole
+HINTS = {"1 Rooms", "2 Users", "3 Migrate", "4 Health", "5 Audit", "/ Filter", "r Revoke",
+         "i Reinstate", "a Add", "h History", "? Help", "q Quit"}
+#: SGR parameters that set a colour (foreground, background, 8/16/256/true colour)
+COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
+
+
+def footer_hints(screen: str) -> list[str]:
+    """The hints on the footer line, which must each be whole and end at the palette hint."""
+    footer = screen.rstrip("\n").splitlines()[-1]
+    assert footer.rstrip().endswith("▏^p Palette"), footer  # nothing after it
+    hints = re.findall(r"\S+ \S+", footer.split("▏")[0])
+    assert hints and set(hints) <= HINTS, footer  # none cut mid-word ("r Revo")
+    return hints
+
+
+def test_an_80x24_terminal_without_colour(tmp_path, tmux):
+    """The smallest terminal every view must fit, with NO_COLOR: the key columns shown, whole
+    key hints, the backend in the header, and not one colour escape written."""
+    made = subprocess.run([str(EXE), "demo", "--dir", str(tmp_path), "--seed-only"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    db = tmp_path / "demo.sqlite"
+    done = tmp_path / "exit-status"
+    command = f"{shlex.quote(str(EXE))} --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(done))}"
+    tmux.run("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
+             f"env -u COLUMNS -u LINES TERM=xterm-256color NO_COLOR=1 sh -c {shlex.quote(command)}")
+
+    screen = tmux.wait_for("of 5 rooms")
+    lines = screen.splitlines()
+    assert "demo.sqlite" in lines[0]  # the backend, its path's middle cut if need be
+    assert all(c in lines[1] for c in ("id", "encrypted", "epoch", "members")), lines[1]
+    assert "? Help" in footer_hints(screen)
+    tmux.keys("2")
+    screen = tmux.wait_for("row 1 of 8 users")
+    assert all(c in screen.splitlines()[1] for c in ("key", "role", "status")), screen
+    assert "revoked" in screen and footer_hints(screen)
+    tmux.keys("3")
+    screen = tmux.wait_for("target")
+    assert "demo.sqlite" in screen and footer_hints(screen)
+    coloured = COLOUR.findall(tmux.run("capture-pane", "-e", "-p", "-t", "app"))
+    assert not coloured, coloured[:5]
+
+    tmux.keys("q")
+    deadline = time.monotonic() + 15
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert done.read_text().strip() == "0"

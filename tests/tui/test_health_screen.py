@@ -147,16 +147,23 @@ def no_quorum_report() -> HealthReport:
     )
 
 
-def test_snapshot_no_quorum(snap_compare, tmp_path):
+async def _show_no_quorum(pilot) -> None:
+    await pilot.press("4")
+    await pilot.pause()
+    pilot.app.screen.query_one(HealthPanel).show(no_quorum_report())
+    pilot.app.sub_title = "sqlite:demo.sqlite"
+    await pilot.pause()
+
+
+def no_quorum_app(tmp_path):
     target = NatsSpec("nats://127.0.0.1:4222")  # never contacted: the screen is not live
-    app = make_app(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock,
-                   migration_target=target, health={"live": False})
+    return make_app(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock,
+                    migration_target=target, health={"live": False})
 
-    async def run_before(pilot) -> None:
-        await pilot.press("4")
-        await pilot.pause()
-        pilot.app.screen.query_one(HealthPanel).show(no_quorum_report())
-        pilot.app.sub_title = "sqlite:demo.sqlite"
-        await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+def test_snapshot_no_quorum(snap_compare, tmp_path):
+    assert snap_compare(no_quorum_app(tmp_path), terminal_size=SIZE, run_before=_show_no_quorum)
+
+
+def test_snapshot_no_quorum_80x24(snap_compare, tmp_path):
+    assert snap_compare(no_quorum_app(tmp_path), terminal_size=(80, 24), run_before=_show_no_quorum)

@@ -87,7 +87,7 @@ async def test_migration_single_node_identical_and_spec_layout(sqlite_spec, nats
         # the backup is next to the database, named by the app's clock, and verified
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock()))
         backup = Path(sqlite_spec.path).with_name(f"demo.backup-{stamp}.sqlite")
-        assert backup.is_file() and str(backup) in steps
+        assert backup.is_file() and str(backup) in screen.query_one("#migration-backup").plain
         # then the target's health appears
         panel = screen.query_one(HealthPanel)
         await until(pilot, lambda: panel.report is not None, timeout=10, what="target health")
@@ -290,6 +290,18 @@ def test_snapshot_finished_migration(snap_compare, tmp_path, nats_server):
     target = NatsSpec(nats_server.url, bucket_prefix="snapdone_", replicas=1)
     app = make_app(spec, clock=frozen_clock, migration_target=target, migration=STILL)
     assert snap_compare(app, terminal_size=SIZE, run_before=_migrate_for_picture)
+
+
+def test_snapshot_finished_migration_80x24(snap_compare, tmp_path, nats_server):
+    """At 80 columns the steps and the target's health stack; the backup path wraps at its
+    folders (here a long relative one, so the picture does not depend on tmp_path)."""
+    folder = tmp_path / "a-folder-with-a-rather-long-name" / "for-the-membership-database"
+    folder.mkdir(parents=True)
+    spec = demo_file(folder / "demo.sqlite")
+    target = NatsSpec(nats_server.url, bucket_prefix="snapdone80_", replicas=1)
+    app = make_app(spec, clock=frozen_clock, migration_target=target,
+                   migration={**STILL, "format_path": lambda p: os.path.relpath(p, tmp_path)})
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_migrate_for_picture)
 
 
 def test_snapshot_parity_difference(snap_compare, tmp_path, nats_server):

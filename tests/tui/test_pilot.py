@@ -7,7 +7,7 @@ import pytest
 from store import NatsSpec, SqliteSpec, open_store
 from store.dev.demo import MISSING_KEY_MEMBER, REVOKED, demo_key
 from store.kv import KvStore
-from tests.helpers import SIZE, loaded, make_app, settle, until
+from tests.helpers import SIZE, loaded, make_app, settle, text_of, until
 from tui.screens.add_user import AddUserScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.health import HealthScreen
@@ -100,7 +100,7 @@ async def test_missing_current_key_is_flagged(sqlite_spec):
         await pilot.press("enter")  # design is the first row
         await loaded(pilot, RoomScreen, 4)
         assert MISSING in cell_text(app, demo_key(MISSING_KEY_MEMBER))
-        assert "missing current key: 1" in str(app.screen.query_one("#room-info").content)
+        assert "missing current key: 1" in app.screen.query_one("#room-info").plain
 
 
 async def test_users_view_and_user_rooms(spec):
@@ -262,7 +262,7 @@ async def test_help_palette_placeholders_and_quit(spec):
         await loaded(pilot, RoomsScreen, 5)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one(".dialog-body").content)
+        text = text_of(app.screen.query_one(".dialog-body Static"))
         for key in ("1 2 3 4", "/", "enter", "escape", "r ", "i ", "a ", "m ", "?", "ctrl+p", "q "):
             assert key in text
         await pilot.press("escape")

@@ -14,7 +14,7 @@ from pathlib import Path
 from store import SqliteSpec, StoreSpec, open_store, system_clock
 from store.spec import NatsSpec
 
-from ..config import ContextSettings
+from ..config import ContextSettings, config_path, saved_theme
 from .common import CommandError, run_async, say
 from .connection import backend_spec, context_settings_of, nats_settings, sqlite_spec, tui_read_only
 
@@ -65,20 +65,22 @@ async def _check_opens(spec: StoreSpec) -> None:
 
 
 def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None,
-            header: ContextSettings | None = None) -> int:
+            header: ContextSettings | None = None, theme: str = "") -> int:
+    """theme: config.toml's; one chosen in the palette is written there for the next start."""
     from tui.app import MembershipApp  # textual loads only when a TUI is wanted
 
     header = header or ContextSettings()
     MembershipApp(spec, clock=system_clock, migration_target=migration_target,
-                  label=header.label, color=header.color).run()
+                  label=header.label, color=header.color, theme=theme, config_file=config_path()).run()
     return 0
 
 
 def open_tui(args: argparse.Namespace) -> int:
     spec, target = _specs(args)
     header = _header(spec)  # a bad config.toml is said before any connection is tried
+    theme = saved_theme()
     run_async(lambda: _check_opens(spec))
-    return run_app(spec, target, header)
+    return run_app(spec, target, header, theme)
 
 
 def demo_dir(args: argparse.Namespace) -> Path:
@@ -111,12 +113,13 @@ def demo(args: argparse.Namespace) -> int:
     if args.seed_only:
         return 0
     spec = SqliteSpec(str(path))
+    theme = saved_theme()
     from store.dev.local_nats import find_nats_server
 
     if args.no_cluster or not find_nats_server():
         if not args.no_cluster:
             say("no nats-server found: the migration screen has no local cluster")
-        return run_app(spec)
+        return run_app(spec, theme=theme)
     from store.dev.local_nats import LocalNats, wait_jetstream
 
     nats_dir = folder / "nats"
@@ -125,7 +128,7 @@ def demo(args: argparse.Namespace) -> int:
         cluster = LocalNats(nats_dir, size=3).start()
     except (RuntimeError, OSError) as e:
         say(f"could not start a local nats-server cluster ({e}): the migration screen has none")
-        return run_app(spec)
+        return run_app(spec, theme=theme)
     def stop_on_signal(signum: int, _frame: object) -> None:
         # a closed terminal (SIGHUP) or a kill (SIGTERM) must not leave the cluster behind:
         # its servers run in a session of their own, so the signal does not reach them
@@ -142,6 +145,6 @@ def demo(args: argparse.Namespace) -> int:
             asyncio.run(wait_jetstream(cluster.url, timeout=30))
         except RuntimeError as e:
             say(f"the local cluster is not ready ({e}); the migration screen may fail until it is")
-        return run_app(spec, NatsSpec(url=cluster.url, replicas=3))
+        return run_app(spec, NatsSpec(url=cluster.url, replicas=3), theme=theme)
     finally:
         cluster.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header
 
 from store import Store
 from store.audit import AuditEvent
@@ -14,10 +13,15 @@ from store.text import iso_time
 
 from ..messages import OpenUser
 from ..services import AuditList, load_audit
+from ..widgets.columns import Col
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.record_table import Record, RecordTable, record
 from .base import DataScreen
 
-COLUMNS = ("time", "action", "phase", "target", "by", "result", "reason")
+#: on a narrow screen who did it goes first, then the reason (cut before it goes)
+COLUMNS = (Col("time"), Col("action"), Col("phase"), Col("target"), Col("by", 2), Col("result"),
+           Col("reason", 1, shrink=True))
 #: actions whose target is a user key (a migration's is its source and target)
 USER_ACTIONS = ("add_user", "revoke_user", "reinstate_user")
 
@@ -38,9 +42,9 @@ class AuditScreen(DataScreen):
     OPENS = OpenUser
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield RecordTable("events", COLUMNS, cells=event_cells, id="audit")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     async def fetch(self, store: Store) -> AuditList:
         return await load_audit(store)

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
 from store import NatsSpec
 from store.health import NO_QUORUM
@@ -23,6 +23,8 @@ from store.health import NO_QUORUM
 from ..messages import QuorumChecked
 from ..services import watch_health
 from ..session import Session
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.health_panel import HealthPanel
 from .base import AdminScreen
 
@@ -39,13 +41,13 @@ class HealthScreen(AdminScreen):
         self.format_seconds = format_seconds
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(self._intro(), id="health-target", classes="info")
         panel = HealthPanel(id="health-panel", title="JetStream KV quorum health")
         if self.format_seconds:
             panel.format_seconds = self.format_seconds
         yield panel
-        yield Footer()
+        yield FittedFooter()
 
     def target(self) -> NatsSpec | None:
         spec = self.session.spec

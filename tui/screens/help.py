@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.padding import Padding
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -29,11 +32,18 @@ KEYS = [
 ]
 
 
-def help_text() -> str:
-    lines = [f"  {k:<10} {what}" for k, what in KEYS]
-    lines += ["", "  Sealed keys are shown as fingerprints only.",
-              "  Changes by others (the daemon, another admin) appear within 2 s."]
-    return "\n".join(lines)
+NOTES = ["Sealed keys are shown as fingerprints only.",
+         "Changes by others (the daemon, another admin) appear within 2 s."]
+
+
+def help_table() -> Padding:
+    """The keys, each description wrapping beside its key (never under it) on a narrow screen."""
+    table = Table.grid(padding=(0, 1, 0, 0))
+    table.add_column(no_wrap=True, width=10)
+    table.add_column()
+    for k, what in KEYS:
+        table.add_row(k, what)
+    return Padding(Group(table, "", *NOTES), (0, 0, 0, 2))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -42,7 +52,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
             yield Static("Keys", classes="dialog-title")
-            yield Static(help_text(), classes="dialog-body")
+            # scrolls (arrows, pgup/pgdn) when the terminal is too short for every key
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(help_table())
             yield Static("escape, q or ? closes", classes="hint")
 
     def action_close(self) -> None:

@@ -5,18 +5,22 @@ naming it, newest first."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header, Static
 
 from store import Store
-from store.text import iso_time, printable
+from store.text import iso_time
 
 from ..messages import OpenUser
 from ..services import UserHistory, load_history
 from ..session import Session
+from ..widgets.columns import Col
+from ..widgets.flow_text import FlowText
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
-COLUMNS = ("time", "what", "status", "detail")
+#: the detail is cut on a narrow screen
+COLUMNS = (Col("time"), Col("what"), Col("status"), Col("detail", 1, shrink=True))
 
 
 def history_rows(h: UserHistory) -> list[tuple[str, ...]]:
@@ -53,10 +57,10 @@ class HistoryScreen(DataScreen):
         self.key = key
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(printable(f"history of user {self.key}"), classes="info", id="history-info")
+        yield AppHeader()
+        yield FlowText([f"history of user {self.key}"], classes="info", id="history-info")
         yield RecordTable("entries", COLUMNS, id="history")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     async def fetch(self, store: Store) -> UserHistory:
         return await load_history(store, self.key)
@@ -66,8 +70,8 @@ class HistoryScreen(DataScreen):
         self.table.set_records([record(f"{i}", cells, "\t".join(map(str, cells)).lower())
                                 for i, cells in enumerate(rows)])
         kept = (f"{len(data.revisions)} stored revision(s)" if data.revisions else "no stored revision")
-        self.query_one("#history-info", Static).update(printable(
-            f"history of user {self.key}  ·  {kept}  ·  {len(data.events)} audit event(s)"))
+        self.query_one("#history-info", FlowText).update(
+            [f"history of user {self.key}", kept, f"{len(data.events)} audit event(s)"])
 
     def selected_user_key(self) -> str | None:
         return self.key

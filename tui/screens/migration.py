@@ -22,9 +22,9 @@ from typing import Any, NamedTuple
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import HorizontalGroup, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from store import NatsSpec, SqliteSpec
@@ -32,6 +32,9 @@ from store.migrate import WRITE_ORDER, MigrationEvent, migrate
 
 from ..services import watch_health
 from ..session import Session
+from ..widgets.flow_text import FlowText, path_parts
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.health_panel import HealthPanel
 from ..widgets.migration_progress import MigrationProgress, format_rate
 from ..widgets.parity_view import ParityView
@@ -91,20 +94,27 @@ class MigrationScreen(AdminScreen):
     """Run the migration from the TUI and watch each step; `m` starts or re-runs it."""
 
     DEFAULT_CSS = """
-    #migration-endpoints { height: 3; }
-    #migration-endpoints Label { height: 3; content-align: left middle; padding: 0 1; }
-    #migration-endpoints .endpoint-title { text-style: bold; padding-right: 0; }
-    #migration-source { max-width: 50; }
-    #migration-target { width: 1fr; }
-    #migration-body { height: 1fr; }
-    #migration-main { width: 72; padding: 0 1; }
+    #migration-endpoints { height: auto; margin-bottom: 1; }
+    #migration-endpoints Label { padding: 0 1; }
+    #migration-endpoints .endpoint-title { text-style: bold; width: 8; }
+    #migration-source { width: 1fr; }
+    #migration-target { width: 1fr; margin-right: 1; }
+    #migration-body { height: 1fr; layout: horizontal; }
+    #migration-main { width: 72; height: auto; padding: 0 1; }
     #migration-status { margin-bottom: 1; }
-    #migration-steps { margin-bottom: 1; }
+    #migration-backup { padding-left: 2; }
+    #migration-steps-block { height: auto; margin-bottom: 1; }
     #migration-progress { margin-bottom: 1; }
     #migration-health { width: 1fr; border-left: vkey $primary; }
+    /* too narrow for two columns: the steps, then the target's health, scrolled together */
+    MigrationScreen.-narrow #migration-body { layout: vertical; }
+    MigrationScreen.-narrow #migration-main { width: 1fr; }
+    MigrationScreen.-narrow #migration-health { border-left: none; border-top: hkey $primary; }
     """
+    #: two columns from this width on (the health table needs about 45 beside the steps' 72)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (115, "-wide")]
 
-    AUTO_FOCUS = ""  # keys (m, 1-4, q) must reach the bindings, not the target field
+    AUTO_FOCUS = "#migration-body"  # keys (m, 1-4, q) must reach the bindings, not the target field
 
     def __init__(self, session: Session, *, format_path: Callable[[str], str] = str,
                  format_seconds: Callable[[float | None], str] | None = None,
@@ -134,30 +144,37 @@ class MigrationScreen(AdminScreen):
 
     # -- layout ----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         source = self.session.spec
         target = self.session.migration_target
-        with Horizontal(id="migration-endpoints"):
-            yield Label("source", classes="endpoint-title")
-            yield Label(self._source_text(), id="migration-source", classes="endpoint-value")
-            yield Label("target", classes="endpoint-title")
-            yield Input(value=target.url if target else "",
-                        placeholder="nats://host:4222 (type the target URL)",
-                        id="migration-target", disabled=not isinstance(source, SqliteSpec))
-            yield Label(f"replicas {self._replicas(target)}", id="migration-replicas")
-        with Horizontal(id="migration-body"):
-            with VerticalScroll(id="migration-main"):
+        # one line each, the whole width: a path wraps at its folders, a cluster's URLs fit
+        with Vertical(id="migration-endpoints"):
+            with HorizontalGroup():
+                yield Label("source", classes="endpoint-title")
+                yield FlowText(path_parts(self._source_text()), sep="", id="migration-source")
+                yield Label(f"replicas {self._replicas(target)}", id="migration-replicas")
+            with HorizontalGroup():
+                yield Label("target", classes="endpoint-title")
+                yield Input(value=target.url if target else "",
+                            placeholder="nats://host:4222 (type the target URL)", compact=True,
+                            id="migration-target", disabled=not isinstance(source, SqliteSpec))
+        # scrolled with the arrows and pgup/pgdn: it has the focus, the target field not
+        with VerticalScroll(id="migration-body"):
+            with Vertical(id="migration-main"):
                 yield Static(self._intro(), id="migration-status")
-                yield Static("", id="migration-steps")
+                with Vertical(id="migration-steps-block"):
+                    yield Static("", id="migration-steps")
+                    yield FlowText(sep="", id="migration-backup")
                 yield MigrationProgress(WRITE_ORDER, format_rate=self.format_rate,
                                         id="migration-progress")
                 yield ParityView(id="migration-parity")
             kw = {"format_seconds": self._format_seconds} if self._format_seconds else {}
             yield HealthPanel(id="migration-health", title="target health", compact=True, **kw)
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self._reset_steps()
+        self.query_one("#migration-backup").display = False
         self.query_one(MigrationProgress).display = False
         self.query_one(HealthPanel).show_message("shown after a migration")
 
@@ -215,7 +232,7 @@ class MigrationScreen(AdminScreen):
 
     @on(Input.Submitted, "#migration-target")
     def _target_entered(self) -> None:
-        self.set_focus(None)  # back to the keys; m starts
+        self.set_focus(self.query_one("#migration-body"))  # back to the keys; m starts
 
     def action_migrate(self) -> None:
         source = self.session.spec
@@ -242,6 +259,7 @@ class MigrationScreen(AdminScreen):
         progress.reset()
         progress.display = True
         self.query_one(ParityView).clear()
+        self.query_one("#migration-backup").display = False
         self.workers.cancel_group(self, "health")
         self.query_one(HealthPanel).show_message("shown after the migration")
         self._status("migrating…", "bold yellow")
@@ -332,7 +350,11 @@ class MigrationScreen(AdminScreen):
             else:
                 self._set_step("backup", StepState.RUNNING, "VACUUM INTO a copy next to the database")
             return
-        text = f"{self.format_path(info.path)} ({format_size(info.size)}) "
+        # the path on lines of its own below the steps, broken only at its folders
+        backup = self.query_one("#migration-backup", FlowText)
+        backup.update(["saved to ", *path_parts(self.format_path(info.path))])
+        backup.display = True
+        text = f"{format_size(info.size)}, "
         if info.verified:
             self._set_step("backup", StepState.OK, text + "verified")
         else:

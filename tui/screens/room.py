@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header, Static
 
 from store import Store
 from store.models import ACTIVE, REVOKED
-from store.text import printable
 
 from ..messages import OpenUser
 from ..services import RoomDetail, load_room
 from ..session import Session
+from ..widgets.columns import Col
+from ..widgets.flow_text import FlowText
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
 #: epochs shown as columns (the most recent ones), so the grid fits the screen
 MAX_EPOCH_COLUMNS = 6
-BASE_COLUMNS = ("member", "role", "user", "check")
+#: on a narrow screen the oldest epochs go first, then the role, then the current epoch
+BASE_COLUMNS = (Col("member"), Col("role", 2), Col("user"), Col("check"))
 MISSING = "MISSING current key"
 REVOKED_HOLDS = "REVOKED, holds key"
 
@@ -36,10 +39,10 @@ class RoomScreen(DataScreen):
         self.room_id = room_id
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"room {self.room_id}", classes="info", id="room-info")
+        yield AppHeader()
+        yield FlowText([f"room {self.room_id}"], classes="info", id="room-info")
         yield RecordTable("members", BASE_COLUMNS, id="members")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     async def fetch(self, store: Store) -> RoomDetail:
         return await load_room(store, self.room_id)
@@ -50,7 +53,8 @@ class RoomScreen(DataScreen):
         epochs = list(range(first, room.epoch + 1)) if room.encrypted else []
         table = self.table
         table.set_columns(BASE_COLUMNS + tuple(
-            f"epoch {e}" + (" (current)" if e == room.epoch else "") for e in epochs))
+            Col(f"epoch {e} (current)", 1) if e == room.epoch else Col(f"epoch {e}", 3 + room.epoch - e)
+            for e in epochs))
 
         fingerprints: dict[tuple[str, int], str] = {
             (k.endpoint, k.epoch): k.fingerprint for k in data.keys}
@@ -84,7 +88,7 @@ class RoomScreen(DataScreen):
             parts.append(f"missing current key: {missing}, revoked holding: {revoked_holding}")
         else:
             parts.append("unencrypted: no keys")
-        self.query_one("#room-info", Static).update(printable("  ·  ".join(parts)))
+        self.query_one("#room-info", FlowText).update(parts)
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key

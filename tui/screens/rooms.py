@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header
 
 from store import Store
 
 from ..messages import OpenRoom
 from ..services import RoomList, load_rooms
+from ..widgets.columns import Col
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
-COLUMNS = ("id", "name", "encrypted", "owner", "epoch", "members")
+#: on a narrow screen the owner goes first, then the member count; the name is cut
+COLUMNS = (Col("id"), Col("name", 1, shrink=True), Col("encrypted"), Col("owner", 3), Col("epoch"),
+           Col("members", 2))
 
 
 #: a room as the table keeps it: (id, name, encrypted, owner, epoch, member count), a plain
@@ -34,9 +38,9 @@ class RoomsScreen(DataScreen):
     OPENS = OpenRoom
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield RecordTable("rooms", COLUMNS, cells=room_cells, sort_keys=SORT_KEYS, id="rooms")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     async def fetch(self, store: Store) -> RoomList:
         return await load_rooms(store)

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Footer, Header, Static
 
 from store import Store
-from store.text import iso_time, printable
+from store.text import iso_time
 
 from ..messages import OpenRoom
 from ..services import UserRooms, load_user_rooms
 from ..session import Session
+from ..widgets.columns import Col
+from ..widgets.flow_text import FlowText
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.record_table import RecordTable, record
 from .base import DataScreen
 
-COLUMNS = ("room", "name", "role", "encrypted", "epoch", "current key")
+#: on a narrow screen the epoch goes first, then whether the room is encrypted (the current
+#: key column says it too); the name is cut
+COLUMNS = (Col("room"), Col("name", 1, shrink=True), Col("role"), Col("encrypted", 2), Col("epoch", 3),
+           Col("current key"))
 
 
 class UserRoomsScreen(DataScreen):
@@ -27,10 +33,10 @@ class UserRoomsScreen(DataScreen):
         self.key = key
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"user {self.key}", classes="info", id="user-info")
+        yield AppHeader()
+        yield FlowText([f"user {self.key}"], classes="info", id="user-info")
         yield RecordTable("rooms", COLUMNS, id="user-rooms")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     async def fetch(self, store: Store) -> UserRooms:
         return await load_user_rooms(store, self.key)
@@ -51,13 +57,12 @@ class UserRoomsScreen(DataScreen):
         self.table.set_records(records)
         u = data.user
         if u is None:
-            info = f"user {data.key}  ·  not on the allowlist"
+            info = [f"user {data.key}", "not on the allowlist"]
         else:
-            info = f"user {u.key}  ·  {u.name or '(no name)'}  ·  {u.role}  ·  {u.status}"
-            info += f"  ·  added {iso_time(u.added_at)}"
+            info = [f"user {u.key}", u.name or "(no name)", u.role, u.status, f"added {iso_time(u.added_at)}"]
             if u.revoked_at is not None:
-                info += f"  ·  revoked {iso_time(u.revoked_at)}"
-        self.query_one("#user-info", Static).update(printable(info))
+                info.append(f"revoked {iso_time(u.revoked_at)}")
+        self.query_one("#user-info", FlowText).update(info)
 
     def selected_user_key(self) -> str | None:
         return self.key

@@ -15,7 +15,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Header
 
 from store import InvalidRecord, Store, StoreError, UserChanges, UserRow
 from store.models import REVOKED
@@ -24,10 +23,15 @@ from store.text import iso_time
 from ..messages import OpenUser
 from ..services import load_users
 from ..session import Session
+from ..widgets.columns import Col
+from ..widgets.footer import FittedFooter
+from ..widgets.header import AppHeader
 from ..widgets.record_table import DATA, KEY, Record, RecordTable, record
 from .base import DataScreen
 
-COLUMNS = ("key", "name", "role", "status", "added", "revoked")
+#: on a narrow screen the times go first (added before revoked); the name is cut
+COLUMNS = (Col("key"), Col("name", 1, shrink=True), Col("role"), Col("status"), Col("added", 3),
+           Col("revoked", 2))
 
 
 def user_cells(u: UserRow) -> tuple:
@@ -64,9 +68,9 @@ class UsersScreen(DataScreen):
     OPENS = OpenUser
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield RecordTable("users", COLUMNS, cells=user_cells, sort_keys=SORT_KEYS, id="users")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     async def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
         """The first page at once, then the store's pages grouped into parts that double in

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.message import Message
 from textual.widgets import Static
 
 from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
 from store.text import printable
+
+#: narrower than this, replicas are written short (n2✔ n3✖) so no line breaks inside one
+NARROW = 100
 
 STATE_STYLE: dict[str, str] = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red"}
 REPLICA_STYLE = {"current": "green", "lagging": "yellow", "offline": "red"}
@@ -77,7 +81,8 @@ class HealthPanel(Static):
         super().__init__("", **kw)
         self.heading = title
         self.format_seconds = format_seconds
-        #: narrow layout: replicas as n2✔ n3✖ n1~42, no per-bucket reasons
+        #: narrow layout: replicas as n2✔ n3✖ n1~42, no per-bucket reasons (short replicas
+        #: also whenever the panel is narrower than NARROW)
         self.compact = compact
         self.report: HealthReport | None = None
         self.checks = 0
@@ -100,6 +105,14 @@ class HealthPanel(Static):
     def show(self, report: HealthReport) -> None:
         self.report = report
         self.checks += 1
+        self._draw(report)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.report is not None:
+            self._draw(self.report)  # short or long replicas, as the new width holds
+
+    def _draw(self, report: HealthReport) -> None:
+        short = self.compact or 0 < self.size.width < NARROW
         parts: list = [Text(self.heading, style="bold underline")]
         overall = Text("overall ", style="bold")
         overall.append(f" {report.overall.upper()} ", style=STATE_STYLE.get(report.overall, "bold")
@@ -124,7 +137,7 @@ class HealthPanel(Static):
                     state.append(f"\n{b.reason}", style="dim")
                 table.add_row(b.bucket, "?" if b.replicas is None else str(b.replicas),
                               b.leader or Text("none", style="bold red"),
-                              replica_text(b, self.compact), state)
+                              replica_text(b, short), state)
             parts.append(table)
         if report.probe is not None:
             p = report.probe

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -25,6 +26,8 @@ from textual.widgets import DataTable, Input, Static
 
 from store import InvalidRecord
 from store.text import printable
+
+from .columns import Col, Layout, as_col, fit_columns
 
 #: One row: its key (what enter opens), its data, and the lower-cased text the filter searches.
 #: data is the row's cells, or any value the table's `cells` function turns into cells: then
@@ -37,6 +40,9 @@ Rows = tuple[Record, ...]
 KEY: Final = 0
 DATA: Final = 1
 SEARCH: Final = 2
+
+#: the room the mark ("● ") takes in the first cell of a marked row
+MARK_WIDTH = 2
 
 
 def record(key: str, data: Any, search: str) -> Record:
@@ -54,6 +60,18 @@ def safe_cell(cell: str | Text) -> str | Text:
         plain = cell.plain
         return cell if printable(plain) == plain else Text(printable(plain), style=cell.style)
     return printable(cell)
+
+
+def cut(cell: str | Text, width: int | None) -> str | Text:
+    """The cell in at most width cells, its end replaced by "…" when it is longer."""
+    if width is None:
+        return cell
+    text = cell if isinstance(cell, Text) else Text(cell)
+    if text.cell_len <= width:
+        return cell
+    text = text.copy()
+    text.truncate(width, overflow="ellipsis")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +160,9 @@ class RecordGrid(DataTable):
         self.app.copy_to_clipboard(key)  # OSC 52: works over ssh
         self.app.notify(f"copied {printable(key)}", timeout=3)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.records.refit()
+
 
 class RecordTable(Vertical):
     """A filterable, windowed table. Posts Opened(key) on enter."""
@@ -151,17 +172,22 @@ class RecordTable(Vertical):
         table: RecordTable
         key: str
 
-    def __init__(self, noun: str, columns: Sequence[str], *, window: int = 200,
+    def __init__(self, noun: str, columns: Sequence[str | Col], *, window: int = 200,
                  cells: Callable[[Any], tuple[str | Text, ...]] = as_cells,
                  sort_keys: Sequence[Callable[[Any], Any] | None] = (),
                  id: str | None = None) -> None:
-        """sort_keys: per column, a key of a row's data to sort by (default: the cell's text)."""
+        """columns: names, or Col specs saying which give way on a narrow screen (a plain
+        name is never hidden). sort_keys: per column, a key of a row's data to sort by
+        (default: the cell's text)."""
         super().__init__(id=id, classes="record-table")
         self.noun = noun
         self.cells = cells
         self.window = window
         self.sort_keys = tuple(sort_keys)
-        self._columns = tuple(columns)
+        self._specs = tuple(map(as_col, columns))
+        self._columns = tuple(c.name for c in self._specs)
+        #: the columns in the grid and the width of each cut one (columns.fit_columns)
+        self._layout: Layout = tuple((i, None) for i in range(len(self._columns)))
         #: (column, reversed) of the sort, None: the order the screen gave
         self.sort: tuple[int, bool] | None = None
         # The rows are kept in tuples, not lists: a tuple of untracked tuples is untracked
@@ -192,7 +218,7 @@ class RecordTable(Vertical):
         yield Static(f"loading {self.noun}…", classes="count")
 
     def on_mount(self) -> None:
-        self.grid.add_columns(*self._labels())
+        self._build_columns()
 
     def _labels(self) -> list[str]:
         """The column names, the sorted one marked with its direction."""
@@ -269,6 +295,7 @@ class RecordTable(Vertical):
         first = self._first_cell(self.shown_records[row])
         self.grid.update_cell_at(Coordinate(row, 0), first, update_width=True)
         self._update_count()
+        self.refit()  # the mark widens the first column
 
     def clear_marks(self) -> None:
         if self.marked:
@@ -291,9 +318,7 @@ class RecordTable(Vertical):
         else:
             self.sort = (self.sort[0] + 1, False) if self.sort[0] + 1 < len(self._columns) else None
         keep = self.selected_key
-        self.grid.clear(columns=True)
-        self._shown = []
-        self.grid.add_columns(*self._labels())
+        self._build_columns()
         if self._loaded:  # else the records are sorted as they arrive
             self._replace(keep=keep)
 
@@ -327,15 +352,66 @@ class RecordTable(Vertical):
         return self._by_key.get(key)
 
     # -- data in ----------------------------------------------------------------
-    def set_columns(self, columns: Sequence[str]) -> None:
-        columns = tuple(columns)
-        if columns != self._columns:
-            self._columns = columns
-            if self.sort is not None and self.sort[0] >= len(columns):
+    def set_columns(self, columns: Sequence[str | Col]) -> None:
+        specs = tuple(map(as_col, columns))
+        if specs != self._specs:
+            self._specs = specs
+            self._columns = tuple(c.name for c in specs)
+            if self.sort is not None and self.sort[0] >= len(specs):
                 self.sort = None
-            self.grid.clear(columns=True)
-            self.grid.add_columns(*self._labels())
-            self._shown = []
+            self._layout = tuple((i, None) for i in range(len(specs)))
+            self._build_columns()
+
+    # -- columns that fit the width -------------------------------------------------
+    def _build_columns(self) -> None:
+        """The grid's columns anew, as the layout says (its rows go: the caller refills)."""
+        grid = self.grid
+        grid.clear(columns=True)
+        self._shown = []
+        labels = self._labels()
+        for i, width in self._layout:
+            grid.add_column(labels[i], width=width)
+
+    def _fit_columns(self, window: Sequence[Record]) -> None:
+        """Choose the columns shown for these rows at the grid's width; the grid's columns
+        are made anew only when the choice changes. Before the first layout (no width yet)
+        every column is shown."""
+        grid = self.grid
+        width = grid.size.width
+        if not width:
+            return
+        labels = self._labels()
+        natural = [cell_len(label) for label in labels]
+        for r in window:
+            data = r[DATA]
+            for i, cell in enumerate(data.cells if type(data) is Flagged else self.cells(data)):
+                cell = safe_cell(cell)  # as drawn: a control character takes more room
+                w = cell_len(cell.plain) if isinstance(cell, Text) else cell_len(cell)
+                if w > natural[i]:
+                    natural[i] = w
+        if self.marked:
+            natural[0] += MARK_WIDTH
+        if len(window) + grid.header_height > grid.size.height:  # the rows scroll: a scrollbar
+            width -= grid.styles.scrollbar_size_vertical
+        layout = fit_columns(self._specs, natural, width)
+        if layout != self._layout:
+            self._layout = layout
+            self._build_columns()
+
+    def refit(self) -> None:
+        """Fit the columns again (the width or the marks changed), keeping the cursor's row."""
+        before = self._layout
+        self._fit_columns(self._found[self._offset:self._offset + self.window])
+        if self._layout != before and self._loaded:
+            row = self.grid.cursor_row
+            self._fill_window()
+            if self._shown:
+                self.grid.move_cursor(row=row, animate=False)
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The names of the columns in the grid (the others give way on a narrow screen)."""
+        return [self._columns[i] for i, _ in self._layout]
 
     def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
         """Replace the data, keeping the filter and, if still shown, the selected row.
@@ -502,6 +578,7 @@ class RecordTable(Vertical):
 
     def _fill_window(self) -> None:
         window = self.shown_records
+        self._fit_columns(window)
         keys = [r[KEY] for r in window]
         drawn = [(r[DATA], r[KEY] in self.marked) for r in window]
         if keys == self._shown and len(self._shown_data) == len(window):
@@ -521,8 +598,10 @@ class RecordTable(Vertical):
             grid.add_row(*self._row_cells(r))
 
     def _row_cells(self, r: Record) -> list[str | Text]:
+        """The cells of the columns shown, a cut column's text ending in "…"."""
         data = r[DATA]
-        row = list(map(safe_cell, data.cells if type(data) is Flagged else self.cells(data)))
+        cells = data.cells if type(data) is Flagged else self.cells(data)
+        row = [cut(safe_cell(cells[i]), width) for i, width in self._layout]
         if self.marked and r[KEY] in self.marked:
             row[0] = self._first_cell(r)
         return row
