@@ -7,6 +7,9 @@ prints: start to the first users on screen and to the complete count (the list s
 parts), G and g to the last and first row, one filter keystroke to an updated users table,
 rooms and room-detail load times, and peak memory (ru_maxrss). For a million users:
 --users 1000000 --rooms 100000 --members-per-room 10 --epochs 2 --db /tmp/tui-1m.sqlite
+On KV (--kv): the database is migrated to a local nats-server first by `migrate-to-kv` (not
+timed); 200,000 users:
+--kv --users 200000 --rooms 10000 --members-per-room 10 --epochs 2 --db /tmp/tui-200k.sqlite
 """
 
 from __future__ import annotations
@@ -48,14 +51,22 @@ async def wait_until(pilot, condition, timeout: float = 120.0) -> float:
     return time.perf_counter() - start
 
 
-async def run(db: Path) -> None:
-    from store import SqliteSpec
+def to_kv(db: Path, url: str) -> None:
+    """The database migrated to a local nats-server (R1) by the real command, not timed (in
+    its own process: the peak memory measured is the TUI's alone)."""
+    exe = Path(sys.executable).parent / "membership-admin"
+    t = time.perf_counter()
+    subprocess.run([str(exe), "migrate-to-kv", "--db", str(db), "--nats-url", url, "--replicas", "1",
+                    "--no-backup", "--json"], check=True, stdout=subprocess.DEVNULL)
+    print(f"migrated to KV (R1) in {time.perf_counter() - t:.1f} s", flush=True)
+
+
+async def run(spec) -> None:
     from tui.app import MembershipApp
     from tui.widgets.record_table import RecordTable
 
     imported = time.perf_counter()
-    app = MembershipApp(SqliteSpec(str(db), read_only=True), initial_mode="users",
-                        poll_interval=3600, blink=False)
+    app = MembershipApp(spec, initial_mode="users", poll_interval=3600, blink=False)
 
     def table() -> RecordTable:
         return app.screen.query_one(RecordTable)
@@ -135,13 +146,24 @@ def main() -> None:
     p.add_argument("--users", type=int, default=100000)
     p.add_argument("--members-per-room", type=int, default=10)
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--kv", action="store_true",
+                   help="migrate the database to a local nats-server (R1) and open the TUI on that")
     args = p.parse_args()
     db = Path(args.db)
     if not db.exists():
         db.parent.mkdir(parents=True, exist_ok=True)
         seed(db, args)
         print("(run again to measure without the seeding in memory and page cache)")
-    asyncio.run(run(db))
+    from store import NatsSpec, SqliteSpec
+    if not args.kv:
+        asyncio.run(run(SqliteSpec(str(db), read_only=True)))
+        return
+    from store.dev.local_nats import LocalNats
+    with tempfile.TemporaryDirectory(prefix="bench-tui-kv-") as tmp, LocalNats(tmp) as server:
+        to_kv(db, server.url)
+        global T0
+        T0 = time.perf_counter()  # the start: after the migration (textual is imported by now)
+        asyncio.run(run(NatsSpec(server.url, read_only=True)))
 
 
 if __name__ == "__main__":
