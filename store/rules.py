@@ -85,6 +85,9 @@ class Kind:
     #: the value test calls back into Python (a registered SQL function): slow per row, so
     #: a bulk read may instead check the distinct fetched values with `check` (checked_after)
     calls_python: bool = False
+    #: True when every one of many values keeps the rule, tested in bulk at C speed (False
+    #: says only that one of them may not: `check` them one by one to know)
+    all_ok: Callable[[list[Any]], bool] | None = None
 
     def bad_sql(self, c: str, in_sql: bool = True) -> str:
         """True when column c breaks the rule; in_sql False leaves a test that calls Python
@@ -168,18 +171,46 @@ def _one_of(*allowed: str) -> Callable[[Any], str | None]:
     return check
 
 
+def _all_of_class(not_allowed: re.Pattern[str], longest: int) -> Callable[[list[Any]], bool]:
+    """A bulk test of identifiers: all text of 1..longest characters, none outside the class
+    (one search over the values joined by newlines, which the class does not hold either)."""
+    def ok(values: list[Any]) -> bool:
+        if not values:
+            return True
+        if set(map(type, values)) != {str} or min(map(len, values)) < 1 or max(map(len, values)) > longest:
+            return False
+        joined = "\n".join(values)
+        return joined.count("\n") == len(values) - 1 and not_allowed.search(joined) is None
+    return ok
+
+
+def _all_text(values: list[Any]) -> bool:
+    if set(map(type, values)) - {str}:
+        return False
+    joined = "".join(values)
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")  # a lone surrogate does not encode
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _in_sql(*allowed: str) -> str:
     return "{c} NOT IN (" + ", ".join(f"'{a}'" for a in allowed) + ")"
 
 
 ROOM_ID = Kind("room id", _room_id, ("text",), "NOT membership_is_room_id(CAST({c} AS BLOB))",
-               "not a valid room id (1-64 of A-Z a-z 0-9 _ -)", calls_python=True)
+               "not a valid room id (1-64 of A-Z a-z 0-9 _ -)", calls_python=True,
+               all_ok=_all_of_class(re.compile(r"[^A-Za-z0-9_\n-]"), 64))
 KEY = Kind("key", _key, ("text",), "NOT membership_is_key(CAST({c} AS BLOB))",
-           "not a valid lower-case key (1-128 of a-z 0-9 _ -)", calls_python=True)
+           "not a valid lower-case key (1-128 of a-z 0-9 _ -)", calls_python=True,
+           all_ok=_all_of_class(re.compile(r"[^a-z0-9_\n-]"), 128))
 # Python's sqlite3 refuses to read text that is not UTF-8 at all: a read that succeeds
 # has checked it
 TEXT = Kind("text", _text, ("text",), f"NOT {UTF8_SQL_FUNCTION}(CAST({{c}} AS BLOB))", "text is not UTF-8",
-            calls_python=True)
+            calls_python=True, all_ok=_all_text)
 BOOL = Kind("boolean", _bool, ("integer",), "{c} NOT IN (0, 1)", "expected 0 or 1")
 EPOCH = Kind("epoch", _epoch, ("integer",), "{c} < 0", "negative epoch")
 TIME = Kind("time", _time, ("integer",))

@@ -119,8 +119,11 @@ def _identifiers_ok(rows: list[tuple], columns: tuple[tuple[int, rules.Kind], ..
     """Every distinct value of those columns keeps its kind's rule (ids repeat: 1M sealed
     keys hold 10k room ids and 100k endpoints)."""
     for i, kind in columns:
+        values = [r[i] for r in rows]
+        if kind.all_ok is not None and kind.all_ok(values):
+            continue  # the bulk test (a million keys: 0.05 s instead of 0.5 s one by one)
         check = kind.check
-        if any(check(v) is not None for v in {r[i] for r in rows}):
+        if any(check(v) is not None for v in set(values)):
             return False
     return True
 

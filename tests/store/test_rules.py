@@ -496,3 +496,16 @@ def test_nul_inside_an_identifier_is_invalid(template):
     assert verdicts == [1, 1]
     assert snap.users == () and snap.rooms == ()
     assert sorted(i.bucket for i in snap.invalid) == ["rooms", "users"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(
+    st.from_regex(r"[a-z0-9_-]{1,130}", fullmatch=True), st.from_regex(r"[A-Za-z0-9_-]{1,70}", fullmatch=True),
+    st.text(max_size=20), st.integers(), st.none(), st.just(""), st.just("a\nb"), st.just("x\ud800")),
+    max_size=8))
+def test_bulk_identifier_tests_agree_with_the_checks_one_by_one(values):
+    # the bulk test of a page of identifiers (SQLite reads) says yes exactly when every value
+    # keeps the rule, for each kind that has one
+    for kind in (rules.KEY, rules.ROOM_ID, rules.TEXT):
+        assert kind.all_ok is not None
+        assert kind.all_ok(values) == all(kind.check(v) is None for v in values), (kind.name, values)
