@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
@@ -346,12 +348,15 @@ async def test_invalid_and_unsafe_stored_users_are_shown_flagged_and_escaped(sql
     con.execute("PRAGMA ignore_check_constraints = ON")
     con.execute("INSERT INTO users VALUES ('rooter', 'Root', 'root', 'active', 1, NULL)")
     con.execute("INSERT INTO users VALUES ('esc', 'x\x1b[2Jy\nz', 'user', 'active', 1, NULL)")
+    con.execute("INSERT INTO users VALUES ('markup', '[reverse]boss[/reverse]', 'user', 'active', 1, NULL)")
     con.close()
     app = make_app(sqlite_spec, clock=clock, poll_interval=3600, blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
-        await loaded(pilot, UsersScreen, 10)
+        await loaded(pilot, UsersScreen, 11)
         assert "INVALID" in cell_text(app, "rooter") and "role 'root'" in cell_text(app, "rooter")
+        # a stored name is text, never markup: drawn with its brackets, not styled by them
+        assert "[reverse]boss[/reverse]" in html.unescape(app.export_screenshot()).replace("\xa0", " ")
         assert "x\\e[2Jy\\nz" in cell_text(app, "esc")
         assert "\x1b" not in cell_text(app, "esc")
         assert "1 invalid stored record(s), flagged" in count_text(app)
