@@ -546,7 +546,7 @@ class RecordTable(Vertical):
         last_needle, last = self._last_match
         # typing on narrows the previous matches instead of the whole list
         source = last if last_needle and last_needle in needle else self._records
-        found = tuple([r for r in source if needle in r[SEARCH]])
+        found = tuple(r for r in source if needle in r[SEARCH])  # no list copied into it
         self._last_match = (needle, found)
         return found
 
