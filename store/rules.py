@@ -184,19 +184,6 @@ def _all_of_class(not_allowed: re.Pattern[str], longest: int) -> Callable[[list[
     return ok
 
 
-def _all_text(values: list[Any]) -> bool:
-    if set(map(type, values)) - {str}:
-        return False
-    joined = "".join(values)
-    if joined.isascii():
-        return True
-    try:
-        joined.encode("utf-8")  # a lone surrogate does not encode
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _in_sql(*allowed: str) -> str:
     return "{c} NOT IN (" + ", ".join(f"'{a}'" for a in allowed) + ")"
 
@@ -210,7 +197,7 @@ KEY = Kind("key", _key, ("text",), "NOT membership_is_key(CAST({c} AS BLOB))",
 # Python's sqlite3 refuses to read text that is not UTF-8 at all: a read that succeeds
 # has checked it
 TEXT = Kind("text", _text, ("text",), f"NOT {UTF8_SQL_FUNCTION}(CAST({{c}} AS BLOB))", "text is not UTF-8",
-            calls_python=True, all_ok=_all_text)
+            calls_python=True)
 BOOL = Kind("boolean", _bool, ("integer",), "{c} NOT IN (0, 1)", "expected 0 or 1")
 EPOCH = Kind("epoch", _epoch, ("integer",), "{c} < 0", "negative epoch")
 TIME = Kind("time", _time, ("integer",))

@@ -33,20 +33,6 @@ async def user_or_none(store: Store, key: str) -> User | None:
 
 
 @dataclass(frozen=True)
-class RoomList:
-    rooms: list[Room]
-    member_counts: dict[str, int]
-    #: stored rooms that break the rules: shown flagged, never hidden
-    invalid: list[InvalidRecord]
-
-
-async def load_rooms(store: Store) -> RoomList:
-    invalid: list[InvalidRecord] = []
-    rooms, counts = await asyncio.gather(store.list_rooms(invalid=invalid), store.member_counts())
-    return RoomList(rooms, counts, invalid)
-
-
-@dataclass(frozen=True)
 class UserList:
     users: list[User]
     #: stored users that break the rules: shown flagged, never hidden

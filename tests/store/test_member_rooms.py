@@ -24,3 +24,26 @@ async def test_rooms_memberships_and_current_keys(store):
     assert b.member.role == "member" and b.key is None  # unencrypted: no key
     assert c.room.epoch == 2 and c.key.epoch == 2 and c.key.sealed_key == b"2" * 48
     assert await store.member_rooms("nobody") == []
+
+
+async def test_member_counts_leave_out_members_that_break_the_rules(tmp_path, clock):
+    # SQLite counts with the rules SQL checks, then the identifiers in bulk: a member whose
+    # endpoint or room id breaks its rule makes it count every row with the full rules
+    import sqlite3
+
+    from store import SqliteSpec, open_store
+    from store.sqlite_file import create_database
+
+    path = tmp_path / "m.sqlite"
+    create_database(str(path))
+    async with await open_store(SqliteSpec(str(path)), clock=clock) as s:
+        await s.create_room("r", "R", "ann")
+        await s.add_member("r", "bob")
+        assert await s.member_counts() == {"r": 2}
+        con = sqlite3.connect(path)
+        with con:
+            con.execute("PRAGMA ignore_check_constraints = ON")
+            con.execute("INSERT INTO members VALUES ('r', 'Not.A.Key', 'member', 1)")
+            con.execute("INSERT INTO members VALUES ('r', 'carol', 'boss', 1)")  # SQL's own check
+        con.close()
+        assert await s.member_counts() == {"r": 2}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
 from textual.app import ComposeResult
 
-from store import Store
+from store import InvalidRecord, Room, Store
 
 from ..messages import OpenRoom
-from ..services import RoomList, load_rooms
 from ..widgets.columns import Col
 from ..widgets.footer import FittedFooter
 from ..widgets.header import AppHeader
-from ..widgets.record_table import RecordTable, record
+from ..widgets.record_table import Record, RecordTable, record
 from .base import DataScreen
 
 #: on a narrow screen the owner goes first, then the member count; the name is cut
@@ -20,18 +23,34 @@ COLUMNS = (Col("id"), Col("name", 1, shrink=True), Col("encrypted"), Col("owner"
 
 
 #: a room as the table keeps it: (id, name, encrypted, owner, epoch, member count), a plain
-#: tuple the garbage collector stops tracking (100,000 Room objects would stay tracked)
-RoomRow = tuple[str, str, bool, str, int, int]
+#: tuple the garbage collector stops tracking (100,000 Room objects would stay tracked); the
+#: count None while the counts are still being read
+RoomRow = tuple[str, str, bool, str, int, "int | None"]
 
 
 def room_cells(row: RoomRow) -> tuple[str, ...]:
     id, name, encrypted, owner, epoch, count = row
-    return (id, name, "yes" if encrypted else "no", owner, str(epoch), str(count))
+    return (id, name, "yes" if encrypted else "no", owner, str(epoch), "…" if count is None else str(count))
 
 
 #: what `s` sorts each column by: the value, not its text (epochs and counts as numbers)
 SORT_KEYS = (lambda d: d[0], lambda d: d[1].lower(), lambda d: d[2], lambda d: d[3],
-             lambda d: d[4], lambda d: d[5])
+             lambda d: d[4], lambda d: -1 if d[5] is None else d[5])
+
+
+def _records(rooms: list[Room], counts: dict[str, int] | None) -> list[Record]:
+    return [record(r.id, (r.id, r.name, r.encrypted, r.owner, r.epoch,
+                          None if counts is None else counts.get(r.id, 0)),
+                   f"{r.id}\t{r.name}\t{r.owner}".lower())
+            for r in rooms]
+
+
+@dataclass(frozen=True)
+class RoomRows:
+    """Rooms as the table's records (made off the UI thread), and the invalid stored ones."""
+
+    records: list[Record]
+    invalid: list[InvalidRecord]
 
 
 class RoomsScreen(DataScreen):
@@ -42,12 +61,20 @@ class RoomsScreen(DataScreen):
         yield RecordTable("rooms", COLUMNS, cells=room_cells, sort_keys=SORT_KEYS, id="rooms")
         yield FittedFooter(compact=True)
 
-    async def fetch(self, store: Store) -> RoomList:
-        return await load_rooms(store)
+    async def fetch_parts(self, store: Store) -> AsyncIterator[RoomRows]:
+        """The rooms at once, then again with their member counts (counting a million
+        members takes most of a second: the rooms need not wait for it)."""
+        invalid: list[InvalidRecord] = []
+        rooms = await store.list_rooms(invalid=invalid)
+        yield RoomRows(await asyncio.to_thread(_records, rooms, None), invalid)
+        counts = await store.member_counts()
+        yield RoomRows(await asyncio.to_thread(_records, rooms, counts), invalid)
 
-    def show(self, data: RoomList) -> None:
-        counts = data.member_counts
-        self.table.set_records(
-            [record(r.id, (r.id, r.name, r.encrypted, r.owner, r.epoch, counts.get(r.id, 0)),
-                    f"{r.id}\t{r.name}\t{r.owner}".lower())
-             for r in data.rooms], invalid=data.invalid)
+    def merge(self, parts: list[RoomRows]) -> RoomRows:
+        return parts[-1]  # the rooms with their counts
+
+    def show(self, data: RoomRows) -> None:
+        self.table.set_records(data.records, invalid=data.invalid)
+
+    def extend(self, data: RoomRows) -> None:
+        self.show(data)  # the same rooms, now counted
