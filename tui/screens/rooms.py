@@ -38,11 +38,15 @@ SORT_KEYS = (lambda d: d[0], lambda d: d[1].lower(), lambda d: d[2], lambda d: d
              lambda d: d[4], lambda d: -1 if d[5] is None else d[5])
 
 
-def _records(rooms: list[Room], counts: dict[str, int] | None) -> list[Record]:
-    return [record(r.id, (r.id, r.name, r.encrypted, r.owner, r.epoch,
-                          None if counts is None else counts.get(r.id, 0)),
-                   f"{r.id}\t{r.name}\t{r.owner}".lower())
+def _records(rooms: list[Room]) -> list[Record]:
+    """The rooms as rows, their member counts not read yet."""
+    return [record(r.id, (r.id, r.name, r.encrypted, r.owner, r.epoch, None), f"{r.id}\t{r.name}\t{r.owner}".lower())
             for r in rooms]
+
+
+def _counted(records: list[Record], counts: dict[str, int]) -> list[Record]:
+    """The same rooms with their member counts (the Room objects are let go meanwhile)."""
+    return [record(key, (*data[:5], counts.get(key, 0)), search) for key, data, search in records]
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,10 @@ class RoomsScreen(DataScreen):
         """The rooms at once, then again with their member counts (counting a million
         members takes most of a second: the rooms need not wait for it)."""
         invalid: list[InvalidRecord] = []
-        rooms = await store.list_rooms(invalid=invalid)
-        yield RoomRows(await asyncio.to_thread(_records, rooms, None), invalid)
+        first = await asyncio.to_thread(_records, await store.list_rooms(invalid=invalid))
+        yield RoomRows(first, invalid)
         counts = await store.member_counts()
-        yield RoomRows(await asyncio.to_thread(_records, rooms, counts), invalid)
+        yield RoomRows(await asyncio.to_thread(_counted, first, counts), invalid)
 
     def merge(self, parts: list[RoomRows]) -> RoomRows:
         return parts[-1]  # the rooms with their counts
