@@ -27,8 +27,7 @@ async def test_rooms_memberships_and_current_keys(store):
 
 
 async def test_member_counts_leave_out_members_that_break_the_rules(tmp_path, clock):
-    # SQLite counts with the rules SQL checks, then the identifiers in bulk: a member whose
-    # endpoint or room id breaks its rule makes it count every row with the full rules
+    # a member whose endpoint or role breaks its rule is not counted (it is not a member)
     import sqlite3
 
     from store import SqliteSpec, open_store
