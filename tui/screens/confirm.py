@@ -16,6 +16,9 @@ from store.audit import MAX_REASON
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    # No has the focus from the moment the dialog is up (enter on a stray key must not
+    # confirm), not from a focus() on mount, which lands a moment later
+    AUTO_FOCUS = "#no"
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
@@ -45,7 +48,6 @@ class ConfirmScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         for box in self.query(Input):
             box.cursor_blink = self.blink
-        self.query_one("#no", Button).focus()  # enter on a stray key must not confirm
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self._answer(event.button.id == "yes")
