@@ -121,7 +121,8 @@ async def run(spec) -> None:
             (idle if key == "f12" else presses).append(time.perf_counter() - t)
         print(f"G / g (last row, first row) to an updated table: median {statistics.median(moves) * 1000:.0f} ms, "
               f"max {max(moves) * 1000:.0f} ms; as pilot key presses {statistics.median(presses) * 1000:.0f} ms "
-              f"(a key bound to nothing: {statistics.median(idle) * 1000:.0f} ms)  [{table().query_one('.count').content}]")
+              f"(a key bound to nothing: {statistics.median(idle) * 1000:.0f} ms)  "
+              f"[{table().query_one('.count').content}]")
         ms = [t * 1000 for t in timings]
         print(f"filter keystroke to updated users table: median {statistics.median(ms):.0f} ms, "
               f"max {max(ms):.0f} ms over {len(ms)} keystrokes")

@@ -330,6 +330,12 @@ class Store(abc.ABC):
     async def export_snapshot(self) -> Snapshot:
         """The whole state in deterministic order (see store.models.Snapshot)."""
 
+    def read_progress(self) -> dict[str, tuple[int, int]]:
+        """How far this store's latest bulk read of each bucket has come (an export's, as it
+        runs): bucket -> (read, to read), for a progress display to poll. Empty where a
+        backend reads its whole state in one step (SQLite)."""
+        return {}
+
     @abc.abstractmethod
     async def change_marker(self) -> object:
         """A cheap value that differs whenever the state may have changed since the last call

@@ -10,6 +10,10 @@ catching up (a node just restarted) serves the older state it has. So a scan mus
 the sequence of the newest matching message as the leader had it before the scan
 started (the leader floor); a scan that falls short is made again (landing elsewhere,
 or later) until the operation timeout, then Unavailable.
+
+A ScanCount, when given, tells a progress display how far the scan has come: it holds
+the scan's sink while the scan runs and reads its count when asked, so nothing more is
+done per message.
 """
 
 from __future__ import annotations
@@ -41,16 +45,42 @@ class Behind(Exception):
         self.reached = reached
 
 
+class ScanCount:
+    """How far one scan has come: messages delivered of those the consumer had pending
+    when created (delete markers included; more arrive if the bucket is written meanwhile)."""
+
+    def __init__(self) -> None:
+        self._sink: _ScanSink | None = None  # while the scan runs: it holds the rows read
+        self._done = 0
+        self._total = 0
+
+    def _begin(self, sink: _ScanSink, total: int) -> None:  # a scan made again starts over
+        self._sink, self._done, self._total = sink, 0, total
+
+    def _end(self) -> None:  # the rows are the caller's now: not kept alive from here
+        if self._sink is not None:
+            self._done, self._sink = self._sink.delivered, None
+
+    @property
+    def done(self) -> int:
+        return self._sink.delivered if self._sink is not None else self._done
+
+    @property
+    def total(self) -> int:
+        return max(self._total, self.done)
+
+
 async def scan(conn: Connection, bucket: str, filt: str = ">", *,
-               headers_only: bool = False) -> list[tuple[str, bytes]]:
+               headers_only: bool = False, count: ScanCount | None = None) -> list[tuple[str, bytes]]:
     """(key, value) of every live key of the bucket (its full name) matching filt, in
-    delivery order; with headers_only the values are empty."""
+    delivery order; with headers_only the values are empty. count, when given, follows
+    the scan's progress."""
     floor = await leader_floor(conn, bucket, filt)
     gaps = 0
     deadline = time.monotonic() + conn.timeout
     while True:
         try:
-            return await scan_once(conn, bucket, filt, headers_only, floor)
+            return await scan_once(conn, bucket, filt, headers_only, floor, count)
         except Gap:
             gaps += 1
             if gaps == 3:
@@ -80,7 +110,7 @@ async def leader_floor(conn: Connection, bucket: str, filt: str) -> int:
 
 
 async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool,
-                    floor: int) -> list[tuple[str, bytes]]:
+                    floor: int, count: ScanCount | None = None) -> list[tuple[str, bytes]]:
     """One consumer pass. Raises: Gap, Behind (short of floor), Unavailable."""
     nc = conn.nc
     inbox = nc.new_inbox()
@@ -108,6 +138,8 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             if floor:
                 raise Behind(0)
             return []
+        if count is not None:  # delivery may have begun before the answer came
+            count._begin(sink, info.get("num_pending", 0) + info.get("delivered", {}).get("consumer_seq", 0))
         # bounded by inactivity: every op_timeout something must have arrived
         seen = -1
         while True:
@@ -129,6 +161,8 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             raise Behind(sseq)
         return sink.rows
     finally:
+        if count is not None:
+            count._end()
         await settle(_end_scan(conn, sub, stream, name if requested else None))
 
 

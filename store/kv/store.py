@@ -54,6 +54,7 @@ from .audit import AuditStream
 from .connection import Connection, Refusals, connect, stream_name, subject_prefix
 from .history import user_revisions
 from .quorum import confirmed_read
+from .scan import ScanCount
 from .scan import scan as scan_bucket
 from .watch import watch
 from .writer import PipelinedWriter
@@ -80,6 +81,7 @@ class KvStore(Store):
         self._unknown: set[str] = set()  # streams that did not answer at open
         self._replicas: dict[str, int] = {}
         self._closed = False
+        self._scans: dict[str, ScanCount] = {}  # the latest scan of each bucket, for read_progress
         self.audit = AuditStream(self.conn, spec)
 
     # -- opening ---------------------------------------------------------------
@@ -227,7 +229,11 @@ class KvStore(Store):
         values raw, to be decoded in bulk (empty with headers_only). Raises: Unavailable."""
         if not self._exists.get(base):
             return []
-        return await scan_bucket(self.conn, self.bucket(base), filt, headers_only=headers_only)
+        count = self._scans[base] = ScanCount()
+        return await scan_bucket(self.conn, self.bucket(base), filt, headers_only=headers_only, count=count)
+
+    def read_progress(self) -> dict[str, tuple[int, int]]:
+        return {b.name: (c.done, c.total) for b in LAYOUT if (c := self._scans.get(b.name)) is not None}
 
     async def writer(self, *, record_deadline: float) -> PipelinedWriter:
         """A started PipelinedWriter on this connection: a write not acknowledged within

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from store import StoreError, Unavailable, User, codec, ids, open_store
-from store.base import UNCONFIRMED
-from store.models import REVOKED, USER_ADMIN, USER_USER, Decision
+from store.base import UNCONFIRMED, Store
+from store.models import REVOKED, USER_ADMIN, USER_USER, Decision, Snapshot
 from store.snapshot import export_chunks, paused_gc
 from store.text import iso_time, printable
 
@@ -30,6 +30,7 @@ from .common import (
     with_store,
 )
 from .connection import backend_spec
+from .progress import progress_display, watch
 from .table_output import AUTO, TABLE, TSV, Column, print_table, print_tsv, resolve
 
 
@@ -145,14 +146,25 @@ def seed(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    # a short-lived process building millions of objects: the cyclic GC would only rescan them
-    with paused_gc():
-        snap = _with_store(args, lambda store: store.export_snapshot(), read_only=True)
-        out = sys.stdout
-        for chunk in export_chunks(snap):  # streamed: no second copy of a large document
-            out.write(chunk)
-        out.write("\n")
-        out.flush()
+    # progress on a terminal only: piped, stderr keeps to the invalid records and errors
+    with progress_display(lines=False) as display:
+        async def read(store: Store) -> Snapshot:
+            display.phase("read", f"reading {store.label}")
+            return await watch(store.export_snapshot(), store.read_progress, display)
+
+        # a short-lived process building millions of objects: the cyclic GC would only rescan them
+        with paused_gc():
+            snap = _with_store(args, read, read_only=True)
+            out = sys.stdout
+            if out.isatty():  # the document goes to the same screen: the display ends first
+                display.stop()
+            display.phase("write", f"writing {snap.record_count} records")
+            for chunk in export_chunks(snap):  # streamed: no second copy of a large document
+                out.write(chunk)
+            out.write("\n")
+            out.flush()
+            display.phase("done", f"exported {snap.record_count} records"
+                          + (f", {len(snap.invalid)} invalid (named below)" if snap.invalid else ""))
     report_invalid(snap.invalid)
     return EXIT_FOUND if snap.invalid else EXIT_OK
 

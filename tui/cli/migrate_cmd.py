@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from .common import (
 )
 from .connection import guard_changes, nats_spec, sqlite_spec
 from .data import report_invalid
+from .progress import Display, progress_display, watch
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,18 +80,17 @@ def _answer(args: argparse.Namespace, as_json: Callable[[], object], as_text: Ca
 
 # -- migrate-to-kv -------------------------------------------------------------------
 
-class Progress:
-    """\r-updated status on a terminal, else one line per phase, on stderr.
+class MigrationProgress:
+    """A migration's events on a progress display (see tui.cli.progress).
 
     The connect line is held back until the next phase: a failure to open either side
     then leaves only the command's one error line on stderr. The failed event is not
-    shown either, for the same reason.
+    shown either, for the same reason. Import events without a line carry the buckets'
+    counts only.
     """
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.width = 0
+    def __init__(self, display: Display) -> None:
+        self.display = display
         self.held: MigrationEvent | None = None
 
     def show(self, ev: MigrationEvent) -> None:
@@ -99,42 +98,14 @@ class Progress:
             self.held = ev
             return
         if ev.phase == "failed":
-            if self.width:
-                self._end()
             return
         if self.held is not None:
             held, self.held = self.held, None
-            self.show_line(held)
-        if ev.phase == "import" and ev.progress and not ev.message:
-            if self.tty:
-                # one short line (a wrapped line would defeat \r): the total and the bucket
-                # being written now
-                done, total = sum(p.done for p in ev.progress), sum(p.total for p in ev.progress)
-                now = next((p for p in ev.progress if p.done < p.total), ev.progress[-1])
-                pct = 100 * done // total if total else 100
-                self._line(f"import  {done}/{total} records ({pct}%)  {now.bucket} {now.done}/{now.total}")
-            return
+            self.display.phase(held.phase, held.message)
         if ev.message:
-            self.show_line(ev)
-
-    def show_line(self, ev: MigrationEvent) -> None:
-        if self.tty:
-            self._line(f"{ev.phase:<7} {ev.message}")
-            if ev.phase == "done":
-                self._end()
-        else:
-            print(f"{ev.phase}: {ev.message}", file=self.stream, flush=True)
-
-    def _line(self, text: str) -> None:
-        pad = max(0, self.width - len(text))
-        self.stream.write("\r" + text + " " * pad)
-        self.stream.flush()
-        self.width = len(text)
-
-    def _end(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
-        self.width = 0
+            self.display.phase(ev.phase, ev.message)
+        if ev.progress:
+            self.display.counts({p.bucket: (p.done, p.total) for p in ev.progress})
 
 
 def _summary(report: MigrationReport) -> str:
@@ -174,16 +145,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     reason = reason_arg(args)
 
     async def run() -> int:
-        progress = Progress()
-        async for ev in migrate(source, target, backup=not args.no_backup, prune_extra=args.prune,
-                                skip_invalid=args.skip_invalid, reason=reason):
-            progress.show(ev)
-            if ev.phase == "failed":
-                code = {"unavailable": EXIT_UNAVAILABLE, "refused": EXIT_REFUSED}.get(ev.error_kind, EXIT_USAGE)
-                prefix = {"unavailable": "unavailable: ", "refused": "refused: "}.get(ev.error_kind, "")
-                raise CommandError(prefix + ev.message, code)
-            if ev.report is not None:
-                report = ev.report
+        with progress_display(quiet=args.json) as display:
+            progress = MigrationProgress(display)
+            async for ev in migrate(source, target, backup=not args.no_backup, prune_extra=args.prune,
+                                    skip_invalid=args.skip_invalid, reason=reason):
+                progress.show(ev)
+                if ev.phase == "failed":
+                    code = {"unavailable": EXIT_UNAVAILABLE, "refused": EXIT_REFUSED}.get(ev.error_kind, EXIT_USAGE)
+                    prefix = {"unavailable": "unavailable: ", "refused": "refused: "}.get(ev.error_kind, "")
+                    raise CommandError(prefix + ev.message, code)
+                if ev.report is not None:
+                    report = ev.report
         return _answer(args, report.to_json, lambda: _summary(report), report.identical)
 
     return run_async(run)
@@ -215,26 +187,33 @@ def cmd_export_to_sqlite(args: argparse.Namespace) -> int:
     reason = reason_arg(args)
 
     async def run() -> int:
-        async def read(kv: Store) -> tuple[Snapshot, list[AuditEvent]]:
-            return await kv.export_snapshot(), await kv.audit_events()
+        with progress_display(quiet=args.json) as display:
+            async def read(kv: Store) -> tuple[Snapshot, list[AuditEvent]]:
+                display.phase("read", f"reading {target.label}")
+                return await watch(kv.export_snapshot(), kv.read_progress, display), await kv.audit_events()
 
-        snap, events = await with_store(target, read)
-        if snap.invalid:
-            report_invalid(snap.invalid)
-            raise CommandError(f"refusing to write {args.db}: the KV state has "
-                               f"{len(snap.invalid)} invalid record(s)", EXIT_FOUND)
-        info = await asyncio.to_thread(write_database, snap, args.db)
-        back = await with_store(replace(sqlite_spec(args), read_only=True),
-                                lambda written: written.export_snapshot())
-        report = diff(back, snap)
+            snap, events = await with_store(target, read)
+            display.phase("read", f"read {snap.record_count} records and {len(events)} audit event(s)")
+            if snap.invalid:
+                display.stop()
+                report_invalid(snap.invalid)
+                raise CommandError(f"refusing to write {args.db}: the KV state has "
+                                   f"{len(snap.invalid)} invalid record(s)", EXIT_FOUND)
+            display.phase("write", f"writing {args.db}")
+            info = await asyncio.to_thread(write_database, snap, args.db)
+            display.phase("parity", f"reading {info.path} back and comparing")
+            back = await with_store(replace(sqlite_spec(args), read_only=True),
+                                    lambda written: written.export_snapshot())
+            report = diff(back, snap)
+            parity = "identical" if report.identical else f"{len(report.differences)} difference(s)"
 
-        async def record(written: Store) -> None:  # the KV trail, and this export, in the new file
-            note = written.audit_note(Action.EXPORT_TO_SQLITE, f"{target.label} -> {info.path}", reason)
-            done = note.event(AuditPhase.DONE, after={"counts": info.counts, "parity": "identical" if report.identical
-                                                        else f"{len(report.differences)} difference(s)"})
-            await written.write_audit([*events, done])
+            async def record(written: Store) -> None:  # the KV trail, and this export, in the new file
+                note = written.audit_note(Action.EXPORT_TO_SQLITE, f"{target.label} -> {info.path}", reason)
+                done = note.event(AuditPhase.DONE, after={"counts": info.counts, "parity": parity})
+                await written.write_audit([*events, done])
 
-        await with_store(sqlite_spec(args), record)
+            await with_store(sqlite_spec(args), record)
+            display.phase("done", f"wrote {info.path} ({info.size} bytes), parity {parity}")
 
         def as_json() -> dict:
             return {"path": info.path, "size": info.size, "counts": info.counts,
