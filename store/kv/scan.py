@@ -37,6 +37,10 @@ class Gap(Exception):
     """An ordered scan saw a sequence gap: it is restarted."""
 
 
+class Stalled(Exception):
+    """An ordered scan delivered nothing for an operation timeout: it is restarted."""
+
+
 class Behind(Exception):
     """A scan was served by a replica that has not caught up with the leader."""
 
@@ -81,10 +85,11 @@ async def scan(conn: Connection, bucket: str, filt: str = ">", *,
     while True:
         try:
             return await scan_once(conn, bucket, filt, headers_only, floor, count)
-        except Gap:
+        except (Gap, Stalled) as e:
             gaps += 1
             if gaps == 3:
-                raise Unavailable(f"scan {bucket}: messages lost three times") from None
+                what = "stalled" if isinstance(e, Stalled) else "lost messages"
+                raise Unavailable(f"scan {bucket}: {what} three times") from None
         except Behind as e:
             if time.monotonic() > deadline:
                 raise Unavailable(f"scan {bucket}: the replica read reached sequence "
@@ -111,7 +116,7 @@ async def leader_floor(conn: Connection, bucket: str, filt: str) -> int:
 
 async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool,
                     floor: int, count: ScanCount | None = None) -> list[tuple[str, bytes]]:
-    """One consumer pass. Raises: Gap, Behind (short of floor), Unavailable."""
+    """One consumer pass. Raises: Gap, Stalled, Behind (short of floor), Unavailable."""
     nc = conn.nc
     inbox = nc.new_inbox()
     sink = _ScanSink(nc, len(subject_prefix(bucket)))
@@ -140,15 +145,17 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             return []
         if count is not None:  # delivery may have begun before the answer came
             count._begin(sink, info.get("num_pending", 0) + info.get("delivered", {}).get("consumer_seq", 0))
-        # bounded by inactivity: every op_timeout something must have arrived
+        # bounded by progress: every op_timeout a message must have arrived. Heartbeats do
+        # not count: a consumer the server has stalled (1 export of 610k records in 20)
+        # sends them on and on, and the scan waited forever; it is made again instead
         seen = -1
         while True:
             try:
                 last = await asyncio.wait_for(asyncio.shield(sink.done), conn.timeout)
                 break
             except TimeoutError:
-                if sink.delivered == seen and time.monotonic() - sink.last_activity > conn.timeout:
-                    raise Unavailable(f"scan {bucket}: stalled for {conn.timeout:g}s") from None
+                if sink.delivered == seen:
+                    raise Stalled(sink.delivered) from None
                 seen = sink.delivered
         # consumer sequence of the last message must equal the count: else a gap;
         # its stream sequence is the newest this replica has (delivery is in order)
@@ -180,6 +187,18 @@ async def _end_scan(conn: Connection, sub: Any, stream: str, consumer: str | Non
             pass
 
 
+def answer_stalled(nc: Any, heartbeat: Any, replies: set[asyncio.Future]) -> None:
+    """A heartbeat naming a flow-control reply the server still waits for (header
+    Nats-Consumer-Stalled) is answered, as the NATS clients' ordered consumers do: else the
+    server delivers nothing more."""
+    headers = heartbeat.headers
+    stalled = headers.get("Nats-Consumer-Stalled") if headers else None
+    if stalled:
+        task = asyncio.ensure_future(nc.publish(stalled, b""))
+        replies.add(task)  # kept until sent: a bare task may be collected
+        task.add_done_callback(replies.discard)
+
+
 def _pending(reply: str) -> int:
     """num_pending of a JetStream ack subject, v1 (9 tokens) or v2
     ($JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>.<token>)."""
@@ -189,7 +208,7 @@ def _pending(reply: str) -> int:
 
 class _ScanSink:
     """What one scan has received: the (key, value) of each live key in delivery order,
-    how many data messages came (delete markers too), and when the last one came.
+    and how many data messages came (delete markers too).
     Only key and value are kept: a million nats-py Msg objects would cost ~250 MB."""
 
     def __init__(self, nc: Any, key_start: int) -> None:
@@ -198,7 +217,6 @@ class _ScanSink:
         self.rows: list[tuple[str, bytes]] = []
         self.delivered = 0
         self.done = asyncio.get_running_loop().create_future()
-        self.last_activity = time.monotonic()
         self._replies: set[asyncio.Future] = set()
 
     def on_msg(self, m: Any) -> None:
@@ -217,6 +235,5 @@ class _ScanSink:
             reply_task = asyncio.ensure_future(self.nc.publish(reply, b""))
             self._replies.add(reply_task)  # kept until sent: a bare task may be collected
             reply_task.add_done_callback(self._replies.discard)
-            self.last_activity = time.monotonic()
         else:  # idle heartbeat
-            self.last_activity = time.monotonic()
+            answer_stalled(self.nc, m, self._replies)

@@ -20,7 +20,7 @@ from typing import Any
 from ..aio import settle
 from .connection import Connection, stream_name, subject_prefix
 from .direct import subscribe_direct
-from .scan import _DELETED, _end_scan
+from .scan import _DELETED, _end_scan, answer_stalled
 
 #: changes that arrive within this long are handed on together (a daemon writing 50 a
 #: second is ten batches a second, not fifty redraws)
@@ -64,6 +64,8 @@ class _Sink:
             task = asyncio.ensure_future(self.nc.publish(reply, b""))
             self._replies.add(task)
             task.add_done_callback(self._replies.discard)
+        else:  # an idle heartbeat, which may name a flow-control reply still awaited
+            answer_stalled(self.nc, m, self._replies)
 
 
 async def watch(conn: Connection, bucket: str, start: int) -> AsyncIterator[list[tuple[str, bytes | None]]]:
