@@ -84,8 +84,12 @@ def test_degraded_and_no_quorum_codes_and_labels():
 
 def test_watch_reports_until_interrupted(healthy):
     """--watch keeps reporting (JSON: a document per line) until Ctrl-C, which ends it with 0."""
+    # SIGINT as a terminal's Ctrl-C delivers it: a suite started in the background (nohup,
+    # `&` in a script) runs with SIGINT ignored, which a child inherits, and then the watch
+    # rightly goes on (it failed so, every time, in a CI run started with `&`)
     proc = subprocess.Popen([sys.executable, "-m", "tui", "health", *healthy, "--watch", "0.2", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     reports = []
     assert proc.stdout is not None
     deadline = time.monotonic() + 20
