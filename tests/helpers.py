@@ -84,6 +84,15 @@ async def create_buckets(spec: NatsSpec) -> None:
     await store.close()
 
 
+async def put_broken_user(spec: NatsSpec) -> None:
+    """A users value that is not JSON, written as a daemon with a bug would (key "broken")."""
+    s = await open_store(spec)
+    try:
+        await s.js.publish(f"$KV.{s.bucket('users')}.broken", b"{not json")
+    finally:
+        await s.close()
+
+
 async def seed_kv(spec: NatsSpec, clock: Callable[[], int]) -> None:
     """The demo state written to new KV buckets of spec."""
     await create_buckets(spec)

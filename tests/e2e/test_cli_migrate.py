@@ -19,7 +19,7 @@ from store import NatsSpec, SqliteSpec, open_store
 from store.dev.local_nats import free_port
 from store.snapshot import export_json
 from store.sqlite_file import build_database
-from tests.helpers import ROOT, cli
+from tests.helpers import ROOT, cli, put_broken_user, run_sync
 
 
 def make_db(path: Path, rooms: int = 10, per_room: int = 3, epochs: int = 2) -> None:
@@ -164,13 +164,7 @@ def test_export_to_sqlite_refuses_invalid_records(tmp_path, nats_server, bucket_
     kv = kv_args(nats_server.url, bucket_prefix)
     assert cli("migrate-to-kv", "--db", str(db), *kv, "--replicas", "1", "--no-backup").returncode == 0
 
-    async def corrupt() -> None:
-        s = await open_store(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix))
-        try:
-            await s.js.publish(f"$KV.{s.bucket('users')}.broken", b"{not json")
-        finally:
-            await s.close()
-    asyncio.run(corrupt())
+    run_sync(put_broken_user(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix)))
     out = tmp_path / "back.sqlite"
     r = cli("export-to-sqlite", *kv, "--db", str(out))
     assert r.returncode == 1

@@ -3,7 +3,6 @@ in tmux, on a pseudo-terminal, piped, and with --json."""
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
@@ -17,10 +16,10 @@ import termios
 import threading
 import time
 
-from store import NatsSpec, SqliteSpec, open_store
+from store import NatsSpec, SqliteSpec
 from store.layout import BUCKETS
 from tests.e2e.test_cli_migrate import export_of, kv_args, make_db
-from tests.helpers import EXE, ROOT, cli, cli_env
+from tests.helpers import EXE, ROOT, cli, cli_env, put_broken_user, run_sync
 
 #: a bucket's row while it is being written: done below total, and a rate
 PARTIAL_ROW = re.compile(r"^\s+(\w+)\s.*?\s(\d+)/(\d+)\s+([\d,]+)/s\s")
@@ -245,13 +244,7 @@ def test_a_refusal_after_the_display_began_leaves_one_error_line_last(tmp_path, 
     kv = kv_args(nats_server.url, bucket_prefix)
     assert cli("migrate-to-kv", "--db", str(db), *kv, "--replicas", "1", "--json").returncode == 0
 
-    async def corrupt() -> None:
-        s = await open_store(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix))
-        try:
-            await s.js.publish(f"$KV.{s.bucket('users')}.broken", b"{not json")
-        finally:
-            await s.close()
-    asyncio.run(corrupt())
+    run_sync(put_broken_user(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix)))
     out = tmp_path / "back.sqlite"
     code, _, err = run_on_pty("export-to-sqlite", *kv, "--db", str(out))
     assert code == 1 and not out.exists()

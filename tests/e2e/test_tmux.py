@@ -8,22 +8,42 @@ import shlex
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 from store.dev.demo import demo_key
 from tests.helpers import EXE
 
 
-def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):
-    # the demo database, made by the real command
+def demo_db(tmp_path: Path) -> Path:
+    """The demo database, made by the real command."""
     made = subprocess.run([str(EXE), "demo", "--dir", str(tmp_path), "--seed-only"],
                           capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     db = tmp_path / "demo.sqlite"
     assert f"demo database: {db}" in made.stderr
+    return db
+
+
+def app_command(db: Path, done: Path) -> str:
+    """The console script on db; the shell writes its exit status to done."""
+    return f"{shlex.quote(str(EXE))} --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(done))}"
+
+
+def quit_app(tmux, done: Path) -> None:
+    """q, then the exit status the shell wrote: 0."""
+    tmux.keys("q")
+    deadline = time.monotonic() + 15
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert done.read_text().strip() == "0"
+
+
+def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):
+    db = demo_db(tmp_path)
     grace = demo_key("grace")
 
     done = tmp_path / "exit-status"
-    command = f"{shlex.quote(str(EXE))} --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(done))}"
+    command = app_command(db, done)
     tmux.start(command)
     tmux.wait_for("of 5 rooms")
     assert f"sqlite:{db}"[:60] in tmux.screen().splitlines()[0]  # the backend in the header
@@ -44,11 +64,7 @@ def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):
     assert "ops" in screen and "finance" in screen  # rooms where grace holds a current key
     tmux.keys("y")
     tmux.wait_for(f"{grace} revoked")
-    tmux.keys("q")
-    deadline = time.monotonic() + 15
-    while not done.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert done.read_text().strip() == "0"
+    quit_app(tmux, done)
 
     con = sqlite3.connect(db)
     try:
@@ -64,12 +80,9 @@ def test_revoke_with_keystrokes_in_a_real_terminal(tmp_path, tmux):
 def test_bulk_revoke_with_marks_in_a_real_terminal(tmp_path, tmux):
     """space marks users as a terminal sends it, r asks once for all of them (a reason
     typed), and the file holds both revocations and their audit events."""
-    made = subprocess.run([str(EXE), "demo", "--dir", str(tmp_path), "--seed-only"],
-                          capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    db = tmp_path / "demo.sqlite"
+    db = demo_db(tmp_path)
     done = tmp_path / "exit-status"
-    command = f"{shlex.quote(str(EXE))} --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(done))}"
+    command = app_command(db, done)
     tmux.start(command)
     tmux.wait_for("of 5 rooms")
     tmux.keys("2")
@@ -87,11 +100,7 @@ def test_bulk_revoke_with_marks_in_a_real_terminal(tmp_path, tmux):
     tmux.wait_for("offboarding")
     tmux.keys("Enter")
     tmux.wait_for("2 users revoked")
-    tmux.keys("q")
-    deadline = time.monotonic() + 15
-    while not done.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert done.read_text().strip() == "0"
+    quit_app(tmux, done)
     con = sqlite3.connect(db)
     try:
         status = dict(con.execute("SELECT key, status FROM users").fetchall())
@@ -126,12 +135,9 @@ def footer_hints(screen: str) -> list[str]:
 def test_an_80x24_terminal_without_colour(tmp_path, tmux):
     """The smallest terminal every view must fit, with NO_COLOR: the key columns shown, whole
     key hints, the backend in the header, and not one colour escape written."""
-    made = subprocess.run([str(EXE), "demo", "--dir", str(tmp_path), "--seed-only"],
-                          capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    db = tmp_path / "demo.sqlite"
+    db = demo_db(tmp_path)
     done = tmp_path / "exit-status"
-    command = f"{shlex.quote(str(EXE))} --db {shlex.quote(str(db))}; echo $? > {shlex.quote(str(done))}"
+    command = app_command(db, done)
     tmux.run("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
              f"env -u COLUMNS -u LINES TERM=xterm-256color NO_COLOR=1 sh -c {shlex.quote(command)}")
 
@@ -150,8 +156,4 @@ def test_an_80x24_terminal_without_colour(tmp_path, tmux):
     coloured = COLOUR.findall(tmux.run("capture-pane", "-e", "-p", "-t", "app"))
     assert not coloured, coloured[:5]
 
-    tmux.keys("q")
-    deadline = time.monotonic() + 15
-    while not done.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert done.read_text().strip() == "0"
+    quit_app(tmux, done)
