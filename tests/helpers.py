@@ -86,7 +86,9 @@ async def create_buckets(spec: NatsSpec) -> None:
 
 async def put_broken_user(spec: NatsSpec) -> None:
     """A users value that is not JSON, written as a daemon with a bug would (key "broken")."""
-    s = await open_store(spec)
+    from store.kv import KvStore
+
+    s = await KvStore.open(spec)
     try:
         await s.js.publish(f"$KV.{s.bucket('users')}.broken", b"{not json")
     finally:
