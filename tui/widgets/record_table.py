@@ -312,11 +312,9 @@ class RecordTable(Vertical):
 
     def plain_rows(self) -> list[list[str]]:
         """Every match, in the shown order, as the plain text of its cells (what `e` saves)."""
-        cells = self.cells
         out = []
         for r in self._current(self._found):
-            row = r[DATA].cells if type(r[DATA]) is Flagged else cells(r[DATA])
-            out.append([c.plain if isinstance(c, Text) else str(c) for c in row])
+            out.append([c.plain if isinstance(c, Text) else str(c) for c in self._cells_of(r[DATA])])
         return out
 
     def toggle_mark(self) -> None:
@@ -360,14 +358,13 @@ class RecordTable(Vertical):
             return records
         col, rev = self.sort
         given = self.sort_keys[col] if col < len(self.sort_keys) else None
-        cells = self.cells
 
         def key(r: Record) -> Any:
             if type(r[DATA]) is Flagged:
                 return ""  # an invalid row has no value of the column
             if given is not None:
                 return given(r[DATA])
-            cell = cells(r[DATA])[col]
+            cell = self.cells(r[DATA])[col]
             return cell.plain if isinstance(cell, Text) else str(cell)
 
         flagged = [r for r in records if type(r[DATA]) is Flagged]
@@ -416,8 +413,7 @@ class RecordTable(Vertical):
         labels = self._labels()
         natural = [cell_len(label) for label in labels]
         for r in window:
-            data = r[DATA]
-            for i, cell in enumerate(data.cells if type(data) is Flagged else self.cells(data)):
+            for i, cell in enumerate(self._cells_of(r[DATA])):
                 cell = safe_cell(cell)  # as drawn: a control character takes more room
                 w = cell_len(cell.plain) if isinstance(cell, Text) else cell_len(cell)
                 if w > natural[i]:
@@ -434,7 +430,7 @@ class RecordTable(Vertical):
     def refit(self) -> None:
         """Fit the columns again (the width or the marks changed), keeping the cursor's row."""
         before = self._layout
-        self._fit_columns(self._found[self._offset:self._offset + self.window])
+        self._fit_columns(self.shown_records)
         if self._layout != before and self._loaded:
             row = self.grid.cursor_row
             self._fill_window()
@@ -521,8 +517,7 @@ class RecordTable(Vertical):
             return 0
         self._newer.update((n[KEY], n) for n in changed)
         self._by_key = None
-        self._fill_window()
-        self._update_count()
+        self._fill_window()  # the count is the same: rows changed, none came or went
         return len(changed)
 
     def set_failed(self, why: str = "") -> None:
@@ -630,10 +625,13 @@ class RecordTable(Vertical):
         for r in window:
             grid.add_row(*self._row_cells(r))
 
+    def _cells_of(self, data: Any) -> tuple[str | Text, ...]:
+        """A row's cells: a flagged row's own, else what the screen's cells function makes."""
+        return data.cells if type(data) is Flagged else self.cells(data)
+
     def _row_cells(self, r: Record) -> list[Cell]:
         """The cells of the columns shown, a cut column's text ending in "…"."""
-        data = r[DATA]
-        cells = data.cells if type(data) is Flagged else self.cells(data)
+        cells = self._cells_of(r[DATA])
         row = [as_text(cut(safe_cell(cells[i]), width)) for i, width in self._layout]
         if self.marked and r[KEY] in self.marked:
             row[0] = self._first_cell(r)
@@ -641,8 +639,7 @@ class RecordTable(Vertical):
 
     def _first_cell(self, r: Record) -> Cell:
         """The first cell of a row, with the mark when it is marked."""
-        data = r[DATA]
-        cell = safe_cell((data.cells if type(data) is Flagged else self.cells(data))[0])
+        cell = safe_cell(self._cells_of(r[DATA])[0])
         if r[KEY] not in self.marked:
             return as_text(cell)
         return Cell(Text.assemble(("● ", "bold yellow"), cell if isinstance(cell, Text) else Text(cell)))
