@@ -190,9 +190,10 @@ class DataScreen(AdminScreen):
     async def _load(self, store: Store) -> None:
         # The first load shows each part as it comes (the first rows long before a million
         # are read); a reload gathers its parts and swaps once, so the view never shrinks.
-        progressive = not self.table._loaded
+        progressive = not self.table.loaded
         parts: list[Any] = []  # a reload's parts, until it swaps
         n = 0
+        self._painted = asyncio.Event()  # set once the first part is on screen
         async for data in self.fetch_parts(store):
             if progressive:
                 self.post_message(self.Loaded(data, n, complete=False))
@@ -200,7 +201,6 @@ class DataScreen(AdminScreen):
                     # the rest is read once the first rows are painted: the threads that
                     # read and convert it would otherwise hold the GIL the first paint needs
                     # (a million users: the first rows showed with 152,000 of them read)
-                    self._painted = asyncio.Event()
                     await self._painted.wait()
             else:
                 parts.append(data)
@@ -264,7 +264,7 @@ class DataScreen(AdminScreen):
 
     def action_export(self) -> None:
         t = self.table
-        if not t._loaded:
+        if not t.loaded:
             self.session.notify("nothing loaded yet", severity="warning")
             return
         self.app.push_screen(ExportScreen(f"{t.noun}.csv", t.match_count, blink=self.session.blink),

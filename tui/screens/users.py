@@ -125,8 +125,8 @@ class UsersScreen(DataScreen):
 
     @dataclass
     class Followed(Message):
-        """The watch has begun (changes None, the first time) or ended (None later), or
-        brought changes."""
+        """A batch of the watch's changes (its first, empty, says it has begun), or None:
+        the watch has ended."""
 
         changes: UserChanges | None
 
@@ -196,7 +196,7 @@ class UsersScreen(DataScreen):
         if message.behind:
             self.reload()
         else:
-            self.table.patch(message.records, anywhere=self._watch_on)
+            self.table.patch(message.records)
 
     @work(exclusive=True, group="follow", exit_on_error=False)
     async def _follow(self, store: Store) -> None:
