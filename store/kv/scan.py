@@ -125,17 +125,11 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
     # named by us, so it can be deleted however the scan ends (a cancelled caller
     # included): the server would otherwise keep it until its inactive threshold
     name = f"membership_admin_scan_{uuid.uuid4().hex}"
-    cfg = {"name": name, "deliver_policy": "last_per_subject", "ack_policy": "none",
-           "deliver_subject": inbox, "filter_subject": subject_prefix(bucket) + filt,
-           "flow_control": True, "idle_heartbeat": 1_000_000_000, "mem_storage": True,
-           "num_replicas": 1, "inactive_threshold": 5_000_000_000,
-           "headers_only": headers_only, "max_deliver": 1, "replay_policy": "instant"}
     requested = True  # the create may reach the server even if its answer never comes back
     try:
         try:
-            # settled: a create cancelled in flight is answered before the delete goes out
-            info = await settle(conn.request(f"$JS.API.CONSUMER.CREATE.{stream}.{name}",
-                                             {"stream_name": stream, "config": cfg}))
+            info = await create_consumer(conn, bucket, name, inbox, filt, deliver_policy="last_per_subject",
+                                         headers_only=headers_only)
         except NotFound:
             requested = False
             return []
@@ -159,11 +153,9 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
                 seen = sink.delivered
         # consumer sequence of the last message must equal the count: else a gap;
         # its stream sequence is the newest this replica has (delivery is in order)
-        toks = last.split(".")
-        cseq = int(toks[-3] if len(toks) == 9 else toks[-4])
+        sseq, cseq = ack_sequences(last)
         if cseq != sink.delivered:
             raise Gap()
-        sseq = int(toks[-4] if len(toks) == 9 else toks[-5])
         if sseq < floor:
             raise Behind(sseq)
         return sink.rows
@@ -171,6 +163,36 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
         if count is not None:
             count._end()
         await settle(_end_scan(conn, sub, stream, name if requested else None))
+
+
+async def create_consumer(conn: Connection, bucket: str, name: str, inbox: str, filt: str,
+                          **policy: Any) -> dict:
+    """Make our push consumer `name` of the bucket's keys under filt, delivering to inbox in
+    order: no acks, flow control, a heartbeat a second, in memory, gone by itself 5 s after
+    we stop listening; policy adds the rest (where delivery starts). Returns its info."""
+    stream = stream_name(bucket)
+    cfg = {"name": name, "ack_policy": "none", "deliver_subject": inbox,
+           "filter_subject": subject_prefix(bucket) + filt, "flow_control": True,
+           "idle_heartbeat": 1_000_000_000, "mem_storage": True, "num_replicas": 1,
+           "inactive_threshold": 5_000_000_000, "max_deliver": 1, "replay_policy": "instant", **policy}
+    # settled: a create cancelled in flight is answered before the delete goes out
+    return await settle(conn.request(f"$JS.API.CONSUMER.CREATE.{stream}.{name}",
+                                     {"stream_name": stream, "config": cfg}))
+
+
+def ack_sequences(reply: str) -> tuple[int, int]:
+    """(stream sequence, consumer sequence) of a JetStream ack subject: v1
+    $JS.ACK.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending> (9 tokens); v2 adds a
+    domain and an account hash after ACK and a token at the end."""
+    toks = reply.split(".")
+    return (int(toks[5]), int(toks[6])) if len(toks) == 9 else (int(toks[7]), int(toks[8]))
+
+
+def reply_empty(nc: Any, subject: str, replies: set[asyncio.Future]) -> None:
+    """Publish an empty message to subject from a plain function (a flow-control answer)."""
+    task = asyncio.ensure_future(nc.publish(subject, b""))
+    replies.add(task)  # kept until sent: a bare task may be collected
+    task.add_done_callback(replies.discard)
 
 
 async def _end_scan(conn: Connection, sub: Any, stream: str, consumer: str | None) -> None:
@@ -194,9 +216,7 @@ def answer_stalled(nc: Any, heartbeat: Any, replies: set[asyncio.Future]) -> Non
     headers = heartbeat.headers
     stalled = headers.get("Nats-Consumer-Stalled") if headers else None
     if stalled:
-        task = asyncio.ensure_future(nc.publish(stalled, b""))
-        replies.add(task)  # kept until sent: a bare task may be collected
-        task.add_done_callback(replies.discard)
+        reply_empty(nc, stalled, replies)
 
 
 def _pending(reply: str) -> int:
@@ -232,8 +252,6 @@ class _ScanSink:
                     and not self.done.done():
                 self.done.set_result(reply)
         elif reply:  # flow control request
-            reply_task = asyncio.ensure_future(self.nc.publish(reply, b""))
-            self._replies.add(reply_task)  # kept until sent: a bare task may be collected
-            reply_task.add_done_callback(self._replies.discard)
+            reply_empty(self.nc, reply, self._replies)
         else:  # idle heartbeat
             answer_stalled(self.nc, m, self._replies)

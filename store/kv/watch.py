@@ -20,12 +20,13 @@ from typing import Any
 from ..aio import settle
 from .connection import Connection, stream_name, subject_prefix
 from .direct import subscribe_direct
-from .scan import _DELETED, _end_scan, answer_stalled
+from .scan import _DELETED, _end_scan, ack_sequences, answer_stalled, create_consumer, reply_empty
 
 #: changes that arrive within this long are handed on together (a daemon writing 50 a
 #: second is ten batches a second, not fifty redraws)
 BATCH = 0.1
-#: the server's idle heartbeat; three missed ones and the consumer is made again
+#: the consumer's idle heartbeat (store.kv.scan.create_consumer); three missed ones and
+#: it is made again
 HEARTBEAT = 1.0
 
 
@@ -47,10 +48,7 @@ class _Sink:
         self.alive.set()
         reply = m.reply
         if reply and reply[:8] == "$JS.ACK.":
-            toks = reply.split(".")
-            # v1: $JS.ACK.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending> (9 tokens),
-            # v2 adds a domain and an account hash after ACK, and a token at the end
-            sseq, cseq = (int(toks[5]), int(toks[6])) if len(toks) == 9 else (int(toks[7]), int(toks[8]))
+            sseq, cseq = ack_sequences(reply)
             if cseq != self.next_cseq:
                 self.gap = True
                 self.arrived.set()
@@ -61,9 +59,7 @@ class _Sink:
             self.changes.append((sseq, m.subject[self.key_start:], None if deleted else m.data))
             self.arrived.set()
         elif reply:  # flow control: answered, or the server stops delivering
-            task = asyncio.ensure_future(self.nc.publish(reply, b""))
-            self._replies.add(task)
-            task.add_done_callback(self._replies.discard)
+            reply_empty(self.nc, reply, self._replies)
         else:  # an idle heartbeat, which may name a flow-control reply still awaited
             answer_stalled(self.nc, m, self._replies)
 
@@ -79,14 +75,9 @@ async def watch(conn: Connection, bucket: str, start: int) -> AsyncIterator[list
         inbox = nc.new_inbox()
         sub = await subscribe_direct(nc, inbox, sink.on_msg)
         name = f"membership_admin_watch_{uuid.uuid4().hex}"
-        cfg = {"name": name, "deliver_policy": "by_start_sequence", "opt_start_seq": start,
-               "ack_policy": "none", "deliver_subject": inbox, "filter_subject": prefix + ">",
-               "flow_control": True, "idle_heartbeat": int(HEARTBEAT * 1e9), "mem_storage": True,
-               "num_replicas": 1, "inactive_threshold": 5_000_000_000, "max_deliver": 1,
-               "replay_policy": "instant"}
         try:
-            await settle(conn.request(f"$JS.API.CONSUMER.CREATE.{stream}.{name}",
-                                      {"stream_name": stream, "config": cfg}))
+            await create_consumer(conn, bucket, name, inbox, ">", deliver_policy="by_start_sequence",
+                                  opt_start_seq=start)
             while True:
                 try:
                     await asyncio.wait_for(sink.alive.wait(), 3 * HEARTBEAT)
