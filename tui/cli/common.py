@@ -25,6 +25,7 @@ EXIT_HELP = ("exit status: 0 done (identical, healthy, allow); 1 found something
              "a read-only file, --read-only or a read-only context)")
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 _log = logging.getLogger("membership-admin")
 
 
@@ -99,14 +100,20 @@ def reason_arg(args: argparse.Namespace) -> str | None:
         raise CommandError(str(e), EXIT_USAGE) from None
 
 
-def replicas_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid replicas {text!r}: expected 1 to 5") from None
-    if not 1 <= value <= 5:
-        raise argparse.ArgumentTypeError(f"invalid replicas {value}: expected 1 to 5")
-    return value
+def number_arg(what: str, convert: Callable[[str], N], lo: N, hi: N) -> Callable[[str], N]:
+    """An argparse type: text that convert() reads as a number from lo to hi."""
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected {lo:g} to {hi:g}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"invalid {what} {value:g}: expected {lo:g} to {hi:g}")
+        return value
+    return parse
+
+
+replicas_arg = number_arg("replicas", int, 1, 5)
 
 
 async def with_store(spec: StoreSpec, action: Callable[[Store], Awaitable[T]]) -> T:

@@ -17,7 +17,7 @@ from store import NatsSpec, ids
 from store.health import DEFAULT_PROBE_KEY, DEGRADED, HEALTHY, HealthReport, check_health
 from store.text import iso_time, printable
 
-from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, run_async
+from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, number_arg, run_async
 from .connection import nats_spec
 from .health_formats import NAGIOS_UNKNOWN, nagios, prometheus
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) or prometheus (the text exposition "
                         "format), e.g. --format nagios")
     p.add_argument("--json", action="store_true", help="the same as --format json")
-    p.add_argument("--watch", metavar="SECONDS", type=_seconds, default=None,
+    p.add_argument("--watch", metavar="SECONDS", type=number_arg("seconds", float, 0.1, 86400.0), default=None,
                    help="check again every SECONDS and show each report (on a terminal, redrawn in "
                         "place) until interrupted with Ctrl-C, e.g. --watch 2")
     p.add_argument("--probe-key", default=DEFAULT_PROBE_KEY,
@@ -75,16 +75,6 @@ def cmd_health(args: argparse.Namespace) -> int:
 def _exit_status(report: HealthReport) -> int:
     """SPEC 7: 0 healthy, 1 degraded, 3 no quorum (or unreachable)."""
     return {HEALTHY: EXIT_OK, DEGRADED: EXIT_FOUND}.get(report.overall, EXIT_UNAVAILABLE)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seconds {text!r}") from None
-    if not 0.1 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"invalid seconds {value:g}: expected 0.1 to 86400")
-    return value
 
 
 def _watch(spec: NatsSpec, probe_key: str, fmt: str, every: float) -> int:
