@@ -61,6 +61,10 @@ def to_kv(db: Path, url: str) -> None:
     print(f"migrated to KV (R1) in {time.perf_counter() - t:.1f} s", flush=True)
 
 
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def run(spec) -> None:
     from tui.app import MembershipApp
     from tui.widgets.record_table import RecordTable
@@ -91,6 +95,7 @@ async def run(spec) -> None:
         complete = time.perf_counter()
         await pilot.pause()
         print(f"start to the complete count: {complete - T0:.2f} s  [{table().query_one('.count').content}]")
+        print(f"peak memory with the users loaded (ru_maxrss): {peak_mb():.0f} MB")
 
         # filter keystrokes: each one narrows the whole 100k list and redraws the window
         await pilot.press("slash")
@@ -148,8 +153,7 @@ async def run(spec) -> None:
         await wait_until(pilot, table_ready("RoomScreen"))
         print(f"room detail (enter): {(time.perf_counter() - t) * 1000:.0f} ms  "
               f"[{table().query_one('.count').content}]")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (ru_maxrss): {peak:.0f} MB")
+    print(f"peak memory (ru_maxrss): {peak_mb():.0f} MB")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from ..messages import OpenRoom
 from ..widgets.columns import Col
 from ..widgets.footer import FittedFooter
 from ..widgets.header import AppHeader
-from ..widgets.record_table import Record, RecordTable, record
+from ..widgets.record_table import Chunk, RecordTable
 from .base import DataScreen
 
 #: on a narrow screen the owner goes first, then the member count; the name is cut
@@ -38,22 +38,24 @@ SORT_KEYS = (lambda d: d[0], lambda d: d[1].lower(), lambda d: d[2], lambda d: d
              lambda d: d[4], lambda d: -1 if d[5] is None else d[5])
 
 
-def _records(rooms: list[Room]) -> list[Record]:
-    """The rooms as rows, their member counts not read yet."""
-    return [record(r.id, (r.id, r.name, r.encrypted, r.owner, r.epoch, None), f"{r.id}\t{r.name}\t{r.owner}".lower())
-            for r in rooms]
+def _packed(rooms: list[Room]) -> Chunk:
+    """The rooms as rows, packed, their member counts not read yet."""
+    return Chunk([r.id for r in rooms], [(r.id, r.name, r.encrypted, r.owner, r.epoch, None) for r in rooms],
+                 [f"{r.id}\t{r.name}\t{r.owner}".lower() for r in rooms])
 
 
-def _counted(records: list[Record], counts: dict[str, int]) -> list[Record]:
+def _counted(rooms: Chunk, counts: dict[str, int]) -> Chunk:
     """The same rooms with their member counts (the Room objects are let go meanwhile)."""
-    return [record(key, (*data[:5], counts.get(key, 0)), search) for key, data, search in records]
+    keys = list(rooms.keys)
+    return Chunk(keys, [(*data[:5], counts.get(key, 0)) for key, data in zip(keys, rooms.datas(), strict=True)],
+                 list(rooms.texts))
 
 
 @dataclass(frozen=True)
 class RoomRows:
-    """Rooms as the table's records (made off the UI thread), and the invalid stored ones."""
+    """Rooms as the table's records, packed (off the UI thread), and the invalid stored ones."""
 
-    records: list[Record]
+    rooms: Chunk
     invalid: list[InvalidRecord]
 
 
@@ -69,7 +71,7 @@ class RoomsScreen(DataScreen):
         """The rooms at once, then again with their member counts (counting a million
         members takes most of a second: the rooms need not wait for it)."""
         invalid: list[InvalidRecord] = []
-        first = await asyncio.to_thread(_records, await store.list_rooms(invalid=invalid))
+        first = await asyncio.to_thread(_packed, await store.list_rooms(invalid=invalid))
         yield RoomRows(first, invalid)
         counts = await store.member_counts()
         yield RoomRows(await asyncio.to_thread(_counted, first, counts), invalid)
@@ -78,7 +80,7 @@ class RoomsScreen(DataScreen):
         return parts[-1]  # the rooms with their counts
 
     def show(self, data: RoomRows) -> None:
-        self.table.set_records(data.records, invalid=data.invalid)
+        self.table.set_chunks([data.rooms], invalid=data.invalid)
 
     def extend(self, data: RoomRows) -> None:
         self.show(data)  # the same rooms, now counted

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_left
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from operator import itemgetter
@@ -26,7 +25,7 @@ from ..session import Session
 from ..widgets.columns import Col
 from ..widgets.footer import FittedFooter
 from ..widgets.header import AppHeader
-from ..widgets.record_table import DATA, KEY, Record, RecordTable, record
+from ..widgets.record_table import DATA, KEY, Chunk, Record, RecordTable, record
 from .base import DataScreen
 
 #: on a narrow screen the times go first (added before revoked); the name is cut
@@ -45,22 +44,30 @@ SORT_KEYS = (lambda u: u[0], lambda u: u[1].lower(), lambda u: u[2], lambda u: u
              lambda u: u[4], lambda u: u[5] or 0)
 
 
-def user_record(row: UserRow) -> Record:
-    """The table's row of a user: the UserRow itself is the data (a tuple the garbage
-    collector stops tracking)."""
+def _search(row: UserRow) -> str:
+    """What the filter searches: the key first (the table keeps it once), name, role, status."""
     key, name, role, status, _, _ = row
-    return record(key, row, f"{key}\t{name}\t{role}\t{status}".lower())
+    return f"{key}\t{name}\t{role}\t{status}".lower()
+
+
+def user_record(row: UserRow) -> Record:
+    """The table's row of a user: the UserRow itself is the data."""
+    return record(row[0], row, _search(row))
 
 
 def _records(rows: list[UserRow]) -> list[Record]:
     return [user_record(r) for r in rows]
 
 
+def _packed(rows: list[UserRow]) -> Chunk:
+    return Chunk(list(map(itemgetter(0), rows)), rows, list(map(_search, rows)))
+
+
 @dataclass(frozen=True)
 class UserRows:
-    """Users as the table's records (made off the UI thread), and the invalid stored ones."""
+    """Users as the table's records, packed (off the UI thread), and the invalid stored ones."""
 
-    records: list[Record]
+    chunks: list[Chunk]
     invalid: list[InvalidRecord]
 
 
@@ -75,29 +82,40 @@ class UsersScreen(DataScreen):
     async def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
         """The first page at once, then the store's pages grouped into parts that double in
         size (each part re-filters the view: few parts for a million users). The records
-        are made from each page as it comes, in a thread (the UI keeps answering meanwhile)."""
-        group, size = UserRows([], []), 0
-        async for rows, invalid in store.iter_user_rows():
-            group.records.extend(await asyncio.to_thread(_records, rows))
-            group.invalid.extend(invalid)
-            if len(group.records) >= size:
-                yield group
-                group, size = UserRows([], []), max(50_000, 2 * size)
-        if group.records or group.invalid:
+        are made and packed from each page as it comes, in a thread (the UI keeps answering
+        meanwhile): no part is ever held as a list of records."""
+        group, held, size = UserRows([], []), 0, 0
+        packing: list[asyncio.Future[Chunk]] = []  # a page packs while the next is read
+        try:
+            async for rows, invalid in store.iter_user_rows():
+                packing.append(asyncio.ensure_future(asyncio.to_thread(_packed, rows)))
+                group.invalid.extend(invalid)
+                held += len(rows)
+                if held >= size:
+                    group.chunks.extend(await asyncio.gather(*packing))
+                    packing = []
+                    yield group
+                    group, held, size = UserRows([], []), 0, max(50_000, 2 * size)
+            group.chunks.extend(await asyncio.gather(*packing))
+            packing = []
+        finally:
+            for f in packing:  # the load was cancelled or failed: the results are not wanted
+                f.cancel()
+        if group.chunks or group.invalid:
             yield group
 
     def merge(self, parts: list[UserRows]) -> UserRows:
-        return UserRows([r for p in parts for r in p.records], [r for p in parts for r in p.invalid])
+        return UserRows([c for p in parts for c in p.chunks], [r for p in parts for r in p.invalid])
 
     async def fetch(self, store: Store) -> UserRows:
         data = await load_users(store)
-        return UserRows([user_record(u.row) for u in data.users], data.invalid)
+        return UserRows([_packed([u.row for u in data.users])], data.invalid)
 
     def show(self, data: UserRows) -> None:
-        self.table.set_records(data.records, invalid=data.invalid)
+        self.table.set_chunks(data.chunks, invalid=data.invalid)
 
     def extend(self, data: UserRows) -> None:
-        self.table.add_records(data.records, invalid=data.invalid)
+        self.table.add_chunks(data.chunks, invalid=data.invalid)
 
     # -- keeping current: the changed rows, not a million rows read again ----------------
     # KV: a watch on the users bucket brings each change (Store.watch_users), shown at once.
@@ -227,10 +245,8 @@ class UsersScreen(DataScreen):
             self._catch_up_when_quiet()
 
     def _holds(self, key: str) -> bool:
-        """The table has a row of this user (its records are in key order)."""
-        given = self.table.given
-        i = bisect_left(given, key, key=itemgetter(KEY))
-        return i < len(given) and given[i][KEY] == key
+        """The table has a row of this user."""
+        return self.table.holds(key)
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key

@@ -1,6 +1,7 @@
 """A table of records with a live filter, a sort, and every row reachable.
 
-A Textual DataTable with 100,000 rows is too slow to fill, so the grid holds a window of
+The rows are kept packed (packed_rows: a million users in ~150 MB, not ~500). A Textual
+DataTable with 100,000 rows is too slow to fill, so the grid holds a window of
 at most `window` rows of the matches and the window moves under the cursor: arrows and
 pgup/pgdn past its edge, g/home and G/end, bring the rows there into it (a cost that does
 not grow with the number of rows). The count line says where the cursor is ("row 523 of
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from itertools import chain
+from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions
@@ -31,18 +33,13 @@ from store import InvalidRecord
 from store.text import printable
 
 from .columns import Col, Layout, as_col, fit_columns
+from .packed_rows import DATA, KEY, Chunk, Picked, Record, Rows, View, narrowed, position
 
-#: One row: its key (what enter opens), its data, and the lower-cased text the filter searches.
-#: data is the row's cells, or any value the table's `cells` function turns into cells: then
-#: only the rows in the window are ever formatted (100,000 dates cost more than 1,000).
-#: A plain tuple, and data best a plain tuple of str and int too: the garbage collector stops
-#: tracking such tuples (exact tuples only, not NamedTuples), so its full collections do not
-#: walk every row (with rows as objects they stalled the UI for 200 ms at 100,000 users).
-Record = tuple[str, Any, str]
-Rows = tuple[Record, ...]
-KEY: Final = 0
-DATA: Final = 1
-SEARCH: Final = 2
+# Record: one row, (key, data, search): its key (what enter opens), its data, and the
+# lower-cased text the filter searches. data is the row's cells, or any value the table's
+# `cells` function turns into cells: then only the rows in the window are ever formatted
+# (100,000 dates cost more than 1,000). A plain tuple of str and int packs best (a column a
+# field), and a search text that begins with the key and a tab keeps the key once.
 
 #: the room the mark ("● ") takes in the first cell of a marked row
 MARK_WIDTH = 2
@@ -223,21 +220,18 @@ class RecordTable(Vertical):
         self._layout: Layout = tuple((i, None) for i in range(len(self._columns)))
         #: (column, reversed) of the sort, None: the order the screen gave
         self.sort: tuple[int, bool] | None = None
-        # The rows are kept in tuples, not lists: a tuple of untracked tuples is untracked
-        # itself, so the garbage collector's full collections never walk the rows (walking a
-        # million-row list is a cache miss a row: a UI stall each collection).
-        self._valid: Rows = ()  # the screen's records, in its order
+        self._chunks: tuple[Chunk, ...] = ()  # the screen's records, packed, in its order
         self._flagged: list[Record] = []  # the invalid stored records, shown last
-        self._records: Rows = ()  # both, in the shown order
-        self._found: Rows = ()  # the matches of the filter, in the shown order
+        self._rows = Rows()  # both
+        self._records: View = self._rows  # both, in the shown order
+        self._found: View = self._rows  # the matches of the filter, in the shown order
         self._offset = 0  # index in _found of the window's first row
         self._complete = True  # False while the parts of a load are still coming
         #: keys of the rows marked with space (kept across reloads while they exist)
         self.marked: set[str] = set()
-        self._by_key: dict[str, Any] | None = None
         #: records newer than the rows held (patch), by key, until the next full load
         self._newer: dict[str, Record] = {}
-        self._last_match: tuple[str, Rows] = ("", ())
+        self._last_match: tuple[str, View] = ("", self._rows)
         self._shown: list[str] = []
         self._shown_data: list[Any] = []  # the data of the rows in the grid, to redraw only changes
         self._loaded = False
@@ -270,7 +264,7 @@ class RecordTable(Vertical):
         return self.query_one(FilterInput)
 
     @property
-    def records(self) -> Rows:
+    def records(self) -> View:
         return self._records
 
     @property
@@ -353,23 +347,21 @@ class RecordTable(Vertical):
         if self._loaded:  # else the records are sorted as they arrive
             self._replace(keep=keep)
 
-    def _sorted(self, records: Rows) -> Rows:
+    def _sorted(self, rows: Rows) -> View:
         if self.sort is None:
-            return records
+            return rows
         col, rev = self.sort
         given = self.sort_keys[col] if col < len(self.sort_keys) else None
 
-        def key(r: Record) -> Any:
-            if type(r[DATA]) is Flagged:
-                return ""  # an invalid row has no value of the column
+        def key(data: Any) -> Any:
             if given is not None:
-                return given(r[DATA])
-            cell = self.cells(r[DATA])[col]
+                return given(data)
+            cell = self.cells(data)[col]
             return cell.plain if isinstance(cell, Text) else str(cell)
 
-        flagged = [r for r in records if type(r[DATA]) is Flagged]
-        valid = [r for r in records if type(r[DATA]) is not Flagged]
-        return tuple(sorted(valid, key=key, reverse=rev) + flagged)  # flagged rows stay last
+        keys = list(map(key, rows.datas()))
+        order = sorted(range(rows.valid), key=keys.__getitem__, reverse=rev)
+        return Picked(rows, chain(order, range(rows.valid, len(rows))))  # flagged rows stay last
 
     @property
     def selected_data(self) -> Any:
@@ -377,9 +369,10 @@ class RecordTable(Vertical):
         key = self.selected_key
         if key is None:
             return None
-        if self._by_key is None:
-            self._by_key = {r[KEY]: r[DATA] for r in self._current(self._records)}
-        return self._by_key.get(key)
+        if key in self._newer:
+            return self._newer[key][DATA]
+        i = self._rows.index_of(key)
+        return self._rows[i][DATA] if i >= 0 else None
 
     # -- data in ----------------------------------------------------------------
     def set_columns(self, columns: Sequence[str | Col]) -> None:
@@ -442,17 +435,21 @@ class RecordTable(Vertical):
         """The names of the columns in the grid (the others give way on a narrow screen)."""
         return [self._columns[i] for i, _ in self._layout]
 
-    def set_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
+    def set_records(self, records: Sequence[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
         """Replace the data, keeping the filter and, if still shown, the selected row.
         invalid: stored records that break the rules, shown last as flagged rows (never
         hidden) and counted after the count."""
-        self._valid = tuple(records)
+        self.set_chunks([Chunk.of(records)], invalid)
+
+    def set_chunks(self, chunks: Sequence[Chunk], invalid: Sequence[InvalidRecord] = ()) -> None:
+        """set_records with the records packed already (by a worker: a big table's are)."""
+        self._chunks = tuple(chunks)
         self._flagged = [invalid_record(r, len(self._columns)) for r in invalid]
         self._replace(keep=self.selected_key)
 
-    def add_records(self, records: list[Record], invalid: Sequence[InvalidRecord] = ()) -> None:
+    def add_chunks(self, chunks: Sequence[Chunk], invalid: Sequence[InvalidRecord] = ()) -> None:
         """The next part of a load: shown at once, the filter and sort applied to it too."""
-        self._valid += tuple(records)
+        self._chunks += tuple(chunks)
         self._flagged += [invalid_record(r, len(self._columns)) for r in invalid]
         self._replace(keep=self.selected_key)
 
@@ -472,37 +469,35 @@ class RecordTable(Vertical):
         self._update_count()
 
     def _replace(self, keep: str | None) -> None:
-        records = self._valid + tuple(self._flagged)
+        rows = self._rows = Rows(self._chunks, self._flagged)
         self._note = f"{len(self._flagged):,} invalid stored record(s), flagged" if self._flagged else ""
         if self.marked:
-            self.marked &= {r[KEY] for r in records}
-        records = self._sorted(records)
+            self.marked = {key for key in self.marked if rows.index_of(key) >= 0}
+        records = self._sorted(rows)
         self._records = records
-        self._by_key = None
         self._newer = {}  # the full data is the newest
         self._last_match = ("", records)
         self._loaded = True
         self._render_rows(keep=keep)
 
-    @property
-    def given(self) -> Rows:
-        """The records as the screen gave them, in its order (the flagged invalid ones not)."""
-        return self._valid
+    def holds(self, key: str) -> bool:
+        """The table has a valid row with this key."""
+        return self._rows.find(key) >= 0
 
     @property
     def held(self) -> int:
         """How many rows the table holds: every record given, the flagged ones too."""
-        return len(self._records)
+        return len(self._rows)
 
     @property
-    def shown_records(self) -> Rows:
+    def shown_records(self) -> tuple[Record, ...]:
         """The records of the rows in the window, in order (the newest of patched ones)."""
         return self._current(self._found[self._offset:self._offset + self.window])
 
-    def _current(self, rows: Rows) -> Rows:
+    def _current(self, rows: Iterable[Record]) -> tuple[Record, ...]:
         """These rows with patched ones replaced by their newer record."""
         newer = self._newer
-        return tuple([newer.get(r[KEY], r) for r in rows]) if newer else rows
+        return tuple([newer.get(r[KEY], r) for r in rows]) if newer else tuple(rows)
 
     def patch(self, records: Sequence[Record], *, anywhere: bool = False) -> int:
         """New data for rows someone changed, shown at once without reading, sorting or
@@ -516,7 +511,6 @@ class RecordTable(Vertical):
         if not changed:
             return 0
         self._newer.update((n[KEY], n) for n in changed)
-        self._by_key = None
         self._fill_window()  # the count is the same: rows changed, none came or went
         return len(changed)
 
@@ -534,14 +528,14 @@ class RecordTable(Vertical):
         # focus now, not after the queued events: keys typed right after / go into the box
         self.screen.set_focus(box)
 
-    def matches(self) -> Rows:
+    def matches(self) -> View:
         needle = self.filter_text.strip().lower()
         if not needle:
             return self._records
         last_needle, last = self._last_match
         # typing on narrows the previous matches instead of the whole list
         source = last if last_needle and last_needle in needle else self._records
-        found = tuple(r for r in source if needle in r[SEARCH])  # no list copied into it
+        found = narrowed(source, needle)
         self._last_match = (needle, found)
         return found
 
@@ -599,10 +593,11 @@ class RecordTable(Vertical):
         `near` first, where a reload finds it (a scan of a million rows costs 50 ms)."""
         found = self._found
         lo, hi = max(0, near - self.window), min(len(found), near + self.window)
-        for i in range(lo, hi):
-            if found[i][KEY] == key:
+        for i, r in enumerate(found[lo:hi], lo):
+            if r[KEY] == key:
                 return i
-        return next((i for i, r in enumerate(found) if r[KEY] == key), 0)
+        index = self._rows.index_of(key)
+        return max(0, position(found, index)) if index >= 0 else 0
 
     def _fill_window(self) -> None:
         window = self.shown_records
