@@ -521,30 +521,39 @@ class SqliteStore(Store):
                              ) -> AsyncIterator[tuple[list[UserRow], list[InvalidRecord]]]:
         """Pages in key order (the primary key's index): `first` rows, then `page` at a time;
         each its own short read transaction (a million users are never one long read holding
-        back the daemon's checkpoints); the caller groups pages as it likes.
-        A page is a key range, so the rules' count check holds for it; NULL keys, which sort
-        first, come with the first page."""
-        lo: str | None = None
-        size = first
-        while True:
-            async with self._read() as db:
-                bound = "" if lo is None else "key > ?"
-                found = list(await db.execute_fetchall(
-                    f"SELECT key FROM users WHERE {bound or 'key IS NOT NULL'} ORDER BY key LIMIT 1 OFFSET ?",
-                    (*(() if lo is None else (lo,)), size - 1)))
-                hi = found[0][0] if found else None
-                parts = [bound] if bound else []
+        back the daemon's checkpoints); the caller groups pages as it likes. The next page
+        is read while this one is made into rows and used (SQLite reads without the GIL)."""
+        reading = asyncio.ensure_future(self._user_page(None, first))
+        try:
+            while True:
+                rows, bad, hi = await reading
                 if hi is not None:
-                    parts.append("key <= ?")
-                where = " AND ".join(parts) or "1"
-                if lo is None and hi is not None:
-                    where = f"({where}) OR key IS NULL"
-                params = tuple(v for v in (lo, hi) if v is not None)
-                rows, bad = await self._select(db, "users", where, params, order=" ORDER BY key")
-            yield await _off_loop(_user_rows, rows, n=len(rows)), bad
-            if hi is None:
-                return
-            lo, size = hi, page
+                    reading = asyncio.ensure_future(self._user_page(hi, page))
+                yield await _off_loop(_user_rows, rows, n=len(rows)), bad
+                if hi is None:
+                    return
+        finally:
+            reading.cancel()  # a read ahead nobody wants (done already: no effect)
+
+    async def _user_page(self, lo: str | None, size: int) -> tuple[list[tuple], list[InvalidRecord], str | None]:
+        """The users after key lo (from the first when None), size of them, and the last
+        key read (None: this was the last page). A page is a key range, so the rules' count
+        check holds for it; NULL keys, which sort first, come with the first page."""
+        async with self._read() as db:
+            bound = "" if lo is None else "key > ?"
+            found = list(await db.execute_fetchall(
+                f"SELECT key FROM users WHERE {bound or 'key IS NOT NULL'} ORDER BY key LIMIT 1 OFFSET ?",
+                (*(() if lo is None else (lo,)), size - 1)))
+            hi = found[0][0] if found else None
+            parts = [bound] if bound else []
+            if hi is not None:
+                parts.append("key <= ?")
+            where = " AND ".join(parts) or "1"
+            if lo is None and hi is not None:
+                where = f"({where}) OR key IS NULL"
+            params = tuple(v for v in (lo, hi) if v is not None)
+            rows, bad = await self._select(db, "users", where, params, order=" ORDER BY key")
+        return rows, bad, hi
 
     async def _set_status(self, key: str, status: Status, note: Note) -> User:
         now = self._clock()

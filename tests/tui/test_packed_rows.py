@@ -88,3 +88,13 @@ def test_columns_are_packed_as_their_values_allow():
     assert list(added) == [1_700_000_000 + i for i in range(n)]
     assert chunk.in_key_order and chunk.find("000003e7") == 999
 
+
+
+def test_a_replaced_field_leaves_the_chunk_and_the_other_fields_as_they_were():
+    recs = [(f"r{i}", (f"r{i}", f"room {i}", i % 2 == 0, None), f"r{i}\troom {i}") for i in range(300)]
+    chunk = Chunk.of(recs)
+    counted = chunk.replaced(3, list(range(300)))
+    assert [r[1] for r in counted.records()] == [(*d[:3], i) for i, (_, d, _) in enumerate(recs)]
+    assert list(chunk.records()) == recs  # the chunk it came from is unchanged
+    assert counted.fields is not None and chunk.fields is not None
+    assert counted.fields[:3] == chunk.fields[:3] and counted.texts is chunk.texts  # shared

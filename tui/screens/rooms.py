@@ -26,6 +26,7 @@ COLUMNS = (Col("id"), Col("name", 1, shrink=True), Col("encrypted"), Col("owner"
 #: tuple the garbage collector stops tracking (100,000 Room objects would stay tracked); the
 #: count None while the counts are still being read
 RoomRow = tuple[str, str, bool, str, int, "int | None"]
+COUNT = 5
 
 
 def room_cells(row: RoomRow) -> tuple[str, ...]:
@@ -46,9 +47,7 @@ def _packed(rooms: list[Room]) -> Chunk:
 
 def _counted(rooms: Chunk, counts: dict[str, int]) -> Chunk:
     """The same rooms with their member counts (the Room objects are let go meanwhile)."""
-    keys = list(rooms.keys)
-    return Chunk(keys, [(*data[:5], counts.get(key, 0)) for key, data in zip(keys, rooms.datas(), strict=True)],
-                 list(rooms.texts))
+    return rooms.replaced(COUNT, [counts.get(key, 0) for key in rooms.keys])
 
 
 @dataclass(frozen=True)

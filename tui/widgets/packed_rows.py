@@ -16,6 +16,7 @@ Picked is some of them in an order (a sort, a filter's matches), by index.
 
 from __future__ import annotations
 
+import copy
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -196,6 +197,14 @@ class Chunk:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def replaced(self, j: int, values: list[Any]) -> Chunk:
+        """This chunk with the j-th field's values replaced: the rest is shared, not copied
+        (100,000 rooms' member counts do not make 100,000 rows again)."""
+        assert self.fields is not None
+        new = copy.copy(self)
+        new.fields = (*self.fields[:j], packed(values), *self.fields[j + 1:])
+        return new
 
     def data(self, i: int) -> Any:
         if self.fields is None:
