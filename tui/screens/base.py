@@ -4,7 +4,7 @@ for a screen of store data, loading when shown and again when the data changed (
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -275,7 +275,7 @@ class DataScreen(AdminScreen):
             self._write_export(path, self.table.columns, self.table.plain_rows())
 
     @work(group="export", exit_on_error=False)
-    async def _write_export(self, path: str, columns: tuple[str, ...], rows: list[list[str]]) -> None:
+    async def _write_export(self, path: str, columns: tuple[str, ...], rows: Iterable[list[str]]) -> None:
         try:
             n = await asyncio.to_thread(write_table, path, columns, rows)
         except FileExistsError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -46,18 +46,25 @@ class ExportScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def write_table(path: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+def write_table(path: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
     """Write rows to a new file at path as CSV or JSON (by its extension); returns the count.
+    rows may be made as they are written (a million of them need not be held at once).
     Raises InvalidInput (another extension, an existing file), OSError."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".csv", ".json"):
         raise InvalidInput(f"{path}: name a .csv or .json file")
+    n = 0
     with open(path, "x", encoding="utf-8", newline="") as f:  # x: never overwrite
         if ext == ".csv":
             w = csv.writer(f, lineterminator="\n")
             w.writerow(columns)
-            w.writerows(rows)
-        else:
-            json.dump([dict(zip(columns, r, strict=True)) for r in rows], f, ensure_ascii=False, indent=1)
-            f.write("\n")
-    return len(rows)
+            for row in rows:
+                w.writerow(row)
+                n += 1
+        else:  # a JSON array written an element at a time, as json.dump(list, indent=1) would
+            f.write("[")
+            for n, row in enumerate(rows, 1):
+                element = json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, indent=1)
+                f.write(("," if n > 1 else "") + "\n " + element.replace("\n", "\n "))
+            f.write("\n]\n" if n else "]\n")
+    return n

@@ -11,7 +11,7 @@ next column (again: reversed) and the header shows the order; `y` copies the row
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -304,12 +304,14 @@ class RecordTable(Vertical):
     def columns(self) -> tuple[str, ...]:
         return self._columns
 
-    def plain_rows(self) -> list[list[str]]:
-        """Every match, in the shown order, as the plain text of its cells (what `e` saves)."""
-        out = []
-        for r in self._current(self._found):
-            out.append([c.plain if isinstance(c, Text) else str(c) for c in self._cells_of(r[DATA])])
-        return out
+    def plain_rows(self) -> Iterator[list[str]]:
+        """Every match, in the shown order, as the plain text of its cells (what `e` saves).
+        Made as it is read, from what is shown now (the views never change, a reload makes
+        new ones): a worker thread may write them while the table goes on."""
+        found, newer, cells_of = self._found, dict(self._newer), self._cells_of
+        for r in found:
+            cells = cells_of(newer.get(r[KEY], r)[DATA])
+            yield [c.plain if isinstance(c, Text) else str(c) for c in cells]
 
     def toggle_mark(self) -> None:
         key = self.selected_key
