@@ -240,26 +240,14 @@ class Chunk:
             return -1
 
 
-class Rows(Sequence[Record]):
-    """Every record of a table: the valid ones in chunks, in the screen's order, then the
-    flagged invalid ones."""
+class View(Sequence[Record]):
+    """Records of a Rows in an order, by their index in it."""
 
-    def __init__(self, chunks: Iterable[Chunk] = (), flagged: Iterable[Record] = ()) -> None:
-        self.chunks = tuple(chunks)
-        self.flagged = tuple(flagged)
-        self._starts = list(accumulate((len(c) for c in self.chunks), initial=0))
-        self.valid = self._starts[-1]
-        #: every record's search text, by index (the filter's input)
-        self.texts = tuple(chain.from_iterable(c.texts for c in self.chunks)) + tuple(
-            r[SEARCH] for r in self.flagged)
-        self.order: Sequence[int] = range(len(self.texts))
-
-    @property
-    def rows(self) -> Rows:
-        return self
+    rows: Rows
+    order: Sequence[int]
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return len(self.order)
 
     @overload
     def __getitem__(self, i: int) -> Record: ...
@@ -267,12 +255,29 @@ class Rows(Sequence[Record]):
     def __getitem__(self, i: slice) -> tuple[Record, ...]: ...
     def __getitem__(self, i: int | slice) -> Record | tuple[Record, ...]:
         if isinstance(i, slice):
-            return tuple(map(self._record, range(len(self))[i]))
-        return self._record(i + len(self) if i < 0 else i)
+            return tuple(map(self.rows._record, self.order[i]))
+        return self.rows._record(self.order[i])
+
+    def __iter__(self) -> Iterator[Record]:
+        return map(self.rows._record, self.order)
+
+
+class Rows(View):
+    """Every record of a table, in its order: the valid ones in chunks, in the screen's
+    order, then the flagged invalid ones."""
+
+    def __init__(self, chunks: Iterable[Chunk] = (), flagged: Iterable[Record] = ()) -> None:
+        self.chunks = tuple(chunks)
+        self.flagged = tuple(flagged)
+        self._starts = list(accumulate((len(c) for c in self.chunks), initial=0))
+        self.valid = self._starts[-1]
+        #: every record's search text, by index (the filter's input)
+        self.texts = tuple(chain(chain.from_iterable(c.texts for c in self.chunks),
+                                 (r[SEARCH] for r in self.flagged)))
+        self.rows = self
+        self.order = range(len(self.texts))
 
     def _record(self, i: int) -> Record:
-        if not 0 <= i < len(self.texts):
-            raise IndexError(i)
         if i >= self.valid:
             return self.flagged[i - self.valid]
         c = bisect_right(self._starts, i) - 1
@@ -301,30 +306,12 @@ class Rows(Sequence[Record]):
         return next((self.valid + j for j, r in enumerate(self.flagged) if r[KEY] == key), -1)
 
 
-class Picked(Sequence[Record]):
-    """Some records of Rows in an order, by index: a sort, a filter's matches."""
+class Picked(View):
+    """Some records of Rows in an order: a sort, a filter's matches."""
 
     def __init__(self, rows: Rows, order: Iterable[int]) -> None:
         self.rows = rows
-        self.order: Sequence[int] = array("I", order)
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-    @overload
-    def __getitem__(self, i: int) -> Record: ...
-    @overload
-    def __getitem__(self, i: slice) -> tuple[Record, ...]: ...
-    def __getitem__(self, i: int | slice) -> Record | tuple[Record, ...]:
-        if isinstance(i, slice):
-            return tuple(map(self.rows._record, self.order[i]))
-        return self.rows._record(self.order[i])
-
-    def __iter__(self) -> Iterator[Record]:
-        return map(self.rows._record, self.order)
-
-
-View = Rows | Picked
+        self.order = array("I", order)
 
 
 def narrowed(view: View, needle: str) -> Picked:
