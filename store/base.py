@@ -195,6 +195,14 @@ class Store(abc.ABC):
         users = await self.list_users(invalid=invalid)
         yield [u.row for u in users], invalid
 
+    async def preview_users(self, n: int) -> list[UserRow] | None:
+        """Up to n users at once, sorted by key, for a view to show while iter_user_rows reads
+        them all, when a backend reads every user before its first part (KV: a bucket is not
+        read in key order); they need not be the first n in key order, nor current: a view
+        replaces them. None: the first part comes soon anyway (the default; SQLite reads a
+        page at a time in key order)."""
+        return None
+
     #: count_users is cheap (an index count), so a view of many users may compare it with
     #: what it holds on every change instead of reading every user again
     counts_users_cheaply: bool = False

@@ -114,12 +114,23 @@ async def leader_floor(conn: Connection, bucket: str, filt: str) -> int:
     return int(resp.get("message", {}).get("seq", 0))
 
 
+async def scan_first(conn: Connection, bucket: str, limit: int) -> list[tuple[str, bytes]]:
+    """Up to limit (key, value) of the bucket's live keys, the first delivered: a preview to
+    show while the whole bucket is read, never a decision (so not checked against the
+    leader; empty when the pass stalls or loses messages)."""
+    try:
+        return await scan_once(conn, bucket, ">", False, 0, limit=limit)
+    except (Gap, Stalled, Behind):
+        return []
+
+
 async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool,
-                    floor: int, count: ScanCount | None = None) -> list[tuple[str, bytes]]:
-    """One consumer pass. Raises: Gap, Stalled, Behind (short of floor), Unavailable."""
+                    floor: int, count: ScanCount | None = None, limit: int = 0) -> list[tuple[str, bytes]]:
+    """One consumer pass (with a limit: until that many messages came, unchecked). Raises:
+    Gap, Stalled, Behind (short of floor), Unavailable."""
     nc = conn.nc
     inbox = nc.new_inbox()
-    sink = _ScanSink(nc, len(subject_prefix(bucket)))
+    sink = _ScanSink(nc, len(subject_prefix(bucket)), limit)
     sub = await subscribe_direct(nc, inbox, sink.on_msg)
     stream = stream_name(bucket)
     # named by us, so it can be deleted however the scan ends (a cancelled caller
@@ -151,6 +162,8 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
                 if sink.delivered == seen:
                     raise Stalled(sink.delivered) from None
                 seen = sink.delivered
+        if limit:
+            return sink.rows[:limit]  # more may have come since: the first `limit` are asked
         # consumer sequence of the last message must equal the count: else a gap;
         # its stream sequence is the newest this replica has (delivery is in order)
         sseq, cseq = ack_sequences(last)
@@ -231,9 +244,10 @@ class _ScanSink:
     and how many data messages came (delete markers too).
     Only key and value are kept: a million nats-py Msg objects would cost ~250 MB."""
 
-    def __init__(self, nc: Any, key_start: int) -> None:
+    def __init__(self, nc: Any, key_start: int, limit: int = 0) -> None:
         self.nc = nc
         self.key_start = key_start
+        self.limit = limit  # done after this many messages (0: when the consumer has no more)
         self.rows: list[tuple[str, bytes]] = []
         self.delivered = 0
         self.done = asyncio.get_running_loop().create_future()
@@ -248,8 +262,8 @@ class _ScanSink:
                 self.rows.append((m.subject[self.key_start:], m.data))
             # num_pending 0 ends the scan: the last token of a v1 ack subject; the
             # v2 form (12 tokens) ends with a random token instead
-            if (reply.endswith(".0") or (reply.count(".") >= 11 and _pending(reply) == 0)) \
-                    and not self.done.done():
+            if (reply.endswith(".0") or (reply.count(".") >= 11 and _pending(reply) == 0)
+                    or self.delivered == self.limit) and not self.done.done():
                 self.done.set_result(reply)
         elif reply:  # flow control request
             reply_empty(self.nc, reply, self._replies)

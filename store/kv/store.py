@@ -47,6 +47,7 @@ from ..models import (
     Status,
     User,
     UserChanges,
+    UserRow,
 )
 from ..snapshot import make_snapshot, paused_gc
 from ..spec import Clock, NatsSpec, system_clock
@@ -54,7 +55,7 @@ from .audit import AuditStream
 from .connection import Connection, Refusals, connect, stream_name, subject_prefix
 from .history import user_revisions
 from .quorum import confirmed_read
-from .scan import ScanCount
+from .scan import ScanCount, scan_first
 from .scan import scan as scan_bucket
 from .watch import watch
 from .writer import PipelinedWriter
@@ -520,6 +521,12 @@ class KvStore(Store):
 
     async def get_user(self, key: str) -> User:
         return (await self._user_entry(ids.key(key)))[0]
+
+    async def preview_users(self, n: int) -> list[UserRow] | None:
+        if not self._exists.get("users"):
+            return []
+        raw = await scan_first(self.conn, self.bucket("users"), n)
+        return sorted(u.row for u in self._decode_all(USERS, raw, []))  # the broken: in the full read
 
     async def list_users(self, *, invalid: list[InvalidRecord] | None = None) -> list[User]:
         return sorted(await self._records(USERS, invalid if invalid is not None else []), key=USERS.sort_key)

@@ -3,12 +3,14 @@ on a few hundred users, both backends."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sqlite3
 
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
+from store.kv.store import KvStore
 from store.dev.demo import demo_key
 from tests.helpers import SIZE, create_buckets, loaded, make_app, seed_sqlite, settle, shows, steps, until
 from tui.screens.confirm import ConfirmScreen
@@ -210,6 +212,32 @@ def tracked_under(root: object) -> int:
                 seen.add(id(ref))
                 todo.append(ref)
     return tracked
+
+
+@pytest.mark.parametrize("many", ["kv"], indirect=True)
+async def test_kv_shows_a_preview_until_the_whole_list_replaces_it(many, monkeypatch):
+    """KV reads every user before its first part: the view shows a preview of the first
+    users the bucket delivers (sorted) at once, then the whole list in their place."""
+    release = asyncio.Event()
+    whole = KvStore.list_users
+
+    async def held_back(self, **kw):  # the whole read, held until the preview is checked
+        await release.wait()
+        return await whole(self, **kw)
+
+    monkeypatch.setattr(KvStore, "list_users", held_back)
+    monkeypatch.setattr(UsersScreen, "PREVIEW", 50)
+    app = make_app(many)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, UsersScreen) and table(app).loaded, what="a preview")
+        assert count(app) == "row 1 of 50 users so far, loading…"
+        keys = [r[0] for r in table(app).records]
+        assert len(keys) == 50 and keys == sorted(keys)
+        release.set()
+        await loaded(pilot, UsersScreen)
+        assert count(app) == f"row 1 of {N:,} users"
+        assert [r[0] for r in table(app).records] == [f"u{i:03d}" for i in range(N)]  # none twice
 
 
 async def test_rows_are_left_out_of_the_garbage_collectors_walks(many):

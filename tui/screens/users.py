@@ -69,10 +69,20 @@ class UserRows:
 
     chunks: list[Chunk]
     invalid: list[InvalidRecord]
+    preview: bool = False  # users to show until the whole list replaces them (Store.preview_users)
+
+
+async def _pages(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    yield first
+    async for page in rest:
+        yield page
 
 
 class UsersScreen(DataScreen):
     OPENS = OpenUser
+    #: users shown at once on a first load from a backend that reads every user first (KV)
+    PREVIEW = 2000
+    _preview = False  # the table shows a preview: the next part replaces it
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -83,11 +93,27 @@ class UsersScreen(DataScreen):
         """The first page at once, then the store's pages grouped into parts that double in
         size (each part re-filters the view: few parts for a million users). The records
         are made and packed from each page as it comes, in a thread (the UI keeps answering
-        meanwhile): no part is ever held as a list of records."""
+        meanwhile): no part is ever held as a list of records. On a first load from a
+        backend whose first part is the whole list (KV), a preview comes first."""
+        pages = store.iter_user_rows()
+        ahead = asyncio.ensure_future(anext(pages))  # the whole read begins now
+        try:
+            if not self.table.loaded:  # a reload keeps showing what it has meanwhile
+                try:
+                    preview = await store.preview_users(self.PREVIEW)
+                except StoreError:
+                    preview = None  # the whole read says what is wrong
+                if preview and not ahead.done():
+                    yield UserRows([await asyncio.to_thread(_packed, preview)], [], preview=True)
+            first = await ahead
+        except StopAsyncIteration:
+            return
+        finally:
+            ahead.cancel()  # when this load was cancelled (done already: no effect)
         group, held, size = UserRows([], []), 0, 0
         packing: list[asyncio.Future[Chunk]] = []  # a page packs while the next is read
         try:
-            async for rows, invalid in store.iter_user_rows():
+            async for rows, invalid in _pages(first, pages):
                 packing.append(asyncio.ensure_future(asyncio.to_thread(_packed, rows)))
                 group.invalid.extend(invalid)
                 held += len(rows)
@@ -105,6 +131,7 @@ class UsersScreen(DataScreen):
             yield group
 
     def merge(self, parts: list[UserRows]) -> UserRows:
+        parts = [p for p in parts if not p.preview]
         return UserRows([c for p in parts for c in p.chunks], [r for p in parts for r in p.invalid])
 
     async def fetch(self, store: Store) -> UserRows:
@@ -113,9 +140,13 @@ class UsersScreen(DataScreen):
 
     def show(self, data: UserRows) -> None:
         self.table.set_chunks(data.chunks, invalid=data.invalid)
+        self._preview = data.preview
 
     def extend(self, data: UserRows) -> None:
-        self.table.add_chunks(data.chunks, invalid=data.invalid)
+        if self._preview:  # the first part of the whole list replaces the preview
+            self.show(data)
+        else:
+            self.table.add_chunks(data.chunks, invalid=data.invalid)
 
     # -- keeping current: the changed rows, not a million rows read again ----------------
     # KV: a watch on the users bucket brings each change (Store.watch_users), shown at once.
