@@ -529,7 +529,10 @@ class SqliteStore(Store):
                 rows, bad, hi = await reading
                 if hi is not None:
                     reading = asyncio.ensure_future(self._user_page(hi, page))
-                yield await _off_loop(_user_rows, rows, n=len(rows)), bad
+                # SQLite's rows are UserRows already; not interned: a page is packed by its
+                # reader (a view packs roles and statuses to a byte), and interning each row
+                # held the GIL the next page's read needed (1M users 4.9-5.7 -> 4.1-4.6 s)
+                yield cast(list[UserRow], rows), bad
                 if hi is None:
                     return
         finally:
