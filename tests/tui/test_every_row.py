@@ -219,13 +219,14 @@ async def test_kv_shows_a_preview_until_the_whole_list_replaces_it(many, monkeyp
     """KV reads every user before its first part: the view shows a preview of the first
     users the bucket delivers (sorted) at once, then the whole list in their place."""
     release = asyncio.Event()
-    whole = KvStore.list_users
+    whole = KvStore.iter_user_rows
 
-    async def held_back(self, **kw):  # the whole read, held until the preview is checked
+    async def held_back(self, *args, **kw):  # the whole read, held until the preview is checked
         await release.wait()
-        return await whole(self, **kw)
+        async for part in whole(self, *args, **kw):
+            yield part
 
-    monkeypatch.setattr(KvStore, "list_users", held_back)
+    monkeypatch.setattr(KvStore, "iter_user_rows", held_back)
     monkeypatch.setattr(UsersScreen, "PREVIEW", 50)
     app = make_app(many)
     async with app.run_test(size=SIZE) as pilot:
