@@ -27,26 +27,12 @@ from typing import IO, TypeVar
 
 from store.text import printable
 
+from .display import Display
+
 T = TypeVar("T")
 
 #: how often the bucket counts of a store's bulk read are polled (see watch)
 POLL_SECONDS = 0.1
-
-
-class Display:
-    """Quiet: shows nothing. The base of the other two forms."""
-
-    #: whether counts are shown: a caller only polls for them when they are
-    wants_counts = False
-
-    def phase(self, name: str, message: str) -> None:
-        """A line about the work: what it starts, or what it has done."""
-
-    def counts(self, counts: Mapping[str, tuple[int, int]]) -> None:
-        """How far each bucket has come: bucket -> (done, total)."""
-
-    def stop(self) -> None:
-        """End the display: what is shown after is not; stopping again does nothing."""
 
 
 class Lines(Display):

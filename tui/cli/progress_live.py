@@ -13,7 +13,7 @@ from rich.text import Text
 
 from store.text import printable
 
-from .progress import Display
+from .display import Display
 
 
 @dataclass
