@@ -15,6 +15,7 @@ from store.dev.demo import demo_key
 from tests.helpers import SIZE, create_buckets, loaded, make_app, seed_sqlite, settle, shows, steps, until
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.users import UsersScreen
+from tui.widgets import record_table
 from tui.widgets.record_table import RecordTable
 
 N = 450  # more than four windows of 100 rows (RecordTable's window)
@@ -96,6 +97,39 @@ async def test_sort_reverse_and_copy(many):
         for _ in range(10):  # past the last column: the screen's order again
             await pilot.press("s")
         assert "sorted" not in count(app) and [r[0] for r in t.records] == sorted(keys)
+
+
+async def test_a_big_table_sorts_in_a_thread(many, monkeypatch):
+    """A table of SORT_IN_THREAD rows or more sorts off the UI thread: the count says it is
+    sorting, the rows come sorted, the selected row stays selected; a sort overtaken by the
+    next press is dropped."""
+    monkeypatch.setattr(record_table, "SORT_IN_THREAD", 100)
+    app = make_app(many)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen)
+        t = table(app)
+        await pilot.press("G")
+        selected = t.selected_key
+        sorted_by = []
+        real = record_table.RecordTable._sorted
+
+        def spy(self, rows, sort):  # runs in the sort's thread
+            sorted_by.append(sort)
+            return real(self, rows, sort)
+
+        monkeypatch.setattr(record_table.RecordTable, "_sorted", spy)
+        t.next_sort()  # by key
+        assert "sorting by key…" in count(app)
+        await until(pilot, lambda: "sorted by key" in count(app), what="the sort")
+        assert t.selected_key == selected and sorted_by == [(0, False)]
+        t.next_sort()  # reversed, then by name before that one is done: only by name counts
+        t.next_sort()
+        await until(pilot, lambda: "sorted by name" in count(app), what="the second sort")
+        await pilot.press("G")
+        assert t.selected_key == "u000"  # it has the last name
+        names = [r[1][1] for r in t.records if type(r[1]) is tuple]
+        assert names == sorted(names)
 
 
 def test_snapshot_sorted_table(snap_compare, tmp_path, clock, monkeypatch):

@@ -21,7 +21,7 @@ from rich.console import Console, ConsoleOptions
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.text import Text
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -40,6 +40,9 @@ from .packed_rows import DATA, KEY, Chunk, Picked, Record, Rows, View, narrowed,
 # `cells` function turns into cells: then only the rows in the window are ever formatted
 # (100,000 dates cost more than 1,000). A plain tuple of str and int packs best (a column a
 # field), and a search text that begins with the key and a tab keeps the key once.
+
+#: a table of this many rows or more is sorted in a thread
+SORT_IN_THREAD = 50_000
 
 #: the room the mark ("● ") takes in the first cell of a marked row
 MARK_WIDTH = 2
@@ -235,6 +238,7 @@ class RecordTable(Vertical):
         self._shown: list[str] = []
         self._shown_data: list[Any] = []  # the data of the rows in the grid, to redraw only changes
         self._loaded = False
+        self._sorting = False  # a sort runs in a thread (SORT_IN_THREAD rows or more)
         self._note = ""
         self.filter_text = ""
 
@@ -346,13 +350,34 @@ class RecordTable(Vertical):
             self.sort = (self.sort[0] + 1, False) if self.sort[0] + 1 < len(self._columns) else None
         keep = self.selected_key
         self._build_columns()
-        if self._loaded:  # else the records are sorted as they arrive
+        if not self._loaded:  # the records are sorted as they arrive
+            return
+        if len(self._rows) < SORT_IN_THREAD:
             self._replace(keep=keep)
+            return
+        self._sorting = True
+        self._update_count()
+        self._sort_in_thread(self._rows, self.sort, keep)
 
-    def _sorted(self, rows: Rows) -> View:
-        if self.sort is None:
+    @work(thread=True, exclusive=True, group="sort", exit_on_error=False)
+    def _sort_in_thread(self, rows: Rows, sort: tuple[int, bool] | None, keep: str | None) -> None:
+        """A big table sorted off the UI thread (a million users take most of a second)."""
+        records = self._sorted(rows, sort)
+        self.app.call_from_thread(self._sorted_now, rows, sort, records, keep)
+
+    def _sorted_now(self, rows: Rows, sort: tuple[int, bool] | None, records: View, keep: str | None) -> None:
+        if rows is not self._rows or sort != self.sort:
+            return  # new rows or another sort came meanwhile, and were sorted themselves
+        self._sorting = False
+        self._records = records
+        self._last_match = ("", records)
+        self._render_rows(keep=keep)
+
+    def _sorted(self, rows: Rows, sort: tuple[int, bool] | None) -> View:
+        """The rows in the order of sort: (column, reversed), None: the screen's order."""
+        if sort is None:
             return rows
-        col, rev = self.sort
+        col, rev = sort
         given = self.sort_keys[col] if col < len(self.sort_keys) else None
 
         def key(data: Any) -> Any:
@@ -471,11 +496,12 @@ class RecordTable(Vertical):
         self._update_count()
 
     def _replace(self, keep: str | None) -> None:
+        self._sorting = False  # sorted here, at once
         rows = self._rows = Rows(self._chunks, self._flagged)
         self._note = f"{len(self._flagged):,} invalid stored record(s), flagged" if self._flagged else ""
         if self.marked:
             self.marked = {key for key in self.marked if rows.index_of(key) >= 0}
-        records = self._sorted(rows)
+        records = self._sorted(rows, self.sort)
         self._records = records
         self._newer = {}  # the full data is the newest
         self._last_match = ("", records)
@@ -660,5 +686,6 @@ class RecordTable(Vertical):
             text += f"  filter: {printable(repr(self.filter_text.strip()))}"
         if self.sort is not None:
             col, rev = self.sort
-            text += f"  sorted by {self._columns[col]}{', reversed' if rev else ''}"
+            done = "sorting" if self._sorting else "sorted"
+            text += f"  {done} by {self._columns[col]}{', reversed' if rev else ''}{'…' if self._sorting else ''}"
         self.query_one(".count", Static).update(Text(text))
