@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 
 from store import NatsSpec, SqliteSpec, open_store
-from store.kv.store import KvStore
 from store.dev.demo import demo_key
+from store.kv.store import KvStore
 from tests.helpers import SIZE, create_buckets, loaded, make_app, seed_sqlite, settle, shows, steps, until
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.users import UsersScreen
