@@ -75,14 +75,19 @@ async def test_every_row_is_reachable(many):
         assert t.selected_key == "u449" and count(app).startswith("row 10 of 10 matching")
 
 
+async def on_the_last_user(pilot) -> tuple[RecordTable, str | None]:
+    """The users view loaded, its last row selected: the table and that row's key."""
+    await pilot.press("2")
+    await loaded(pilot, UsersScreen)
+    t = table(pilot.app)
+    await pilot.press("G")
+    return t, t.selected_key
+
+
 async def test_sort_reverse_and_copy(many):
     app = make_app(many)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2")
-        await loaded(pilot, UsersScreen)
-        t = table(app)
-        await pilot.press("G")
-        selected = t.selected_key
+        t, selected = await on_the_last_user(pilot)
         await pilot.press("s")  # by key
         assert "sorted by key" in count(app) and t.selected_key == selected  # the row stays selected
         assert str(t.grid.columns[next(iter(t.grid.columns))].label) == "key ▲"
@@ -106,11 +111,7 @@ async def test_a_big_table_sorts_in_a_thread(many, monkeypatch):
     monkeypatch.setattr(record_table, "SORT_IN_THREAD", 100)
     app = make_app(many)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2")
-        await loaded(pilot, UsersScreen)
-        t = table(app)
-        await pilot.press("G")
-        selected = t.selected_key
+        t, selected = await on_the_last_user(pilot)
         sorted_by = []
         real = record_table.RecordTable._sorted
 
