@@ -92,6 +92,7 @@ class Objects:
     """Any values, as they are (a tuple: untracked when they all are)."""
 
     __slots__ = ("values",)
+    values: Sequence[Any]
 
     def __init__(self, values: Iterable[Any]) -> None:
         self.values = tuple(values)
@@ -139,22 +140,13 @@ def packed(values: list[Any]) -> Column:
     return Objects(values)
 
 
-class Ints:
+class Ints(Objects):
     """Whole numbers (exact ints: a bool or None goes elsewhere) in an array."""
 
-    __slots__ = ("values",)
+    __slots__ = ()
 
     def __init__(self, values: Sequence[int]) -> None:
         self.values = array("q", values)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def __getitem__(self, i: int) -> int:
-        return self.values[i]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.values)
 
 
 def _keys_begin(texts: Sequence[str], keys: Sequence[str]) -> bool:
