@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import random
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -116,7 +117,8 @@ async def run(db: str, rate: float, seconds: float) -> None:
     print(f"{result[0]} changes in {seconds:g} s ({result[0] / seconds:.0f}/s) on {n_users:,} users: "
           f"UI timer gaps p50 {ms[len(ms) // 2]:.0f} ms, p99 {ms[int(len(ms) * 0.99)]:.0f} ms, max {ms[-1]:.0f} ms; "
           f"a change to a row in view shown after {shows_in_view:.2f} s, the writer's last change "
-          f"(out of view) after {shows:.2f} s")
+          f"(out of view) after {shows:.2f} s; peak memory (ru_maxrss, full reads included) "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 def main() -> None:
