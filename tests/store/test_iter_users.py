@@ -23,18 +23,23 @@ async def test_parts_cover_every_user_once_in_order(store):
         assert [len(u) for u, _ in parts] == [5, 4, 4, 4, 4, 2]  # first, then page by page
 
 
-async def test_invalid_rows_and_null_keys_are_in_a_part(tmp_path, clock):
+def database_with(tmp_path, *users: tuple) -> str:
+    """A schema-v1 file with these users rows written as they are, its CHECKs off (as a
+    careless writer would): rows that break the rules."""
     path = tmp_path / "m.sqlite"
     create_database(str(path))
     con = sqlite3.connect(path)
     with con:
         con.execute("PRAGMA ignore_check_constraints = ON")
-        for i in range(10):
-            con.execute("INSERT INTO users VALUES (?, '', 'user', 'active', 1, NULL)", (f"k{i}",))
-        con.execute("INSERT INTO users VALUES (NULL, 'no key', 'user', 'active', 1, NULL)")
-        con.execute("INSERT INTO users VALUES ('k5x', '', 'boss', 'active', 1, NULL)")
+        con.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", users)
     con.close()
-    async with await open_store(SqliteSpec(str(path)), clock=clock) as s:
+    return str(path)
+
+
+async def test_invalid_rows_and_null_keys_are_in_a_part(tmp_path, clock):
+    path = database_with(tmp_path, *[(f"k{i}", "", "user", "active", 1, None) for i in range(10)],
+                         (None, "no key", "user", "active", 1, None), ("k5x", "", "boss", "active", 1, None))
+    async with await open_store(SqliteSpec(path), clock=clock) as s:
         invalid: list = []
         whole = await s.list_users(invalid=invalid)
         parts = [(u, b) async for u, b in s.iter_user_rows(first=3, page=3)]
@@ -55,15 +60,8 @@ async def test_user_rows_and_count_are_what_a_view_re_reads_on_a_change(store):
 
 
 async def test_user_rows_names_a_broken_user(tmp_path, clock):
-    path = tmp_path / "m.sqlite"
-    create_database(str(path))
-    con = sqlite3.connect(path)
-    with con:
-        con.execute("PRAGMA ignore_check_constraints = ON")
-        con.execute("INSERT INTO users VALUES ('ok', '', 'user', 'active', 1, NULL)")
-        con.execute("INSERT INTO users VALUES ('boss', '', 'boss', 'active', 1, NULL)")
-    con.close()
-    async with await open_store(SqliteSpec(str(path)), clock=clock) as s:
+    path = database_with(tmp_path, ("ok", "", "user", "active", 1, None), ("boss", "", "boss", "active", 1, None))
+    async with await open_store(SqliteSpec(path), clock=clock) as s:
         rows, bad = await s.user_rows(["ok", "boss"])
         assert [r[0] for r in rows] == ["ok"] and [b.key for b in bad] == ["boss"]
         assert await s.count_users() == 2  # the broken one too: the view shows it flagged
