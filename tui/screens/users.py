@@ -111,22 +111,13 @@ class UsersScreen(DataScreen):
         finally:
             ahead.cancel()  # when this load was cancelled (done already: no effect)
         group, held, size = UserRows([], []), 0, 0
-        packing: list[asyncio.Future[Chunk]] = []  # a page packs while the next is read
-        try:
-            async for rows, invalid in _pages(first, pages):
-                packing.append(asyncio.ensure_future(asyncio.to_thread(_packed, rows)))
-                group.invalid.extend(invalid)
-                held += len(rows)
-                if held >= size:
-                    group.chunks.extend(await asyncio.gather(*packing))
-                    packing = []
-                    yield group
-                    group, held, size = UserRows([], []), 0, max(50_000, 2 * size)
-            group.chunks.extend(await asyncio.gather(*packing))
-            packing = []
-        finally:
-            for f in packing:  # the load was cancelled or failed: the results are not wanted
-                f.cancel()
+        async for rows, invalid in _pages(first, pages):
+            group.chunks.append(await asyncio.to_thread(_packed, rows))
+            group.invalid.extend(invalid)
+            held += len(rows)
+            if held >= size:
+                yield group
+                group, held, size = UserRows([], []), 0, max(50_000, 2 * size)
         if group.chunks or group.invalid:
             yield group
 
