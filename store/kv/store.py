@@ -527,7 +527,7 @@ class KvStore(Store):
         if not self._exists.get("users"):
             return []
         raw = await scan_first(self.conn, self.bucket("users"), n)
-        return sorted(u.row for u in self._decode_all(USERS, raw, []))  # the broken: in the full read
+        return sorted(self._user_rows_of(raw, []))  # the broken: in the full read
 
     async def iter_user_rows(self, first: int = 2000, page: int = 10_000
                              ) -> AsyncIterator[tuple[list[UserRow], list[InvalidRecord]]]:

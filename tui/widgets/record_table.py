@@ -368,6 +368,10 @@ class RecordTable(Vertical):
     def _sorted_now(self, rows: Rows, sort: tuple[int, bool] | None, records: View, keep: str | None) -> None:
         if rows is not self._rows or sort != self.sort:
             return  # new rows or another sort came meanwhile, and were sorted themselves
+        self._show_order(records, keep)
+
+    def _show_order(self, records: View, keep: str | None) -> None:
+        """Show the rows in this order (sorted), the filter applied to it anew."""
         self._sorting = False
         self._records = records
         self._last_match = ("", records)
@@ -496,17 +500,13 @@ class RecordTable(Vertical):
         self._update_count()
 
     def _replace(self, keep: str | None) -> None:
-        self._sorting = False  # sorted here, at once
         rows = self._rows = Rows(self._chunks, self._flagged)
         self._note = f"{len(self._flagged):,} invalid stored record(s), flagged" if self._flagged else ""
         if self.marked:
             self.marked = {key for key in self.marked if rows.index_of(key) >= 0}
-        records = self._sorted(rows, self.sort)
-        self._records = records
         self._newer = {}  # the full data is the newest
-        self._last_match = ("", records)
         self._loaded = True
-        self._render_rows(keep=keep)
+        self._show_order(self._sorted(rows, self.sort), keep)  # sorted here, at once
 
     def holds(self, key: str) -> bool:
         """The table has a valid row with this key."""
