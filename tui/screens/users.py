@@ -260,15 +260,11 @@ class UsersScreen(DataScreen):
         else:
             records = _records(changes.rows)
             self._since_load.update((r[KEY], r) for r in records)
-            if changes.deleted or changes.invalid or not all(self._holds(r[KEY]) for r in records):
+            if changes.deleted or changes.invalid or not all(self.table.holds(r[KEY]) for r in records):
                 self.reload()
             else:
                 self.table.patch(records, anywhere=True)
             self._catch_up_when_quiet()
-
-    def _holds(self, key: str) -> bool:
-        """The table has a row of this user."""
-        return self.table.holds(key)
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key
