@@ -71,7 +71,7 @@ def replication_of(info: dict, target: int | None = None) -> Replication:
             active = p.get("active")
             why = "offline" if p.get("offline") or active is None else f"not heard from for {active / 1e9:.1f}s"
             behind.append((name, why))
-        elif last - lag >= target and (lag == 0 or p.get("current", True)):
+        elif last - lag >= target:
             have.append(name)
         else:
             behind.append((name, f"lag {lag}"))
