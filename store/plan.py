@@ -222,14 +222,16 @@ async def make_plan(store: Any, action: PlanAction, keys: Iterable[str], reason:
                 check_reason(reason), tuple(planned), tuple(rejected))
 
 
-def summary(plan: Plan, *, rooms_named: int = 20) -> list[str]:
+def summary(plan: Plan, *, rooms_named: int = 20, header: bool = True) -> list[str]:
     """What a person reads before a plan is applied: who changes (name and key), how many,
-    who is already so, the keys left out, and the rooms at risk. Stored text made printable."""
+    who is already so, the keys left out, and the rooms at risk. Stored text made printable.
+    header: first the plan's id, backend, time, maker and reason (the TUI's dialog, made
+    and applied at once, leaves them out)."""
     change, same = plan.to_change, plan.unchanged
     lines = [f"plan {plan.id[:12]}: {plan.action} on {plan.backend}",
              f"made {iso_time(plan.made_at, seconds=True)} by {plan.made_by.user}@{plan.made_by.host}"
-             + (f", reason: {plan.reason}" if plan.reason else ""),
-             f"{len(change):,} to {plan.action}, {len(same):,} {plan.action.already}"
+             + (f", reason: {plan.reason}" if plan.reason else "")] if header else []
+    lines += [f"{len(change):,} to {plan.action}, {len(same):,} {plan.action.already}"
              + (f", {len(plan.rejected):,} left out" if plan.rejected else "")]
     if change:
         lines.append(f"will be {plan.action.done}:")
