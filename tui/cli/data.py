@@ -255,7 +255,10 @@ def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
             verb = "revoked" if revoke else "reinstated"
         print(f"{verb} {_user_line(after)}")
     done = "revoked" if revoke else "reinstated"
-    what = f"{done} {keys[0]}" if len(set(keys)) == 1 else f"{done} {len(results) - failed:,} user(s)"
+    if len(results) == 1 and isinstance(results[0][0], User):
+        what = f"{verb} {results[0][0].key}"  # "revoked bob", "already revoked bob"
+    else:
+        what = f"{done} {len(results) - failed:,} user(s)"
     spread_ok = print_spread(what, replicated, wait)
     return EXIT_FOUND if failed or not spread_ok else EXIT_OK
 
