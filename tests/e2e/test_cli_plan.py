@@ -95,7 +95,10 @@ def test_a_plan_applied_twice_says_already_applied(backend, tmp_path):
     ok("users", "add", "bob", *backend)
     plan2 = str(tmp_path / "p2.json")
     ok("plan", "revoke", "bob", "--out", plan2, *backend)
-    assert "revoked bob" in ok("apply", plan2, "--yes", *backend)
+    out = ok("apply", plan2, "--yes", "--wait-replicated", "5", *backend)
+    assert "revoked bob" in out
+    # on KV, how far the change has spread (one server: all of it); SQLite has no replicas
+    assert ("revoked 1 user(s): 1/1 replicas" in out) == (backend[0] == "--nats-url"), out
     assert "already applied, nothing changed" in ok("apply", plan2, "--yes", *backend)
     assert "already applied" in ok("apply", plan, "--yes", *backend)
 
