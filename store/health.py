@@ -134,13 +134,14 @@ def judge_stream(bucket: str, stream: str, info: dict) -> BucketHealth:
 
 
 async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_KEY, *,
-                       monitor: Sequence[str] = ()) -> HealthReport:
+                       monitor: Sequence[str] = (), posture: bool = True) -> HealthReport:
     """The health of every bucket and a live authorization probe.
 
     target: a NatsSpec (opened read-only here, never creating buckets, closed after) or
     an open KV store (a store.kv.KvStore: any other Store is a TypeError). Never raises for
     an unreachable deployment: the report then has `error` set and overall no-quorum.
-    monitor: the servers' HTTP monitoring URLs, for the posture's disk sync and versions.
+    monitor: the servers' HTTP monitoring URLs, for the posture's disk sync and versions;
+    posture False: the state alone (a quorum gate polling it needs nothing more).
     """
     own = False
     if isinstance(target, NatsSpec):
@@ -159,7 +160,7 @@ async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_
             return await gather_settled(*(_bucket(store, b) for b in BUCKETS))
 
         probe_t = asyncio.ensure_future(_probe(store, probe_key))
-        posture_t = asyncio.ensure_future(_posture(store, monitor))
+        posture_t = asyncio.ensure_future(_posture(store, monitor) if posture else _no_posture())
         try:
             buckets = await buckets_health()
             probe = await probe_t
@@ -185,6 +186,10 @@ async def _bucket(store: KvStore, base: str) -> BucketHealth:
         # nothing to replicate; an operator still wants to see it
         return BucketHealth(name, stream, None, None, (), State.DEGRADED, "bucket does not exist")
     return judge_stream(name, stream, info)
+
+
+async def _no_posture() -> tuple[list[Finding], list[str]]:
+    return [], []
 
 
 async def _posture(store: KvStore, monitor: Sequence[str]) -> tuple[list[Finding], list[str]]:

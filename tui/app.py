@@ -185,7 +185,7 @@ class MembershipApp(App[None]):
         spec = self.session.spec
         assert isinstance(spec, NatsSpec)  # started only for a KV backend
         await health_loop(lambda report: self.set_quorum_lost(report.overall == NO_QUORUM),
-                          spec, QUORUM_INTERVAL, pick_probe=False)
+                          spec, QUORUM_INTERVAL, pick_probe=False, posture=False)
 
     def data_changed(self) -> None:
         """The data may have changed: every data screen reloads, now or when next shown."""

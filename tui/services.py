@@ -178,7 +178,7 @@ async def choose_probe_key(*stores: Store | None) -> str | None:
 async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec, interval: float,
                       shown: Callable[[], bool] = lambda: True,
                       probe_source: Callable[[], Store | None] = lambda: None,
-                      pick_probe: bool = True) -> None:
+                      pick_probe: bool = True, posture: bool = True) -> None:
     """Deliver a fresh report at least every `interval` seconds while shown().
 
     The loop keeps a read-only store of its own on target (never creating buckets; also
@@ -187,7 +187,7 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
     probe_source: another store to pick the probe's user from first (the app's open
     database: the migration target holds a copy of it, and it answers without a quorum).
     pick_probe False: probe DEFAULT_PROBE_KEY, never listing users (the app's quorum gate
-    needs only the state).
+    needs only the state); posture False: no posture findings (the gate again).
     """
     store: Store | None = None
     probe_key: str | None = None
@@ -205,7 +205,7 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
                     if pick_probe and probe_key is None and started >= next_pick:
                         probe_key = await choose_probe_key(probe_source(), store)
                         next_pick = started + PICK_RETRY
-                    deliver(await check_health(store, probe_key or DEFAULT_PROBE_KEY))
+                    deliver(await check_health(store, probe_key or DEFAULT_PROBE_KEY, posture=posture))
             await asyncio.sleep(max(0.05, interval - (time.monotonic() - started)))
     finally:
         if store is not None:
