@@ -74,12 +74,17 @@ class AuditEvent:
     before: Any = None
     after: Any = None
     result: str = "ok"
+    #: the id of the reviewed plan (SPEC section 11) this change applies; None: no plan
+    plan: str | None = None
 
     def to_obj(self) -> dict[str, Any]:
-        return {"id": self.id, "at": self.at, "phase": str(self.phase),
-                "actor": {"user": self.actor.user, "host": self.actor.host, "via": self.actor.via},
-                "action": str(self.action), "target": self.target, "reason": self.reason,
-                "before": self.before, "after": self.after, "result": self.result}
+        obj = {"id": self.id, "at": self.at, "phase": str(self.phase),
+               "actor": {"user": self.actor.user, "host": self.actor.host, "via": self.actor.via},
+               "action": str(self.action), "target": self.target, "reason": self.reason,
+               "before": self.before, "after": self.after, "result": self.result}
+        if self.plan is not None:  # only then: events without a plan keep the SPEC's fields alone
+            obj["plan"] = self.plan
+        return obj
 
     def to_json(self) -> str:
         return json.dumps(self.to_obj(), separators=(",", ":"), ensure_ascii=False)
@@ -103,7 +108,8 @@ class AuditEvent:
                         actor=Actor(_text(actor["user"]), _text(actor["host"]), _text(actor["via"])),
                         action=Action(o["action"]), target=_text(o["target"]),
                         reason=None if o.get("reason") is None else _text(o["reason"]),
-                        before=o.get("before"), after=o.get("after"), result=_text(o.get("result", "ok")))
+                        before=o.get("before"), after=o.get("after"), result=_text(o.get("result", "ok")),
+                        plan=None if o.get("plan") is None else _text(o["plan"]))
         except (ValueError, KeyError, TypeError) as e:
             raise BadRecord(f"audit event does not decode: {e}") from None
         return event
@@ -147,10 +153,12 @@ class Note:
     reason: str | None
     clock: Callable[[], int]
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: the plan this change applies (its events carry its id), if any
+    plan: str | None = None
 
     def event(self, phase: AuditPhase, before: Any = None, after: Any = None, result: str = "ok") -> AuditEvent:
         return AuditEvent(self.id, self.clock(), phase, self.actor, self.action, self.target,
-                          self.reason, before, after, result)
+                          self.reason, before, after, result, self.plan)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from . import domain, ids
 from .audit import Action, Actor, AuditEvent, AuditQuery, Note, check_reason
@@ -33,6 +34,9 @@ from .models import (
     UserRow,
 )
 from .text import iso_time
+
+if TYPE_CHECKING:
+    from .kv.propagation import Replication
 
 #: the reason of a deny for a backend that did not answer with a state known to be current
 UNCONFIRMED = "backend unavailable or state not confirmed current"
@@ -238,23 +242,53 @@ class Store(abc.ABC):
         watches_users. Raises: StoreError when the backend cannot be followed."""
         raise NotImplementedError
 
-    async def revoke_user(self, key: str, *, reason: str | None = None) -> User:
+    async def revoke_user(self, key: str, *, reason: str | None = None, expect: str | None = None,
+                          plan: str | None = None) -> User:
         """Set status revoked and revoked_at; memberships stay. Revoking a revoked user
-        changes nothing and leaves no event (safe to repeat). Raises: InvalidInput, NotFound,
-        Conflict, Refused (the audit cannot be written: nothing changed).
+        changes nothing and leaves no event (safe to repeat). expect: the revision (of
+        user_revision) the user must still have, else Conflict and nothing changes (a
+        compare-and-set, SPEC section 11); plan: the plan's id its audit events carry.
+        Raises: InvalidInput, NotFound, Conflict, Refused (the audit cannot be written:
+        nothing changed).
         """
         k = ids.key(key)
-        return await self._set_status(k, Status.REVOKED, self.audit_note(Action.REVOKE_USER, k, reason))
+        return await self._set_status(k, Status.REVOKED, self._plan_note(Action.REVOKE_USER, k, reason, plan),
+                                      expect)
 
-    async def reinstate_user(self, key: str, *, reason: str | None = None) -> User:
+    async def reinstate_user(self, key: str, *, reason: str | None = None, expect: str | None = None,
+                             plan: str | None = None) -> User:
         """Set status active and clear revoked_at; idempotent. Raises as revoke_user."""
         k = ids.key(key)
-        return await self._set_status(k, Status.ACTIVE, self.audit_note(Action.REINSTATE_USER, k, reason))
+        return await self._set_status(k, Status.ACTIVE, self._plan_note(Action.REINSTATE_USER, k, reason, plan),
+                                      expect)
+
+    def _plan_note(self, action: Action, key: str, reason: str | None, plan: str | None) -> Note:
+        note = self.audit_note(action, key, reason)
+        note.plan = plan
+        return note
 
     @abc.abstractmethod
-    async def _set_status(self, key: str, status: Status, note: Note) -> User:
+    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> User:
         """revoke_user and reinstate_user (a normalized key): the user given that status by
-        store.domain.with_status, stored with its audit events unless it had it already."""
+        store.domain.with_status, stored with its audit events unless it had it already;
+        with expect, only while the stored user's revision is still expect (else Conflict)."""
+
+    async def user_revision(self, key: str) -> tuple[User, str]:
+        """The user and its revision as text, what a compare-and-set of revoke_user or
+        reinstate_user checks (KV: the entry's revision; SQLite: a fingerprint of the row).
+        Raises: InvalidInput, NotFound, BadRecord."""
+        raise NotImplementedError
+
+    async def backend_identity(self) -> str:
+        """Names the data this store holds, not the way it was reached (no secrets): a plan
+        made on one backend is refused on another (SPEC section 11). By default the label."""
+        return self.label.removesuffix(" (read-only)")
+
+    async def replication(self, target: int | None = None) -> Replication | None:
+        """How far the users' changes have spread (SPEC section 12): which replicas of the
+        users bucket have applied up to sequence target (None: everything written so far).
+        None where a backend has no replicas (SQLite)."""
+        return None
 
     # -- the audit trail (SPEC section 10) --------------------------------------------------
     #: who acts; None: the OS user and host, via this store's label

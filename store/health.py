@@ -15,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from . import posture
 from .aio import gather_settled, stop
 from .base import Store
 from .errors import StoreError, Unavailable
 from .kv import KvStore
 from .kv.quorum import STALE_S, heard_within, majority
 from .layout import BUCKETS
+from .posture import Finding
 from .spec import NatsSpec
 
 
@@ -81,6 +84,10 @@ class HealthReport:
     buckets: tuple[BucketHealth, ...] = ()
     probe: ProbeResult | None = None
     error: str | None = None  # set when the deployment could not be reached at all
+    #: what is configured in a way that can lose or hide data (SPEC 12), beside the state
+    posture: tuple[Finding, ...] = ()
+    #: what posture could not see (a monitoring URL that did not answer, ...)
+    posture_notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -126,12 +133,15 @@ def judge_stream(bucket: str, stream: str, info: dict) -> BucketHealth:
     return BucketHealth(bucket, stream, replicas, leader, tuple(peers), state, reason)
 
 
-async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_KEY) -> HealthReport:
+async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_KEY, *,
+                       monitor: Sequence[str] = (), posture: bool = True) -> HealthReport:
     """The health of every bucket and a live authorization probe.
 
     target: a NatsSpec (opened read-only here, never creating buckets, closed after) or
     an open KV store (a store.kv.KvStore: any other Store is a TypeError). Never raises for
     an unreachable deployment: the report then has `error` set and overall no-quorum.
+    monitor: the servers' HTTP monitoring URLs, for the posture's disk sync and versions;
+    posture False: the state alone (a quorum gate polling it needs nothing more).
     """
     own = False
     if isinstance(target, NatsSpec):
@@ -150,12 +160,16 @@ async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_
             return await gather_settled(*(_bucket(store, b) for b in BUCKETS))
 
         probe_t = asyncio.ensure_future(_probe(store, probe_key))
+        posture_t = asyncio.ensure_future(_posture(store, monitor) if posture else _no_posture())
         try:
             buckets = await buckets_health()
             probe = await probe_t
+            findings, notes = await posture_t
         finally:
             await stop(probe_t)
-        return HealthReport(store.label, worst([b.state for b in buckets]), tuple(buckets), probe)
+            await stop(posture_t)
+        return HealthReport(store.label, worst([b.state for b in buckets]), tuple(buckets), probe,
+                            posture=tuple(findings), posture_notes=tuple(notes))
     finally:
         if own:
             await store.close()
@@ -172,6 +186,18 @@ async def _bucket(store: KvStore, base: str) -> BucketHealth:
         # nothing to replicate; an operator still wants to see it
         return BucketHealth(name, stream, None, None, (), State.DEGRADED, "bucket does not exist")
     return judge_stream(name, stream, info)
+
+
+async def _no_posture() -> tuple[list[Finding], list[str]]:
+    return [], []
+
+
+async def _posture(store: KvStore, monitor: Sequence[str]) -> tuple[list[Finding], list[str]]:
+    """The posture findings; a failure to gather them is a note, never the report's error."""
+    try:
+        return await asyncio.wait_for(posture.gather(store, monitor), store.op_timeout * 2)
+    except (TimeoutError, StoreError) as e:
+        return [], [f"posture not checked: {e or 'no answer in time'}"]
 
 
 async def _probe(store: KvStore, key: str) -> ProbeResult:

@@ -41,6 +41,7 @@ from .models import (
     UserRole,
     UserRow,
 )
+from .plan import changed_since, row_fingerprint
 from .snapshot import make_snapshot, paused_gc
 from .spec import Clock, SqliteSpec, system_clock
 from .sqlite_file import SCHEMA_VERSION, check_header, file_uri, insert_sql
@@ -171,6 +172,7 @@ class SqliteStore(Store):
         self._closed = False
         self.label = spec.label
         self.read_only = spec.read_only
+        self._path = spec.path
 
     @classmethod
     async def open(cls, spec: SqliteSpec, clock: Clock = system_clock) -> SqliteStore:
@@ -553,10 +555,12 @@ class SqliteStore(Store):
             rows, bad = await self._select(db, "users", where, params, order=" ORDER BY key")
         return rows, bad, hi
 
-    async def _set_status(self, key: str, status: Status, note: Note) -> User:
+    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> User:
         now = self._clock()
         async with self._write() as db:
             user = await self._user_in(db, key)
+            if expect is not None and row_fingerprint(user) != expect:  # compare-and-set (SPEC 11)
+                raise changed_since(key)
             new = domain.with_status(user, status, now)
             if new is not user:
                 await db.execute("UPDATE users SET status = ?, revoked_at = ? WHERE key = ?",
@@ -583,6 +587,13 @@ class SqliteStore(Store):
         except NotFound:
             return []
         return [Revision(user, 0, None)]  # SQLite keeps no revisions: the audit has the changes
+
+    async def user_revision(self, key: str) -> tuple[User, str]:
+        user = await self.get_user(key)
+        return user, row_fingerprint(user)
+
+    async def backend_identity(self) -> str:
+        return f"sqlite:{os.path.realpath(self._path)}"  # however the path was written
 
     async def _decision_user(self, key: str) -> User:
         return await self.get_user(key)  # one read transaction: the committed state

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,8 @@ from textual.worker import Worker, WorkerState
 
 from store import NatsSpec, StoreError, StoreSpec, open_store, system_clock
 from store.health import NO_QUORUM
+from store.plan import Plan, PlanAction, make_plan, summary
+from store.plan_apply import Result, apply_plan
 from store.spec import Clock
 from store.text import printable
 
@@ -35,7 +38,7 @@ from .commands import AdminCommands
 from .config import save_theme
 from .screens.add_user import AddUserScreen, NewUser
 from .screens.audit import AuditScreen
-from .screens.confirm import ConfirmScreen
+from .screens.confirm import ConfirmScreen, PlanScreen
 from .screens.health import HealthScreen
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
@@ -44,7 +47,7 @@ from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
-from .services import UserChange, apply_bulk, health_loop, load_user_rooms, plan_bulk
+from .services import UserChange, health_loop, load_user_rooms
 from .session import Session
 from .widgets.record_table import RecordTable
 
@@ -58,6 +61,9 @@ MODE_SCREENS: dict[Mode, ScreenFactory] = {
 }
 #: seconds between two checks of the open KV backend's quorum, whichever screen is shown
 QUORUM_INTERVAL = 2.0
+#: how long a change's notification follows its spread to every replica, and how often
+SPREAD_FOLLOW_S = 120.0
+SPREAD_POLL_S = 0.5
 
 
 class Backend(StrEnum):
@@ -179,7 +185,7 @@ class MembershipApp(App[None]):
         spec = self.session.spec
         assert isinstance(spec, NatsSpec)  # started only for a KV backend
         await health_loop(lambda report: self.set_quorum_lost(report.overall == NO_QUORUM),
-                          spec, QUORUM_INTERVAL, pick_probe=False)
+                          spec, QUORUM_INTERVAL, pick_probe=False, posture=False)
 
     def data_changed(self) -> None:
         """The data may have changed: every data screen reloads, now or when next shown."""
@@ -276,7 +282,7 @@ class MembershipApp(App[None]):
             self.notify(f"{change} cancelled")
             return
         await change.apply(store, user.key, confirm.reason)
-        self.notify(f"{user.key} {change.done}")
+        self._follow_spread(f"{user.key} {change.done}")
         self.data_changed()
 
     def on_change_users(self, message: messages.ChangeUsers) -> None:
@@ -284,28 +290,76 @@ class MembershipApp(App[None]):
 
     @work(exclusive=True, group="write", exit_on_error=False)
     async def _change_users(self, change: UserChange, keys: list[str]) -> None:
+        """The bulk confirmation is a plan (SPEC 11): applied as compare-and-sets against the
+        revisions it shows, or saved with w for `membership-admin apply`."""
         store = self.session.store
         assert store is not None
         screen = self.screen
-        plan = await plan_bulk(store, change, keys)
+        plan = await make_plan(store, PlanAction(str(change)), keys, None, self.session.clock())
         if not plan.to_change:
             self.notify(f"none of the {len(keys):,} marked users needs to be {change.done}")
             return
-        confirm = ConfirmScreen(*change.bulk_question(plan), ask_reason=True, blink=self.session.blink)
-        if not await self.push_screen_wait(confirm):
+        title = printable(f"{change.capitalize()} {len(plan.to_change):,} marked user(s)?")
+        confirm = PlanScreen(title, summary(plan, header=False), blink=self.session.blink)
+        applied = await self.push_screen_wait(confirm)
+        plan = replace(plan, reason=confirm.reason)
+        if confirm.save:
+            self._save_plan(plan)
+            return
+        if not applied:
             self.notify(f"{change} of {len(plan.to_change):,} users cancelled")
             return
-        failed = await apply_bulk(store, change, plan.to_change, confirm.reason)
-        done = len(plan.to_change) - len(failed)
+        report = await apply_plan(store, plan, self.session.clock())
+        done = len(report.of(Result.CHANGED))
+        failed = report.of(Result.DRIFTED) + report.of(Result.FAILED)
         if failed:
-            listed = "; ".join(f"{k}: {why}" for k, why in failed[:10]) + (" …" if len(failed) > 10 else "")
+            listed = "; ".join(f"{o.key}: {o.detail}" for o in failed[:10]) + (" …" if len(failed) > 10 else "")
             self.notify(f"{done:,} {change.done}, {len(failed):,} not: {listed}", title="Some users not changed",
                         severity="error", timeout=15)
-        else:
-            self.notify(f"{done:,} users {change.done}")
+        if done or not failed:
+            self._follow_spread(f"{done:,} users {change.done}")
         for table in screen.query(RecordTable):
             table.clear_marks()
         self.data_changed()
+
+    def _save_plan(self, plan: Plan) -> None:
+        path = Path.cwd() / f"plan-{plan.action}-{plan.id[:12]}.json"
+        try:
+            plan.save(str(path))
+        except StoreError as e:
+            self.notify(f"plan not saved: {e}", severity="error")
+            return
+        self.notify(f"plan saved to {path}; nothing changed. Apply it with: membership-admin apply {path}",
+                    title="Plan saved", timeout=20)
+
+    @work(group="spread", exit_on_error=False)
+    async def _follow_spread(self, what: str) -> None:
+        """Say what was done and how far it has spread (SPEC 12: `3/3 replicas` on KV), again
+        each time more replicas have it, until every one has (or SPREAD_FOLLOW_S pass)."""
+        store = self.session.store
+        try:
+            rep = None if store is None else await store.replication()
+        except StoreError as e:
+            self.notify(f"{what}; replicas not known: {e}")
+            return
+        if rep is None:
+            self.notify(what)
+            return
+        self.notify(f"{what}: {rep.text()}")
+        shown = rep.text()
+        deadline = asyncio.get_running_loop().time() + SPREAD_FOLLOW_S
+        while not rep.complete and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(SPREAD_POLL_S)
+            try:
+                again = await store.replication(rep.target)  # type: ignore[union-attr]
+            except StoreError:
+                continue
+            if again is None:
+                return
+            rep = again
+            if rep.text() != shown:
+                shown = rep.text()
+                self.notify(f"{what}: {shown}", severity="information" if rep.complete else "warning")
 
     @work(exclusive=True, group="write", exit_on_error=False)
     async def _add_user(self) -> None:

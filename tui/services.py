@@ -142,79 +142,11 @@ class UserChange(StrEnum):
             body += "\n\nRevoking stops its authorization; it stays a member until rooms rekey."
         return title, body
 
-    def bulk_question(self, plan: BulkPlan) -> tuple[str, str]:
-        """The one confirmation of a change to marked users: how many, and the rooms at risk
-        (where they hold a current-epoch key) grouped with a count of users each."""
-        title = f"{self.capitalize()} {len(plan.to_change):,} marked user(s)?"
-        lines = [f"{len(plan.to_change):,} to {self}"
-                 + (f"; {len(plan.unchanged):,} already {self.done} (left alone)" if plan.unchanged else "")
-                 + (f"; {len(plan.missing):,} no longer on the allowlist" if plan.missing else "")]
-        if self is UserChange.REVOKE:
-            at_risk = sorted(plan.rooms_at_risk.items(), key=lambda kv: (-kv[1], kv[0]))
-            if at_risk:
-                shown = ", ".join(f"{room} ({n})" for room, n in at_risk[:MAX_ROOMS_NAMED])
-                more = f", … {len(at_risk) - MAX_ROOMS_NAMED:,} more" if len(at_risk) > MAX_ROOMS_NAMED else ""
-                lines.append(f"they hold current-epoch keys in {len(at_risk):,} room(s): {shown}{more}")
-            else:
-                lines.append("they hold no current-epoch key in any room")
-            if plan.checked < len(plan.to_change):
-                lines.append(f"(rooms counted for the first {plan.checked:,} users)")
-            lines += ["", "Revoking stops their authorization; they stay members until rooms rekey."]
-        return printable(title), "\n".join(map(printable, lines))
-
     async def apply(self, store: Store, key: str, reason: str | None = None) -> None:
         if self is UserChange.REVOKE:
             await store.revoke_user(key, reason=reason)
         else:
             await store.reinstate_user(key, reason=reason)
-
-
-#: a bulk revoke counts the rooms at risk of at most this many users (a room scan each)
-MAX_BULK_ROOMS_CHECKED = 200
-
-
-@dataclass(frozen=True)
-class BulkPlan:
-    """What a change to marked users would do: who changes, who is already there, who is
-    gone, and the rooms at risk (room -> how many of them hold its current-epoch key)."""
-
-    to_change: list[str]
-    unchanged: list[str]
-    missing: list[str]
-    rooms_at_risk: dict[str, int]
-    checked: int
-
-
-async def plan_bulk(store: Store, change: UserChange, keys: list[str]) -> BulkPlan:
-    to_change, unchanged, missing = [], [], []
-    for key in keys:
-        user = await user_or_none(store, key)
-        if user is None:
-            missing.append(key)
-        elif change.needed(user):
-            to_change.append(user.key)
-        else:
-            unchanged.append(user.key)
-    at_risk: dict[str, int] = {}
-    checked = min(len(to_change), MAX_BULK_ROOMS_CHECKED) if change is UserChange.REVOKE else 0
-    for key in to_change[:checked]:
-        for room, _, sealed in (await load_user_rooms(store, key)).rooms:
-            if room.encrypted and sealed is not None:
-                at_risk[room.id] = at_risk.get(room.id, 0) + 1
-    return BulkPlan(to_change, unchanged, missing, at_risk, checked)
-
-
-async def apply_bulk(store: Store, change: UserChange, keys: list[str], reason: str | None
-                     ) -> list[tuple[str, str]]:
-    """Change each user (each a compare-and-set of its own, with its own audit events);
-    returns (key, why) of those that failed, the others done."""
-    failed: list[tuple[str, str]] = []
-    for key in keys:
-        try:
-            await change.apply(store, key, reason)
-        except StoreError as e:
-            failed.append((key, str(e)))
-    return failed
 
 
 # -- KV quorum health --------------------------------------------------------------------
@@ -246,7 +178,7 @@ async def choose_probe_key(*stores: Store | None) -> str | None:
 async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec, interval: float,
                       shown: Callable[[], bool] = lambda: True,
                       probe_source: Callable[[], Store | None] = lambda: None,
-                      pick_probe: bool = True) -> None:
+                      pick_probe: bool = True, posture: bool = True) -> None:
     """Deliver a fresh report at least every `interval` seconds while shown().
 
     The loop keeps a read-only store of its own on target (never creating buckets; also
@@ -255,7 +187,7 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
     probe_source: another store to pick the probe's user from first (the app's open
     database: the migration target holds a copy of it, and it answers without a quorum).
     pick_probe False: probe DEFAULT_PROBE_KEY, never listing users (the app's quorum gate
-    needs only the state).
+    needs only the state); posture False: no posture findings (the gate again).
     """
     store: Store | None = None
     probe_key: str | None = None
@@ -273,7 +205,7 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
                     if pick_probe and probe_key is None and started >= next_pick:
                         probe_key = await choose_probe_key(probe_source(), store)
                         next_pick = started + PICK_RETRY
-                    deliver(await check_health(store, probe_key or DEFAULT_PROBE_KEY))
+                    deliver(await check_health(store, probe_key or DEFAULT_PROBE_KEY, posture=posture))
             await asyncio.sleep(max(0.05, interval - (time.monotonic() - started)))
     finally:
         if store is not None:

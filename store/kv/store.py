@@ -50,11 +50,13 @@ from ..models import (
     UserChanges,
     UserRow,
 )
+from ..plan import changed_since
 from ..snapshot import make_snapshot, paused_gc
 from ..spec import Clock, NatsSpec, system_clock
 from .audit import AuditStream
 from .connection import Connection, Refusals, connect, stream_name, subject_prefix
 from .history import user_revisions
+from .propagation import Replication, replication_of
 from .quorum import confirmed_read
 from .scan import ScanCount, scan_first
 from .scan import scan as scan_bucket
@@ -523,6 +525,20 @@ class KvStore(Store):
     async def get_user(self, key: str) -> User:
         return (await self._user_entry(ids.key(key)))[0]
 
+    async def user_revision(self, key: str) -> tuple[User, str]:
+        user, rev, _ = await self._user_entry(ids.key(key))
+        return user, str(rev)
+
+    async def backend_identity(self) -> str:
+        # the users stream as created (a recreated bucket is another backend), on its cluster
+        info = await self.stream_info("users") or {}
+        cluster = (info.get("cluster") or {}).get("name") or "single server"
+        return f"nats:{cluster}/{self.stream('users')} created {info.get('created', '?')}"
+
+    async def replication(self, target: int | None = None) -> Replication | None:
+        return replication_of(await self.conn.read(f"$JS.API.STREAM.INFO.{self.stream('users')}"),
+                                          target)
+
     async def preview_users(self, n: int) -> list[UserRow] | None:
         if not self._exists.get("users"):
             return []
@@ -567,9 +583,11 @@ class KvStore(Store):
             deleted = [key for key, value in batch if value is None]
             yield UserChanges([u.row for u in users], deleted, invalid)
 
-    async def _set_status(self, key: str, status: Status, note: Note) -> User:
+    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> User:
         self._writable()
         user, rev, raw = await self._user_entry(key)
+        if expect is not None and str(rev) != expect:  # the update below is the compare-and-set
+            raise changed_since(key)
         new = domain.with_status(user, status, self.clock())
         if new is user:
             return user

@@ -15,7 +15,7 @@ import sys
 from store import StoreError
 from store.text import printable
 
-from . import app_cmd, audit_cmd, completion_cmd, data, health_cmd, migrate_cmd
+from . import app_cmd, audit_cmd, completion_cmd, data, health_cmd, migrate_cmd, plan_cmd
 from .common import EXIT_HELP, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, Parser, add_backend_args, replicas_arg
 
 
@@ -39,7 +39,7 @@ def build_parser() -> Parser:
     p.add_argument("--replicas", type=replicas_arg, default=None,
                    help="replicas of the buckets the migration screen creates (default 3), e.g. --replicas 5")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (app_cmd, data, migrate_cmd, health_cmd, audit_cmd, completion_cmd):
+    for module in (app_cmd, data, plan_cmd, migrate_cmd, health_cmd, audit_cmd, completion_cmd):
         module.register(sub)
     p.set_defaults(func=app_cmd.open_tui)
     return p

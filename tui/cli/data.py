@@ -31,6 +31,7 @@ from .common import (
 )
 from .connection import backend_spec
 from .progress import progress_display, watch
+from .replication import Replication, add_wait_arg, print_spread, spread
 from .table_output import AUTO, TABLE, TSV, Column, print_table, print_tsv, resolve
 
 
@@ -77,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--from-file", metavar="PATH", help="also the keys in this file, one per line "
                                                            "(- reads standard input), e.g. --from-file leavers.txt")
         add_reason_arg(p)
+        add_wait_arg(p)
         p.set_defaults(func=func)
     for p in usub.choices.values():
         add_backend_args(p, suppress=True)
@@ -223,7 +225,9 @@ def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
         raise CommandError("name at least one KEY (or --from-file PATH)")
     reason = reason_arg(args)
 
-    async def change(store) -> list[tuple[User, User] | tuple[str, StoreError]]:
+    wait = getattr(args, "wait_replicated", None)
+
+    async def change(store) -> tuple[list[tuple[User, User] | tuple[str, StoreError]], Replication | StoreError | None]:
         results: list[tuple[User, User] | tuple[str, StoreError]] = []
         for key in dict.fromkeys(keys):
             try:
@@ -235,10 +239,11 @@ def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
                 if len(keys) == 1:
                     raise
                 results.append((key, e))
-        return results
+        return results, await spread(store, wait)
 
     failed = 0
-    for before, after in _with_store(args, change):
+    results, replicated = _with_store(args, change)
+    for before, after in results:
         if isinstance(after, StoreError):
             failed += 1
             say(f"not {'revoked' if revoke else 'reinstated'}: {printable(str(before))}: {printable(str(after))}")
@@ -249,7 +254,13 @@ def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
         else:
             verb = "revoked" if revoke else "reinstated"
         print(f"{verb} {_user_line(after)}")
-    return EXIT_FOUND if failed else EXIT_OK
+    done = "revoked" if revoke else "reinstated"
+    if len(results) == 1 and isinstance(results[0][0], User):
+        what = f"{verb} {results[0][0].key}"  # "revoked bob", "already revoked bob"
+    else:
+        what = f"{done} {len(results) - failed:,} user(s)"
+    spread_ok = print_spread(what, replicated, wait)
+    return EXIT_FOUND if failed or not spread_ok else EXIT_OK
 
 
 def _keys_from_file(path: str | None) -> list[str]:

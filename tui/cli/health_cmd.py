@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "place) until interrupted with Ctrl-C, e.g. --watch 2")
     p.add_argument("--probe-key", default=DEFAULT_PROBE_KEY,
                    help=f"key the live is_authorized probe asks about (default {DEFAULT_PROBE_KEY})")
+    p.add_argument("--monitor", metavar="URL", default=None,
+                   help="the servers' HTTP monitoring URLs, comma-separated, so posture can read each "
+                        "server's version and disk sync (/varz), e.g. --monitor http://nats1:8222,http://nats2:8222")
     p.set_defaults(func=cmd_health)
 
 
@@ -48,20 +51,21 @@ def cmd_health(args: argparse.Namespace) -> int:
     except ids.InvalidInput as e:
         raise CommandError(str(e)) from None
     fmt = "json" if args.json else args.format
+    monitor = monitor_arg(args.monitor)
     if args.watch is not None:
         if fmt == "nagios":
             raise CommandError("--watch is for a person or a collector: a Nagios check runs once")
-        return _watch(spec, probe_key, fmt, args.watch)
+        return _watch(spec, probe_key, fmt, args.watch, monitor)
     if fmt == "nagios":  # the plugin's exit codes, whatever happens (3: the check could not be made)
         try:
-            report = run_async(lambda: check_health(spec, probe_key))
+            report = run_async(lambda: check_health(spec, probe_key, monitor=monitor))
         except CommandError as e:
             print(f"MEMBERSHIP-KV UNKNOWN - {printable(str(e))}")
             return NAGIOS_UNKNOWN
         text, code = nagios(report)
         print(text)
         return code
-    report = run_async(lambda: check_health(spec, probe_key))
+    report = run_async(lambda: check_health(spec, probe_key, monitor=monitor))
     if fmt == "prometheus":
         print(prometheus(report))
         return _exit_status(report)
@@ -72,12 +76,21 @@ def cmd_health(args: argparse.Namespace) -> int:
     return _exit_status(report)
 
 
+def monitor_arg(text: str | None) -> list[str]:
+    """--monitor: http(s) URLs only (urllib would open a file:// URL too)."""
+    urls = [u.strip() for u in (text or "").split(",") if u.strip()]
+    for u in urls:
+        if not u.startswith(("http://", "https://")):
+            raise CommandError(f"invalid --monitor URL {u!r}: expected http://host:port (the monitoring port)")
+    return urls
+
+
 def _exit_status(report: HealthReport) -> int:
     """SPEC 7: 0 healthy, 1 degraded, 3 no quorum (or unreachable)."""
     return {HEALTHY: EXIT_OK, DEGRADED: EXIT_FOUND}.get(report.overall, EXIT_UNAVAILABLE)
 
 
-def _watch(spec: NatsSpec, probe_key: str, fmt: str, every: float) -> int:
+def _watch(spec: NatsSpec, probe_key: str, fmt: str, every: float, monitor: list[str]) -> int:
     """Report every `every` seconds until Ctrl-C (exit 0: that is how a watch ends). A report
     that could not be made is shown like any other and the watch goes on."""
     redraw = sys.stdout.isatty() and fmt == "text"
@@ -85,7 +98,7 @@ def _watch(spec: NatsSpec, probe_key: str, fmt: str, every: float) -> int:
     async def loop() -> None:
         while True:
             started = time.monotonic()
-            report = await check_health(spec, probe_key)
+            report = await check_health(spec, probe_key, monitor=monitor)
             if fmt == "json":
                 text = json.dumps(report.to_dict(), separators=(",", ":"))
             elif fmt == "prometheus":
@@ -125,4 +138,16 @@ def render(report: HealthReport) -> str:
         p = report.probe
         lines.append(f"probe is_authorized({p.key}): {'allow' if p.allowed else 'deny'} "
                      f"in {p.seconds * 1000:.1f} ms: {p.reason}")
+    lines += posture_lines(report)
     return "\n".join(lines)
+
+
+def posture_lines(report: HealthReport) -> list[str]:
+    """The posture findings (SPEC 12): what to change, beside the state."""
+    if not report.posture:
+        lines = ["posture: no findings"]
+    else:
+        lines = [f"posture: {len(report.posture)} finding(s)"]
+        lines += [f"  {printable(f.check)}  {printable(f.text())}" for f in report.posture]
+    lines += [f"  (not seen: {printable(n)})" for n in report.posture_notes]
+    return lines

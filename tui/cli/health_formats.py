@@ -22,6 +22,8 @@ def nagios(report: HealthReport) -> tuple[str, int]:
     if report.error:
         return f"MEMBERSHIP-KV UNKNOWN - {printable(report.target)}: {printable(report.error)}", NAGIOS_UNKNOWN
     code, word = _NAGIOS[report.overall]
+    if report.posture and code == NAGIOS_OK:  # healthy, but configured to lose data: WARNING
+        code, word = NAGIOS_WARNING, "WARNING"
     counts = {s: sum(1 for b in report.buckets if b.state == s) for s in (HEALTHY, DEGRADED, NO_QUORUM)}
     summary = f"{report.overall}: {len(report.buckets)} buckets, {counts[DEGRADED]} degraded, " \
               f"{counts[NO_QUORUM]} without quorum"
@@ -31,10 +33,14 @@ def nagios(report: HealthReport) -> tuple[str, int]:
         p = report.probe
         summary += f"; probe {'allow' if p.allowed else 'deny'} in {p.seconds * 1000:.1f} ms"
         perf.append(f"probe={p.seconds:.6f}s;;;0")
+    if report.posture:
+        summary += f"; {len(report.posture)} posture finding(s)"
+    perf.append(f"posture_findings={len(report.posture)};1;;0")
     lines = [f"MEMBERSHIP-KV {word} - {printable(report.target)} {summary} | {' '.join(perf)}"]
     for b in report.buckets:
         lines.append(f"{b.bucket}: {b.state}, leader {b.leader or '-'}, replicas {b.replicas or '?'}"
                      + (f" ({printable(b.reason)})" if b.reason else ""))
+    lines += [f"posture: {printable(f.text())}" for f in report.posture]
     return "\n".join(lines), code
 
 
@@ -67,6 +73,10 @@ def prometheus(report: HealthReport) -> str:
         family("replica_lag", "Operations a replica is behind its bucket's leader.",
                [(f'bucket="{_label(b.bucket)}",replica="{_label(p.name)}"', float(p.lag))
                 for b in report.buckets for p in b.peers])
+        family("posture_findings", "Posture findings: configurations that can lose or hide data.",
+               [("", float(len(report.posture)))])
+        family("posture_finding", "1 per posture finding, labelled by check and bucket, stream or server.",
+               [(f'check="{_label(f.check)}",subject="{_label(f.subject)}"', 1.0) for f in report.posture])
         if report.probe:
             family("probe_seconds", "How long the live is_authorized probe took.", [("", report.probe.seconds)])
             family("probe_allowed", "The probe's answer: 1 allow, 0 deny.",

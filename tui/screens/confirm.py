@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -63,3 +63,52 @@ class ConfirmScreen(ModalScreen[bool]):
         if yes and self.ask_reason:
             self.reason = self.query_one("#reason", Input).value.strip() or None
         self.dismiss(yes)
+
+
+class PlanScreen(ConfirmScreen):
+    """The bulk confirmation as a plan (SPEC section 11): each user by name and key in a list
+    that scrolls (pgup/pgdn, the mouse wheel), how many change, who is already so, the rooms at
+    risk. y applies it (each user a compare-and-set against the revision read for the plan);
+    w saves it to a file instead (`membership-admin apply` makes it later); n or escape
+    cancels. The reason box is the plan's reason."""
+
+    BINDINGS = [
+        *ConfirmScreen.BINDINGS,
+        Binding("w", "save", "Save plan"),
+        Binding("pageup", "scroll_body(-1)", "Page up", show=False),
+        Binding("pagedown", "scroll_body(1)", "Page down", show=False),
+    ]
+
+    def __init__(self, title: str, lines: list[str], *, blink: bool = True) -> None:
+        super().__init__(title, "\n".join(lines), ask_reason=True, blink=blink)
+        #: w was pressed: the caller saves the plan instead of applying it
+        self.save = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog plan"):
+            yield Static(self.title_text, classes="dialog-title")
+            body = VerticalScroll(classes="plan-body", id="plan-body")
+            body.can_focus = False  # tab goes to the reason as in every confirmation; pgup/pgdn scroll
+            with body:
+                yield Static(self.body, classes="dialog-body", markup=False)
+            yield Input(placeholder="reason, optional (tab to type, enter confirms)",
+                        max_length=MAX_REASON, id="reason", classes="reason")
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="error")
+                yield Button("Save plan (w)", id="save")
+                yield Button("No (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            super().on_button_pressed(event)
+
+    def action_save(self) -> None:
+        self.save = True
+        self.reason = self.query_one("#reason", Input).value.strip() or None
+        self.dismiss(False)
+
+    def action_scroll_body(self, pages: int) -> None:
+        body = self.query_one("#plan-body", VerticalScroll)
+        body.scroll_to(y=body.scroll_y + pages * max(1, body.size.height - 1), animate=False)

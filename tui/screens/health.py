@@ -66,6 +66,7 @@ class HealthScreen(AdminScreen):
     def on_mount(self) -> None:
         panel = self.query_one(HealthPanel)
         panel.gates_changes = self.session.on_kv
+        panel.show_posture = True
         target = self.target()
         if target is None:
             panel.show_message("nothing to check")

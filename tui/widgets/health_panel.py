@@ -62,6 +62,22 @@ def state_text(state: str) -> Text:
     return Text(state, style=STATE_STYLE.get(state, "bold"))
 
 
+def posture_text(report: HealthReport) -> Text:
+    """The posture findings, each with its fix, and what could not be seen."""
+    text = Text("posture ", style="bold")
+    if report.posture:
+        text.append(f"{len(report.posture)} finding(s): configured to lose or hide data", style="bold yellow")
+    else:
+        text.append("no findings", style="green")
+    for f in report.posture:
+        text.append(f"\n{printable(f.subject)}", style="bold")
+        text.append(f" ({printable(f.check)}): {printable(f.problem)}")
+        text.append(f"\n  fix: {printable(f.fix)}", style="dim")
+    for note in report.posture_notes:
+        text.append(f"\n{printable(note)}", style="dim italic")
+    return text
+
+
 class HealthPanel(Static):
     """Renders the last HealthReport. format_seconds is injectable (snapshots hide timings)."""
 
@@ -88,6 +104,8 @@ class HealthPanel(Static):
         self.checks = 0
         #: the target is the app's own backend: a lost quorum disables its changes too
         self.gates_changes = False
+        #: list the posture findings (SPEC 12) under the probe (the health screen does)
+        self.show_posture = False
 
     def deliver(self, report: HealthReport) -> None:
         """Hand a report over from a worker: the panel shows it in its own turn (a message)."""
@@ -150,6 +168,8 @@ class HealthPanel(Static):
                 probe.append(f" in {took}")
             probe.append(f"\n{printable(p.reason)}", style="dim")
             parts.append(probe)
+        if self.show_posture and (report.posture or report.posture_notes):
+            parts.append(posture_text(report))
         self.update(Group(*parts))
         for name in (HEALTHY, DEGRADED, NO_QUORUM):
             self.set_class(report.overall == name, f"-{name}")
