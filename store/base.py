@@ -27,6 +27,7 @@ from .models import (
     SealedKey,
     Snapshot,
     Status,
+    StatusChange,
     User,
     UserChanges,
     UserRole,
@@ -243,18 +244,30 @@ class Store(abc.ABC):
         changes nothing and leaves no event (safe to repeat). Raises: InvalidInput, NotFound,
         Conflict, Refused (the audit cannot be written: nothing changed).
         """
-        k = ids.key(key)
-        return await self._set_status(k, Status.REVOKED, self.audit_note(Action.REVOKE_USER, k, reason))
+        return (await self.set_user_status(key, Status.REVOKED, reason=reason)).user
 
     async def reinstate_user(self, key: str, *, reason: str | None = None) -> User:
         """Set status active and clear revoked_at; idempotent. Raises as revoke_user."""
+        return (await self.set_user_status(key, Status.ACTIVE, reason=reason)).user
+
+    async def set_user_status(self, key: str, status: Status, *, reason: str | None = None) -> StatusChange:
+        """Revoke (status revoked) or reinstate (active) and say whether this call changed
+        the user: what the compare-and-set did, not what a read before it saw (two admins
+        revoking one user at once: one changed it, the other finds it revoked already).
+        Raises as revoke_user."""
         k = ids.key(key)
-        return await self._set_status(k, Status.ACTIVE, self.audit_note(Action.REINSTATE_USER, k, reason))
+        action = Action.REVOKE_USER if status == Status.REVOKED else Action.REINSTATE_USER
+        return await self._set_status(k, Status(status), self.audit_note(action, k, reason))
 
     @abc.abstractmethod
-    async def _set_status(self, key: str, status: Status, note: Note) -> User:
-        """revoke_user and reinstate_user (a normalized key): the user given that status by
+    async def _set_status(self, key: str, status: Status, note: Note) -> StatusChange:
+        """set_user_status (a normalized key): the user given that status by
         store.domain.with_status, stored with its audit events unless it had it already."""
+
+    async def audit_problems(self) -> list[str]:
+        """What makes this backend's audit trail weaker than SPEC 10, one phrase each ([] when
+        nothing does, or the trail is not a stream): a change's output says them."""
+        return []
 
     # -- the audit trail (SPEC section 10) --------------------------------------------------
     #: who acts; None: the OS user and host, via this store's label

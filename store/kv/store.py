@@ -46,6 +46,7 @@ from ..models import (
     SealedKey,
     Snapshot,
     Status,
+    StatusChange,
     User,
     UserChanges,
     UserRow,
@@ -567,16 +568,36 @@ class KvStore(Store):
             deleted = [key for key, value in batch if value is None]
             yield UserChanges([u.row for u in users], deleted, invalid)
 
-    async def _set_status(self, key: str, status: Status, note: Note) -> User:
+    async def _set_status(self, key: str, status: Status, note: Note) -> StatusChange:
         self._writable()
         user, rev, raw = await self._user_entry(key)
         new = domain.with_status(user, status, self.clock())
         if new is user:
-            return user
+            return StatusChange(user, False)
         # the stored value with two fields changed: fields a newer daemon wrote are kept
         value = codec.rewrite(raw, {"status": new.status, "revoked_at": new.revoked_at})
-        await self.audit.around(note, user, new, self._update("users", key, value, rev, f"user {key}"))
-        return new
+        try:
+            await self.audit.around(note, user, new, self._update("users", key, value, rev, f"user {key}"))
+        except Conflict:
+            # another writer came between the read and the compare-and-set (its failed event
+            # is recorded); when it gave the user this status, this call changed nothing
+            now, _, _ = await self._user_entry(key)
+            if now.status == status:
+                return StatusChange(now, False)
+            raise
+        return StatusChange(new, True)
+
+    async def audit_problems(self) -> list[str]:
+        problems = await self.audit.problems(self._replicas.get("users"))
+        return [f"audit stream {self.audit.name}: {p}" for p in problems or ()]
+
+    async def init_audit(self) -> tuple[bool, list[str]]:
+        """`audit init`: create the audit stream alone (SPEC 10) when it is missing, with the
+        users bucket's replicas; else judge the one found. Returns (created, what is weaker
+        than SPEC 10 in the stream found). Raises: ReadOnly, Refused, Unavailable."""
+        self._writable()
+        created = await self.audit.ensure(self._replicas.get("users") or self.replicas_used or 1)
+        return created, ([] if created else await self.audit_problems())
 
     # -- the audit trail ---------------------------------------------------------
     async def audit_after(self, cursor: int, *, invalid: list[InvalidRecord] | None = None
