@@ -25,7 +25,7 @@ from textual.signal import Signal
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
-from store import NatsSpec, StoreError, StoreSpec, open_store, system_clock
+from store import NatsSpec, Store, StoreError, StoreSpec, open_store, system_clock
 from store.health import NO_QUORUM
 from store.spec import Clock
 from store.text import printable
@@ -44,7 +44,7 @@ from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
-from .services import UserChange, apply_bulk, health_loop, load_user_rooms, plan_bulk
+from .services import UserChange, apply_bulk, health_loop, load_user_rooms, plan_bulk, weak_trail
 from .session import Session
 from .widgets.record_table import RecordTable
 
@@ -275,9 +275,17 @@ class MembershipApp(App[None]):
         if not await self.push_screen_wait(confirm):
             self.notify(f"{change} cancelled")
             return
-        await change.apply(store, user.key, confirm.reason)
-        self.notify(f"{user.key} {change.done}")
+        if await change.apply(store, user.key, confirm.reason):
+            self.notify(f"{user.key} {change.done}")
+        else:
+            self.notify(f"{user.key} was already {change.done}: another change came first", severity="warning")
+        await self._say_if_trail_weak(store)
         self.data_changed()
+
+    async def _say_if_trail_weak(self, store: Store) -> None:
+        """A change recorded in a weak audit trail says so (SPEC 10)."""
+        if (weak := await weak_trail(store)) is not None:
+            self.notify(weak, title="Audit trail", severity="warning", timeout=15)
 
     def on_change_users(self, message: messages.ChangeUsers) -> None:
         self._change_users(message.change, message.keys)
@@ -295,14 +303,16 @@ class MembershipApp(App[None]):
         if not await self.push_screen_wait(confirm):
             self.notify(f"{change} of {len(plan.to_change):,} users cancelled")
             return
-        failed = await apply_bulk(store, change, plan.to_change, confirm.reason)
-        done = len(plan.to_change) - len(failed)
+        failed, already = await apply_bulk(store, change, plan.to_change, confirm.reason)
+        done = len(plan.to_change) - len(failed) - len(already)
+        meanwhile = f", {len(already):,} already {change.done} by another change" if already else ""
         if failed:
             listed = "; ".join(f"{k}: {why}" for k, why in failed[:10]) + (" …" if len(failed) > 10 else "")
-            self.notify(f"{done:,} {change.done}, {len(failed):,} not: {listed}", title="Some users not changed",
-                        severity="error", timeout=15)
+            self.notify(f"{done:,} {change.done}{meanwhile}, {len(failed):,} not: {listed}",
+                        title="Some users not changed", severity="error", timeout=15)
         else:
-            self.notify(f"{done:,} users {change.done}")
+            self.notify(f"{done:,} users {change.done}{meanwhile}")
+        await self._say_if_trail_weak(store)
         for table in screen.query(RecordTable):
             table.clear_marks()
         self.data_changed()
@@ -316,4 +326,5 @@ class MembershipApp(App[None]):
             return
         user = await store.add_user(new.key, new.name, new.role)
         self.notify(f"{user.key} added ({user.role})")
+        await self._say_if_trail_weak(store)
         self.data_changed()

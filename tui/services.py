@@ -19,7 +19,7 @@ from textual.worker import Worker
 from store import InvalidRecord, Member, NatsSpec, NotFound, Room, SealedKey, Store, StoreError, User, open_store
 from store.audit import AuditEvent, AuditQuery, newest_last
 from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, check_health
-from store.models import REVOKED, USER_ADMIN, MemberRoom, Revision
+from store.models import REVOKED, USER_ADMIN, MemberRoom, Revision, Status
 from store.text import printable
 
 # -- loaders -----------------------------------------------------------------------------
@@ -162,11 +162,11 @@ class UserChange(StrEnum):
             lines += ["", "Revoking stops their authorization; they stay members until rooms rekey."]
         return printable(title), "\n".join(map(printable, lines))
 
-    async def apply(self, store: Store, key: str, reason: str | None = None) -> None:
-        if self is UserChange.REVOKE:
-            await store.revoke_user(key, reason=reason)
-        else:
-            await store.reinstate_user(key, reason=reason)
+    async def apply(self, store: Store, key: str, reason: str | None = None) -> bool:
+        """Make the change; False when the user had that status already (another admin's
+        change came first): what the compare-and-set did, not what the confirmation read."""
+        status = Status.REVOKED if self is UserChange.REVOKE else Status.ACTIVE
+        return (await store.set_user_status(key, status, reason=reason)).changed
 
 
 #: a bulk revoke counts the rooms at risk of at most this many users (a room scan each)
@@ -205,16 +205,29 @@ async def plan_bulk(store: Store, change: UserChange, keys: list[str]) -> BulkPl
 
 
 async def apply_bulk(store: Store, change: UserChange, keys: list[str], reason: str | None
-                     ) -> list[tuple[str, str]]:
+                     ) -> tuple[list[tuple[str, str]], list[str]]:
     """Change each user (each a compare-and-set of its own, with its own audit events);
-    returns (key, why) of those that failed, the others done."""
+    returns (key, why) of those that failed, and the keys found already changed (by another
+    admin meanwhile); the others done."""
     failed: list[tuple[str, str]] = []
+    already: list[str] = []
     for key in keys:
         try:
-            await change.apply(store, key, reason)
+            if not await change.apply(store, key, reason):
+                already.append(key)
         except StoreError as e:
             failed.append((key, str(e)))
-    return failed
+    return failed, already
+
+
+async def weak_trail(store: Store) -> str | None:
+    """One sentence when the audit trail a change was just written to is weaker than SPEC 10
+    (the change is made; a failure to ask names nothing)."""
+    try:
+        problems = await store.audit_problems()
+    except StoreError:
+        return None
+    return ("audit trail is weak: " + "; ".join(problems)) if problems else None
 
 
 # -- KV quorum health --------------------------------------------------------------------
