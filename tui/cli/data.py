@@ -7,11 +7,13 @@ open_store(backend_spec(args)), so it works on SQLite and on JetStream KV alike.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import csv
 import sys
 from pathlib import Path
 
-from store import StoreError, Unavailable, User, codec, ids, open_store
+from store import NatsSpec, StoreError, Unavailable, User, codec, ids, open_store
 from store.base import UNCONFIRMED, Store
 from store.models import REVOKED, USER_ADMIN, USER_USER, Decision, Snapshot, Status, StatusChange
 from store.snapshot import export_chunks, paused_gc
@@ -287,20 +289,32 @@ def _keys_from_file(path: str | None) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+#: how long closing the connection after a decision may take (the decision is made)
+CLOSE_WITHIN = 0.25
+
+
 def authorize(args: argparse.Namespace) -> int:
-    """allow or deny with the reason, as the store's fail-closed decision gives them."""
+    """allow or deny with the reason, as the store's fail-closed decision gives them, within
+    --op-timeout in all (SPEC 7: plus half a second at most), connecting included: a backend
+    that has not answered by then is a deny, as any backend failure is."""
     key = _key(args.key)
     spec = backend_spec(args, read_only=True)
+    bound = spec.op_timeout if isinstance(spec, NatsSpec) else float(getattr(args, "op_timeout", 2.0))
 
     async def decide() -> Decision:
+        store: Store | None = None
         try:
-            store = await open_store(spec)
+            async with asyncio.timeout(bound):
+                store = await open_store(spec)
+                return await store.authorization(key, admin=args.admin)
+        except TimeoutError:  # fail closed: no answer in time is a deny
+            return Decision(False, f"{UNCONFIRMED} (no answer within {bound:g}s)")
         except Unavailable as e:  # fail closed: a backend failure is a deny, not an error
             return Decision(False, f"{UNCONFIRMED} ({e})")
-        try:
-            return await store.authorization(key, admin=args.admin)
         finally:
-            await store.close()
+            if store is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(store.close(), CLOSE_WITHIN)
 
     decision = run_async(decide)
     print(f"{'allow' if decision.allowed else 'deny'}: {printable(decision.reason)}")
