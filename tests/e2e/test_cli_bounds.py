@@ -102,7 +102,7 @@ def test_sigterm_stops_a_command_like_ctrl_c(tmp_path):
         assert proc.stdout is not None
         assert '"add_user"' in proc.stdout.readline()  # following: the loop runs
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
