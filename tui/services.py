@@ -16,9 +16,21 @@ from enum import StrEnum
 from textual.screen import Screen
 from textual.worker import Worker
 
-from store import InvalidRecord, Member, NatsSpec, NotFound, Room, SealedKey, Store, StoreError, User, open_store
+from store import (
+    Absent,
+    InvalidRecord,
+    Member,
+    NatsSpec,
+    NotFound,
+    Room,
+    SealedKey,
+    Store,
+    StoreError,
+    User,
+    open_store,
+)
 from store.audit import AuditEvent, AuditQuery, newest_last
-from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, check_health
+from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, absent_report, check_health
 from store.models import REVOKED, USER_ADMIN, MemberRoom, Revision, Status
 from store.text import printable
 
@@ -264,7 +276,8 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
 
     The loop keeps a read-only store of its own on target (never creating buckets; also
     when the app has the same backend open, so it does not depend on the app's opening),
-    closed when the loop ends. A target that cannot be reached is a no-quorum report.
+    closed when the loop ends. A target that cannot be reached is a no-quorum report; one
+    that answers without any of the buckets an absent one (tried again each round).
     probe_source: another store to pick the probe's user from first (the app's open
     database: the migration target holds a copy of it, and it answers without a quorum).
     pick_probe False: probe DEFAULT_PROBE_KEY, never listing users (the app's quorum gate
@@ -280,6 +293,9 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
                 if store is None:
                     try:
                         store = await open_store(replace(target, read_only=True))
+                    except Absent as e:  # answered, without the buckets: not a lost quorum
+                        deliver(absent_report(target, e, probe_key or DEFAULT_PROBE_KEY,
+                                              time.monotonic() - started))
                     except StoreError as e:
                         deliver(HealthReport(target.label, NO_QUORUM, error=str(e)))
                 if store is not None:

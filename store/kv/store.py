@@ -34,7 +34,7 @@ from .. import codec, domain, ids
 from ..aio import gather_settled
 from ..audit import AuditEvent, Note
 from ..base import Store
-from ..errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
+from ..errors import Absent, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
 from ..layout import BUCKETS, BY_NAME, LAYOUT, MEMBERS, ROOM_KEYS, ROOMS, ROOMS_BY_MEMBER, USERS, Bucket
 from ..models import (
     InvalidRecord,
@@ -124,11 +124,14 @@ class KvStore(Store):
         return store
 
     def _require_buckets(self) -> None:
+        """Raises Absent when no bucket exists (and every one answered), Unavailable when
+        some are missing."""
         missing = [self.bucket(b) for b in BUCKETS if not self._exists.get(b) and b not in self._unknown]
         if missing:
             what = f"bucket {missing[0]} does not" if len(missing) == 1 else f"buckets {', '.join(missing)} do not"
-            raise Unavailable(f"{what} exist (prefix {self.spec.bucket_prefix!r}, {self.spec.shown_url}): "
-                              "nothing was migrated there, or the prefix is wrong")
+            error = Absent if len(missing) == len(BUCKETS) else Unavailable
+            raise error(f"{what} exist (prefix {self.spec.bucket_prefix!r}, {self.spec.shown_url}): "
+                        "nothing was migrated there, or the prefix is wrong")
 
     def bucket(self, base: str) -> str:
         """The full bucket name of one of BUCKETS, e.g. bucket("users") -> "pfx_users"."""
