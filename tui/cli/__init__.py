@@ -26,8 +26,8 @@ from .common import (
     Parser,
     Terminated,
     add_backend_args,
-    handle_sigterm,
     replicas_arg,
+    sigterm_handled,
 )
 
 
@@ -78,7 +78,11 @@ def setup_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
-    handle_sigterm()
+    with sigterm_handled():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from store import BadRecord, InvalidInput, Refused, Store, StoreError, StoreSpec, Unavailable, open_store
@@ -42,11 +43,19 @@ def _raise_terminated(_signum: int, _frame: object) -> None:
     raise Terminated
 
 
-def handle_sigterm() -> None:
-    """SIGTERM raises Terminated wherever the command is (the main thread only can have a
-    handler); run_async turns it into a cancellation while its loop runs."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+@contextlib.contextmanager
+def sigterm_handled() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated wherever it is (only the main thread
+    can have a handler; run_async turns it into a cancellation while its loop runs); the
+    handler before is put back after (main() may run inside another program: the tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def sigterm_as_before() -> None:
