@@ -599,7 +599,11 @@ class KvStore(Store):
         users bucket's replicas; else judge the one found. Returns (created, what is weaker
         than SPEC 10 in the stream found). Raises: ReadOnly, Refused, Unavailable."""
         self._writable()
-        created = await self.audit.ensure(self._replicas.get("users") or self.replicas_used or 1)
+        replicas = self._replicas.get("users")
+        if replicas is None:  # its stream did not answer at open: a guess could make a weaker trail
+            raise Unavailable(f"bucket {self.bucket('users')} did not answer ({self.spec.shown_url}): "
+                              "its replicas, which the audit stream takes, are unknown")
+        created = await self.audit.ensure(replicas)
         return created, ([] if created else await self.audit_problems())
 
     # -- the audit trail ---------------------------------------------------------
