@@ -6,6 +6,7 @@ Imports neither textual nor the tui package.
 from .backends import open_store
 from .base import Store
 from .errors import (
+                     Absent,
                      AlreadyExists,
                      BadRecord,
                      Conflict,
@@ -25,6 +26,7 @@ from .models import (
                      SealedKey,
                      Snapshot,
                      Status,
+                     StatusChange,
                      User,
                      UserChanges,
                      UserRole,
@@ -33,8 +35,8 @@ from .models import (
 from .spec import NatsSpec, SqliteSpec, StoreSpec, system_clock
 
 __all__ = [
-    "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member", "NatsSpec",
-    "NotFound", "ReadOnly", "Refused", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status", "Store",
-    "StoreError", "StoreSpec", "Unavailable", "User", "UserChanges", "UserRole", "UserRow", "open_store",
-    "system_clock",
+    "Absent", "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member",
+    "NatsSpec", "NotFound", "ReadOnly", "Refused", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status",
+    "StatusChange", "Store", "StoreError", "StoreSpec", "Unavailable", "User", "UserChanges", "UserRole", "UserRow",
+    "open_store", "system_clock",
 ]

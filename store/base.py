@@ -28,6 +28,7 @@ from .models import (
     SealedKey,
     Snapshot,
     Status,
+    StatusChange,
     User,
     UserChanges,
     UserRole,
@@ -251,25 +252,28 @@ class Store(abc.ABC):
         Raises: InvalidInput, NotFound, Conflict, Refused (the audit cannot be written:
         nothing changed).
         """
-        k = ids.key(key)
-        return await self._set_status(k, Status.REVOKED, self._plan_note(Action.REVOKE_USER, k, reason, plan),
-                                      expect)
+        return (await self.set_user_status(key, Status.REVOKED, reason=reason, expect=expect, plan=plan)).user
 
     async def reinstate_user(self, key: str, *, reason: str | None = None, expect: str | None = None,
                              plan: str | None = None) -> User:
         """Set status active and clear revoked_at; idempotent. Raises as revoke_user."""
-        k = ids.key(key)
-        return await self._set_status(k, Status.ACTIVE, self._plan_note(Action.REINSTATE_USER, k, reason, plan),
-                                      expect)
+        return (await self.set_user_status(key, Status.ACTIVE, reason=reason, expect=expect, plan=plan)).user
 
-    def _plan_note(self, action: Action, key: str, reason: str | None, plan: str | None) -> Note:
-        note = self.audit_note(action, key, reason)
+    async def set_user_status(self, key: str, status: Status, *, reason: str | None = None,
+                              expect: str | None = None, plan: str | None = None) -> StatusChange:
+        """Revoke (status revoked) or reinstate (active) and say whether this call changed
+        the user: what the compare-and-set did, not what a read before it saw (two admins
+        revoking one user at once: one changed it, the other finds it revoked already).
+        expect and plan as revoke_user. Raises as revoke_user."""
+        k = ids.key(key)
+        action = Action.REVOKE_USER if status == Status.REVOKED else Action.REINSTATE_USER
+        note = self.audit_note(action, k, reason)
         note.plan = plan
-        return note
+        return await self._set_status(k, Status(status), note, expect)
 
     @abc.abstractmethod
-    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> User:
-        """revoke_user and reinstate_user (a normalized key): the user given that status by
+    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> StatusChange:
+        """set_user_status (a normalized key): the user given that status by
         store.domain.with_status, stored with its audit events unless it had it already;
         with expect, only while the stored user's revision is still expect (else Conflict)."""
 
@@ -289,6 +293,11 @@ class Store(abc.ABC):
         users bucket have applied up to sequence target (None: everything written so far).
         None where a backend has no replicas (SQLite)."""
         return None
+
+    async def audit_problems(self) -> list[str]:
+        """What makes this backend's audit trail weaker than SPEC 10, one phrase each ([] when
+        nothing does, or the trail is not a stream): a change's output says them."""
+        return []
 
     # -- the audit trail (SPEC section 10) --------------------------------------------------
     #: who acts; None: the OS user and host, via this store's label

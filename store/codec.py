@@ -175,8 +175,14 @@ def load_many(values: list[bytes]) -> list[Any] | None:
     return objs
 
 
+_MAX_NAME = rules.MAX_NAME
+
+
 def _name_ok(n: str) -> bool:
-    """Text that encodes as UTF-8 (JSON may carry a lone surrogate escape)."""
+    """Text of at most MAX_NAME characters that encodes as UTF-8 (JSON may carry a lone
+    surrogate escape)."""
+    if len(n) > _MAX_NAME:
+        return False
     if n.isascii():
         return True
     try:

@@ -25,6 +25,11 @@ class Unavailable(StoreError):
     """The backend cannot be reached, has no quorum, or did not answer in time."""
 
 
+class Absent(Unavailable):
+    """A reachable server on which none of the deployment's buckets exists: nothing was
+    migrated there, or the bucket prefix is wrong (SPEC 6's state `absent`)."""
+
+
 class Refused(StoreError):
     """The backend or the mode does not permit it: a NATS permissions violation, a database
     file this user may not write (SPEC 7: exit 4). str(err) names what was refused."""

@@ -7,7 +7,9 @@ STALE_S (after a SIGKILL the leader keeps calling it `current` for ~10 s; the ru
 store.kv.quorum), `lagging` when not current or behind, else `current`. A bucket is
 `healthy` with a leader and every replica current, `degraded` with a leader and a quorum
 of current peers (leader included), else `no-quorum`; a stream info that does not answer
-within the op timeout is `no-quorum`.
+within the op timeout is `no-quorum`. A server that answers but holds none of the buckets
+is `absent` (nothing migrated there, or the wrong prefix): authorizations are denied, and
+it is never shown as a lost quorum.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from enum import StrEnum
 from . import posture
 from .aio import gather_settled, stop
 from .base import Store
-from .errors import StoreError, Unavailable
+from .errors import Absent, StoreError, Unavailable
 from .kv import KvStore
+from .kv.connection import stream_name
 from .kv.quorum import STALE_S, heard_within, majority
 from .layout import BUCKETS
 from .posture import Finding
@@ -36,6 +39,8 @@ class State(StrEnum):
     HEALTHY = "healthy"
     DEGRADED = "degraded"
     NO_QUORUM = "no-quorum"
+    #: the server answers and none of the buckets exists (the deployment's state only)
+    ABSENT = "absent"
 
 
 class ReplicaState(StrEnum):
@@ -44,7 +49,9 @@ class ReplicaState(StrEnum):
     OFFLINE = "offline"
 
 
-HEALTHY, DEGRADED, NO_QUORUM = State.HEALTHY, State.DEGRADED, State.NO_QUORUM
+HEALTHY, DEGRADED, NO_QUORUM, ABSENT = State.HEALTHY, State.DEGRADED, State.NO_QUORUM, State.ABSENT
+#: what the absent state means, for every format that shows it
+ABSENT_MEANING = "nothing migrated here, or the wrong prefix"
 _RANK = {state: i for i, state in enumerate(State)}
 
 DEFAULT_PROBE_KEY = "health-probe"
@@ -88,6 +95,7 @@ class HealthReport:
     posture: tuple[Finding, ...] = ()
     #: what posture could not see (a monitoring URL that did not answer, ...)
     posture_notes: tuple[str, ...] = ()
+    detail: str | None = None  # absent: which buckets are missing, with the prefix and URL
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -145,8 +153,11 @@ async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_
     """
     own = False
     if isinstance(target, NatsSpec):
+        started = time.monotonic()
         try:
             store = await KvStore.open(dataclasses.replace(target, read_only=True))
+        except Absent as e:
+            return absent_report(target, e, probe_key, time.monotonic() - started)
         except StoreError as e:
             return HealthReport(target.label, State.NO_QUORUM, error=str(e))
         own = True
@@ -173,6 +184,18 @@ async def check_health(target: NatsSpec | Store, probe_key: str = DEFAULT_PROBE_
     finally:
         if own:
             await store.close()
+
+
+def absent_report(target: NatsSpec, error: Absent, probe_key: str = DEFAULT_PROBE_KEY,
+                  seconds: float = 0.0) -> HealthReport:
+    """The report on a server that answered without any of the buckets: each named absent,
+    and the probe's deny (no users bucket to admit anyone). seconds: how long finding that
+    out took."""
+    buckets = tuple(BucketHealth(target.bucket_prefix + b, stream_name(target.bucket_prefix + b), None, None, (),
+                                 State.ABSENT, "does not exist") for b in BUCKETS)
+    probe = ProbeResult(probe_key, False, f"no users bucket ({ABSENT_MEANING}): authorizations are denied",
+                        round(seconds, 4))
+    return HealthReport(target.label, State.ABSENT, buckets, probe, detail=str(error))
 
 
 async def _bucket(store: KvStore, base: str) -> BucketHealth:

@@ -6,9 +6,8 @@ import re
 
 from .errors import InvalidInput
 from .models import Role, UserRole
-from .rules import KEY_RE, ROOM_ID_RE
+from .rules import KEY_RE, MAX_NAME, ROOM_ID_RE
 
-MAX_NAME = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

@@ -161,6 +161,16 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What a revoke or reinstate did, as its compare-and-set found it: `user` as stored
+    after it, `changed` False when the user had that status already (nothing written, no
+    audit event; e.g. another admin's revoke won the race)."""
+
+    user: User
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The whole state, each tuple sorted by identity (code-point order, epochs numerically).
 

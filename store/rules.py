@@ -7,6 +7,7 @@ a role outside its set, an identifier that is not valid (or not lower case), a n
 epoch, text that is not UTF-8, a missing value, a timestamp that is not an integer.
 tests/store/test_rules.py holds the two renderings to the same verdicts.
 
+A name longer than MAX_NAME characters is invalid (SPEC 7), as `users add` refuses one.
 A name with control characters is *not* invalid here: the daemon may store one, and it
 is shown escaped (store.text.printable) rather than hidden.
 """
@@ -21,6 +22,8 @@ from typing import Any
 from .models import Role, Status, UserRole
 
 I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
+#: the longest name (SPEC 1), in characters
+MAX_NAME = 200
 ROOM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 LOWER_KEY_RE = re.compile(r"[a-z0-9_-]{1,128}")
@@ -28,6 +31,7 @@ LOWER_KEY_RE = re.compile(r"[a-z0-9_-]{1,128}")
 #: the SQL function (registered on every connection of the SQLite backend) that tells
 #: whether a value's bytes are UTF-8: SQLite itself does not check
 UTF8_SQL_FUNCTION = "membership_is_utf8"
+CHARS_SQL_FUNCTION = "membership_characters"
 
 
 def is_utf8(value: bytes | str | None) -> int:
@@ -39,6 +43,14 @@ def is_utf8(value: bytes | str | None) -> int:
     except UnicodeDecodeError:
         return 0
     return 1
+
+
+def characters(value: Any) -> int:
+    """How many characters the bytes hold as text (a byte that is not UTF-8 counts as one,
+    as the rules see such text); the SQL function of that name."""
+    if type(value) is not bytes:
+        return len(str(value))
+    return len(value.decode("utf-8", "surrogateescape"))
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[Any], int]:
@@ -56,6 +68,7 @@ def _matches(pattern: re.Pattern[str]) -> Callable[[Any], int]:
 #: name -> function, for sqlite3's create_function on every connection that reads records
 SQL_FUNCTIONS: dict[str, Callable[[Any], int]] = {
     UTF8_SQL_FUNCTION: is_utf8,
+    CHARS_SQL_FUNCTION: characters,
     "membership_is_room_id": _matches(ROOM_ID_RE),
     "membership_is_key": _matches(LOWER_KEY_RE),
 }
@@ -88,15 +101,21 @@ class Kind:
     #: True when every one of many values keeps the rule, tested in bulk at C speed (False
     #: says only that one of them may not: `check` them one by one to know)
     all_ok: Callable[[list[Any]], bool] | None = None
+    #: a further test in plain SQL (always run, bulk reads too), after bad_value_sql, and
+    #: the expectation it states
+    limit_sql: str = ""
+    limit_why: str = ""
 
     def bad_sql(self, c: str, in_sql: bool = True) -> str:
         """True when column c breaks the rule; in_sql False leaves a test that calls Python
         out (the caller checks those values after reading them)."""
         types = ", ".join(f"'{t}'" for t in self.sql_types)
         bad = f"typeof({c}) NOT IN ({types})"
-        if not self.bad_value_sql or (self.calls_python and not in_sql):
-            return bad
-        return f"{bad} OR ({self.bad_value_sql.format(c=c)})"
+        if self.bad_value_sql and not (self.calls_python and not in_sql):
+            bad += f" OR ({self.bad_value_sql.format(c=c)})"
+        if self.limit_sql:
+            bad += f" OR ({self.limit_sql.format(c=c)})"
+        return bad
 
     def problem_sql(self, c: str) -> str:
         """WHEN clauses of a CASE naming the first broken rule of column c."""
@@ -106,6 +125,9 @@ class Kind:
         if self.bad_value_sql:
             out += (f" WHEN {self.bad_value_sql.format(c=c)} THEN "
                     f"'{c} ' || substr(quote({c}), 1, 40) || ': {self.why_sql}'")
+        if self.limit_sql:
+            out += (f" WHEN {self.limit_sql.format(c=c)} THEN "
+                    f"'{c} ' || substr(quote({c}), 1, 40) || ': {self.limit_why}'")
         return out
 
 
@@ -138,6 +160,16 @@ def _text(v: Any) -> str | None:
         except UnicodeEncodeError:
             return "text is not UTF-8"
     return None
+
+
+def _name(v: Any) -> str | None:
+    why = _text(v)
+    if why is None and len(v) > MAX_NAME:
+        return _TOO_LONG
+    return why
+
+
+_TOO_LONG = f"longer than {MAX_NAME} characters"
 
 
 def _bool(v: Any) -> str | None:
@@ -198,6 +230,13 @@ KEY = Kind("key", _key, ("text",), "NOT membership_is_key(CAST({c} AS BLOB))",
 # has checked it
 TEXT = Kind("text", _text, ("text",), f"NOT {UTF8_SQL_FUNCTION}(CAST({{c}} AS BLOB))", "text is not UTF-8",
             calls_python=True)
+# SQL's length() counts characters only up to the first NUL (a name may hold one), and no
+# SQL function replaces a NUL: the characters are counted in Python, only for the text of
+# more than MAX_NAME bytes (none that fits in that many bytes can be longer)
+NAME = Kind("name", _name, ("text",), TEXT.bad_value_sql, TEXT.why_sql, calls_python=True,
+            limit_sql=f"length(CAST({{c}} AS BLOB)) > {MAX_NAME} "
+                      f"AND {CHARS_SQL_FUNCTION}(CAST({{c}} AS BLOB)) > {MAX_NAME}",
+            limit_why=_TOO_LONG)
 BOOL = Kind("boolean", _bool, ("integer",), "{c} NOT IN (0, 1)", "expected 0 or 1")
 EPOCH = Kind("epoch", _epoch, ("integer",), "{c} < 0", "negative epoch")
 TIME = Kind("time", _time, ("integer",))
@@ -209,12 +248,12 @@ STATUS = Kind("status", _one_of(*Status), ("text",), _in_sql(*Status), "expected
 
 #: entity (the SQLite table) -> its fields in SPEC order, each with its kind
 FIELDS: dict[str, tuple[tuple[str, Kind], ...]] = {
-    "rooms": (("id", ROOM_ID), ("name", TEXT), ("encrypted", BOOL), ("owner", KEY),
+    "rooms": (("id", ROOM_ID), ("name", NAME), ("encrypted", BOOL), ("owner", KEY),
               ("epoch", EPOCH), ("created_at", TIME)),
     "members": (("room_id", ROOM_ID), ("endpoint", KEY), ("role", MEMBER_ROLE), ("joined_at", TIME)),
     "room_keys": (("room_id", ROOM_ID), ("epoch", EPOCH), ("endpoint", KEY), ("sealed_key", BLOB),
                   ("created_at", TIME)),
-    "users": (("key", KEY), ("name", TEXT), ("role", USER_ROLE), ("status", STATUS),
+    "users": (("key", KEY), ("name", NAME), ("role", USER_ROLE), ("status", STATUS),
               ("added_at", TIME), ("revoked_at", OPT_TIME)),
     # KV only: the reverse index of members
     "rooms_by_member": (("room_id", ROOM_ID), ("endpoint", KEY)),
@@ -244,7 +283,7 @@ def checked_after(entity: str) -> tuple[tuple[int, Kind], ...]:
     does not check: a bulk read checks their distinct values with kind.check. (Text columns
     need nothing more: Python's sqlite3 does not read text that is not UTF-8.)"""
     return tuple((i, kind) for i, (_, kind) in enumerate(FIELDS[entity])
-                 if kind.calls_python and kind is not TEXT)
+                 if kind.calls_python and kind not in (TEXT, NAME))
 
 
 def sql_problem(entity: str) -> str:

@@ -11,6 +11,9 @@ from .errors import InvalidInput
 
 Clock = Callable[[], int]
 
+#: a bucket prefix (SPEC 7): it goes into bucket, stream and subject names
+BUCKET_PREFIX_RE = re.compile(r"[A-Za-z0-9_-]{0,32}")
+
 
 def system_clock() -> int:
     return int(time.time())
@@ -60,6 +63,10 @@ class NatsSpec:
             raise InvalidInput(f"invalid replicas {self.replicas}: expected 1 to 5")
         if not self.op_timeout > 0:
             raise InvalidInput(f"invalid operation timeout {self.op_timeout}: expected > 0")
+        if not BUCKET_PREFIX_RE.fullmatch(self.bucket_prefix):
+            # part of bucket, stream and subject names: a dot or a wildcard would change them
+            raise InvalidInput(f"invalid bucket prefix {self.bucket_prefix[:40]!r}: expected 0-32 of "
+                               "A-Z a-z 0-9 _ -")
         if bool(self.cert) != bool(self.key):
             raise InvalidInput("a client certificate (--tls-cert, NATS_CERT) needs its key (--tls-key, "
                                "NATS_KEY), and a key its certificate")

@@ -37,6 +37,7 @@ from .models import (
     SealedKey,
     Snapshot,
     Status,
+    StatusChange,
     User,
     UserRole,
     UserRow,
@@ -555,19 +556,20 @@ class SqliteStore(Store):
             rows, bad = await self._select(db, "users", where, params, order=" ORDER BY key")
         return rows, bad, hi
 
-    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> User:
+    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> StatusChange:
         now = self._clock()
         async with self._write() as db:
             user = await self._user_in(db, key)
             if expect is not None and row_fingerprint(user) != expect:  # compare-and-set (SPEC 11)
                 raise changed_since(key)
             new = domain.with_status(user, status, now)
-            if new is not user:
-                await db.execute("UPDATE users SET status = ?, revoked_at = ? WHERE key = ?",
-                                 (new.status, new.revoked_at, key))
-                # one transaction: the change and its event commit together or not at all
-                await sqlite_audit.write(db, [note.event(AuditPhase.DONE, record(user), record(new))])
-        return new
+            if new is user:  # read in the writing transaction: no other change falls between
+                return StatusChange(user, False)
+            await db.execute("UPDATE users SET status = ?, revoked_at = ? WHERE key = ?",
+                             (new.status, new.revoked_at, key))
+            # one transaction: the change and its event commit together or not at all
+            await sqlite_audit.write(db, [note.event(AuditPhase.DONE, record(user), record(new))])
+        return StatusChange(new, True)
 
     # -- the audit trail -------------------------------------------------------
     async def audit_after(self, cursor: int, *, invalid: list[InvalidRecord] | None = None

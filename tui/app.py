@@ -26,7 +26,7 @@ from textual.signal import Signal
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
-from store import NatsSpec, StoreError, StoreSpec, open_store, system_clock
+from store import NatsSpec, Store, StoreError, StoreSpec, open_store, system_clock
 from store.health import NO_QUORUM
 from store.plan import Plan, PlanAction, make_plan, summary
 from store.plan_apply import Result, apply_plan
@@ -47,7 +47,7 @@ from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
-from .services import UserChange, health_loop, load_user_rooms
+from .services import UserChange, health_loop, load_user_rooms, weak_trail
 from .session import Session
 from .widgets.record_table import RecordTable
 
@@ -281,9 +281,17 @@ class MembershipApp(App[None]):
         if not await self.push_screen_wait(confirm):
             self.notify(f"{change} cancelled")
             return
-        await change.apply(store, user.key, confirm.reason)
-        self._follow_spread(f"{user.key} {change.done}")
+        if await change.apply(store, user.key, confirm.reason):
+            self._follow_spread(f"{user.key} {change.done}")
+        else:
+            self.notify(f"{user.key} was already {change.done}: another change came first", severity="warning")
+        await self._say_if_trail_weak(store)
         self.data_changed()
+
+    async def _say_if_trail_weak(self, store: Store) -> None:
+        """A change recorded in a weak audit trail says so (SPEC 10)."""
+        if (weak := await weak_trail(store)) is not None:
+            self.notify(weak, title="Audit trail", severity="warning", timeout=15)
 
     def on_change_users(self, message: messages.ChangeUsers) -> None:
         self._change_users(message.change, message.keys)
@@ -318,6 +326,7 @@ class MembershipApp(App[None]):
                         severity="error", timeout=15)
         if done or not failed:
             self._follow_spread(f"{done:,} users {change.done}")
+        await self._say_if_trail_weak(store)
         for table in screen.query(RecordTable):
             table.clear_marks()
         self.data_changed()
@@ -370,4 +379,5 @@ class MembershipApp(App[None]):
             return
         user = await store.add_user(new.key, new.name, new.role)
         self.notify(f"{user.key} added ({user.role})")
+        await self._say_if_trail_weak(store)
         self.data_changed()

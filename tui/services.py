@@ -16,10 +16,22 @@ from enum import StrEnum
 from textual.screen import Screen
 from textual.worker import Worker
 
-from store import InvalidRecord, Member, NatsSpec, NotFound, Room, SealedKey, Store, StoreError, User, open_store
+from store import (
+    Absent,
+    InvalidRecord,
+    Member,
+    NatsSpec,
+    NotFound,
+    Room,
+    SealedKey,
+    Store,
+    StoreError,
+    User,
+    open_store,
+)
 from store.audit import AuditEvent, AuditQuery, newest_last
-from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, check_health
-from store.models import REVOKED, USER_ADMIN, MemberRoom, Revision
+from store.health import DEFAULT_PROBE_KEY, NO_QUORUM, HealthReport, absent_report, check_health
+from store.models import REVOKED, USER_ADMIN, MemberRoom, Revision, Status
 from store.text import printable
 
 # -- loaders -----------------------------------------------------------------------------
@@ -142,11 +154,21 @@ class UserChange(StrEnum):
             body += "\n\nRevoking stops its authorization; it stays a member until rooms rekey."
         return title, body
 
-    async def apply(self, store: Store, key: str, reason: str | None = None) -> None:
-        if self is UserChange.REVOKE:
-            await store.revoke_user(key, reason=reason)
-        else:
-            await store.reinstate_user(key, reason=reason)
+    async def apply(self, store: Store, key: str, reason: str | None = None) -> bool:
+        """Make the change; False when the user had that status already (another admin's
+        change came first): what the compare-and-set did, not what the confirmation read."""
+        status = Status.REVOKED if self is UserChange.REVOKE else Status.ACTIVE
+        return (await store.set_user_status(key, status, reason=reason)).changed
+
+
+async def weak_trail(store: Store) -> str | None:
+    """One sentence when the audit trail a change was just written to is weaker than SPEC 10
+    (the change is made; a failure to ask names nothing)."""
+    try:
+        problems = await store.audit_problems()
+    except StoreError:
+        return None
+    return ("audit trail is weak: " + "; ".join(problems)) if problems else None
 
 
 # -- KV quorum health --------------------------------------------------------------------
@@ -183,7 +205,8 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
 
     The loop keeps a read-only store of its own on target (never creating buckets; also
     when the app has the same backend open, so it does not depend on the app's opening),
-    closed when the loop ends. A target that cannot be reached is a no-quorum report.
+    closed when the loop ends. A target that cannot be reached is a no-quorum report; one
+    that answers without any of the buckets an absent one (tried again each round).
     probe_source: another store to pick the probe's user from first (the app's open
     database: the migration target holds a copy of it, and it answers without a quorum).
     pick_probe False: probe DEFAULT_PROBE_KEY, never listing users (the app's quorum gate
@@ -199,6 +222,9 @@ async def health_loop(deliver: Callable[[HealthReport], None], target: NatsSpec,
                 if store is None:
                     try:
                         store = await open_store(replace(target, read_only=True))
+                    except Absent as e:  # answered, without the buckets: not a lost quorum
+                        deliver(absent_report(target, e, probe_key or DEFAULT_PROBE_KEY,
+                                              time.monotonic() - started))
                     except StoreError as e:
                         deliver(HealthReport(target.label, NO_QUORUM, error=str(e)))
                 if store is not None:

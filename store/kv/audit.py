@@ -3,9 +3,11 @@
 users bucket's replicas, deny_delete and deny_purge, each event published with
 `Nats-Msg-Id: <id>-<phase>` so that a retried publish is not stored twice.
 
-Only the migration creates the stream (opening never creates anything). A change needs its
-intent acknowledged first: without the stream, a quorum or the permission to publish there,
-the change is refused and nothing changes (fail closed).
+Only the migration and `audit init` create the stream (opening never creates anything), with
+the config of store.kv.audit_check, which also judges a stream found (a weaker one is named,
+and changes say so). A change needs its intent acknowledged first: without the stream, a
+quorum or the permission to publish there, the change is refused and nothing changes (fail
+closed).
 
 Reading goes by stream sequence with API message gets (answered by the stream leader), a
 window at a time: the cursor of `audit --follow` is the last sequence read.
@@ -24,6 +26,7 @@ from ..audit import AuditEvent, AuditPhase, Note, record
 from ..errors import BadRecord, NotFound, StoreError, Unavailable
 from ..models import InvalidRecord, User
 from ..spec import NatsSpec
+from .audit_check import audit_stream_config, audit_stream_problems
 from .connection import Connection
 
 STREAM = "membership_audit"
@@ -47,20 +50,26 @@ class AuditStream:
         except NotFound:
             return None
 
-    async def ensure(self, replicas: int) -> None:
-        """Create the stream unless it exists (the migration's step; idempotent)."""
+    async def ensure(self, replicas: int) -> bool:
+        """Create the stream unless it exists (the migration's step and `audit init`;
+        idempotent). True when this call created it."""
         if await self.info() is not None:
-            return
-        cfg = {"name": self.name, "subjects": [f"{self.name}.>"], "retention": "limits",
-               "storage": "file", "num_replicas": replicas, "max_msgs": -1, "max_bytes": -1,
-               "max_age": 0, "max_msgs_per_subject": -1, "discard": "new",
-               "deny_delete": True, "deny_purge": True, "allow_rollup_hdrs": False,
-               "duplicate_window": 120_000_000_000}
+            return False
         try:
-            await self.conn.request(f"$JS.API.STREAM.CREATE.{self.name}", cfg)
+            await self.conn.request(f"$JS.API.STREAM.CREATE.{self.name}", audit_stream_config(self.name, replicas))
         except StoreError:
             if await self.info() is None:  # not made meanwhile by another process
                 raise
+            return False
+        return True
+
+    async def problems(self, users_replicas: int | None) -> list[str] | None:
+        """What makes the existing stream weaker than SPEC 10 (store.kv.audit_check); None
+        when there is no stream."""
+        info = await self.info()
+        if info is None:
+            return None
+        return audit_stream_problems(info.get("config") or {}, users_replicas)
 
     async def publish(self, event: AuditEvent) -> None:
         """Publish one event and wait for its acknowledgement. Raises Refused (no permission),
@@ -74,7 +83,7 @@ class AuditStream:
         except Unavailable:
             if await self.info() is None:  # no stream answered: is there one?
                 raise Unavailable(f"no audit stream {self.name} ({self.spec.shown_url}): a change needs "
-                                  "its audit trail; migrate-to-kv creates the stream") from None
+                                  "its audit trail; `membership-admin audit init` creates the stream") from None
             raise
 
     async def around(self, note: Note, before: User | None, after: User, change: Awaitable[Any]) -> None:

@@ -34,7 +34,7 @@ from .. import codec, domain, ids
 from ..aio import gather_settled
 from ..audit import AuditEvent, Note
 from ..base import Store
-from ..errors import BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
+from ..errors import Absent, BadRecord, Conflict, InvalidInput, NotFound, ReadOnly, Refused, StoreError, Unavailable
 from ..layout import BUCKETS, BY_NAME, LAYOUT, MEMBERS, ROOM_KEYS, ROOMS, ROOMS_BY_MEMBER, USERS, Bucket
 from ..models import (
     InvalidRecord,
@@ -46,6 +46,7 @@ from ..models import (
     SealedKey,
     Snapshot,
     Status,
+    StatusChange,
     User,
     UserChanges,
     UserRow,
@@ -125,11 +126,14 @@ class KvStore(Store):
         return store
 
     def _require_buckets(self) -> None:
+        """Raises Absent when no bucket exists (and every one answered), Unavailable when
+        some are missing."""
         missing = [self.bucket(b) for b in BUCKETS if not self._exists.get(b) and b not in self._unknown]
         if missing:
             what = f"bucket {missing[0]} does not" if len(missing) == 1 else f"buckets {', '.join(missing)} do not"
-            raise Unavailable(f"{what} exist (prefix {self.spec.bucket_prefix!r}, {self.spec.shown_url}): "
-                              "nothing was migrated there, or the prefix is wrong")
+            error = Absent if len(missing) == len(BUCKETS) else Unavailable
+            raise error(f"{what} exist (prefix {self.spec.bucket_prefix!r}, {self.spec.shown_url}): "
+                        "nothing was migrated there, or the prefix is wrong")
 
     def bucket(self, base: str) -> str:
         """The full bucket name of one of BUCKETS, e.g. bucket("users") -> "pfx_users"."""
@@ -583,18 +587,42 @@ class KvStore(Store):
             deleted = [key for key, value in batch if value is None]
             yield UserChanges([u.row for u in users], deleted, invalid)
 
-    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> User:
+    async def _set_status(self, key: str, status: Status, note: Note, expect: str | None = None) -> StatusChange:
         self._writable()
         user, rev, raw = await self._user_entry(key)
         if expect is not None and str(rev) != expect:  # the update below is the compare-and-set
             raise changed_since(key)
         new = domain.with_status(user, status, self.clock())
         if new is user:
-            return user
+            return StatusChange(user, False)
         # the stored value with two fields changed: fields a newer daemon wrote are kept
         value = codec.rewrite(raw, {"status": new.status, "revoked_at": new.revoked_at})
-        await self.audit.around(note, user, new, self._update("users", key, value, rev, f"user {key}"))
-        return new
+        try:
+            await self.audit.around(note, user, new, self._update("users", key, value, rev, f"user {key}"))
+        except Conflict:
+            # another writer came between the read and the compare-and-set (its failed event
+            # is recorded); when it gave the user this status, this call changed nothing
+            now, _, _ = await self._user_entry(key)
+            if expect is None and now.status == status:  # a plan's user changed since: drift
+                return StatusChange(now, False)
+            raise
+        return StatusChange(new, True)
+
+    async def audit_problems(self) -> list[str]:
+        problems = await self.audit.problems(self._replicas.get("users"))
+        return [f"audit stream {self.audit.name}: {p}" for p in problems or ()]
+
+    async def init_audit(self) -> tuple[bool, list[str]]:
+        """`audit init`: create the audit stream alone (SPEC 10) when it is missing, with the
+        users bucket's replicas; else judge the one found. Returns (created, what is weaker
+        than SPEC 10 in the stream found). Raises: ReadOnly, Refused, Unavailable."""
+        self._writable()
+        replicas = self._replicas.get("users")
+        if replicas is None:  # its stream did not answer at open: a guess could make a weaker trail
+            raise Unavailable(f"bucket {self.bucket('users')} did not answer ({self.spec.shown_url}): "
+                              "its replicas, which the audit stream takes, are unknown")
+        created = await self.audit.ensure(replicas)
+        return created, ([] if created else await self.audit_problems())
 
     # -- the audit trail ---------------------------------------------------------
     async def audit_after(self, cursor: int, *, invalid: list[InvalidRecord] | None = None

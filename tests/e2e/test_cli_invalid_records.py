@@ -182,3 +182,46 @@ async def test_the_store_lists_invalid_records_only_when_asked(bad_db):
         assert all(i.bucket == "users" for i in invalid)
     finally:
         await store.close()
+
+
+def test_a_stored_name_over_200_characters_is_invalid_on_both_backends(tmp_path, nats_server, bucket_prefix):
+    """users add refuses 201 characters; a stored one, 5,000 in SQLite or 1,000,000 in KV, is
+    an invalid record like any other rule broken: named (never printed whole), never
+    migrated, never "identical", a deny."""
+    path = tmp_path / "long.sqlite"
+    create_database(str(path))
+    write_rows(path, users=[*GOOD_USERS, ("longname", "x" * 5000, "user", "active", 1, None),
+                            ("justfits", "é" * 200, "user", "active", 1, None)])
+    kv = ["--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix]
+    for args in (("users", "list"), ("export",)):
+        proc = cli(*args, "--db", str(path))
+        assert proc.returncode == 1 and "x" * 100 not in proc.stdout + proc.stderr, args
+        line, = proc.stderr.splitlines()
+        assert line.startswith("invalid record: bucket users, key longname: name 'xxxxx"), line
+        assert line.endswith(": longer than 200 characters") and len(line) < 150, line
+        assert "justfits" in proc.stdout
+    assert cli("authorize", "longname", "--db", str(path)).stdout.startswith("deny: stored user longname is invalid")
+    migrated = cli("migrate-to-kv", "--db", str(path), *kv, "--replicas", "1", "--no-backup")
+    assert migrated.returncode == 1, migrated.stdout
+    assert "identical" not in migrated.stdout.split("parity: ")[1].splitlines()[0]
+    assert "longname" in migrated.stdout + migrated.stderr and "x" * 100 not in migrated.stdout + migrated.stderr
+
+    async def put_long_name() -> None:
+        s = await KvStore.open(NatsSpec(nats_server.url, bucket_prefix=bucket_prefix))
+        try:
+            value = json.dumps({"key": "huge", "name": "y" * 1_000_000, "role": "user", "status": "active",
+                                "added_at": 1, "revoked_at": None})
+            await s.js.publish(f"$KV.{s.bucket('users')}.huge", value.encode())
+        finally:
+            await s.close()
+
+    asyncio.run(put_long_name())
+    for args in (("users", "list"), ("export",)):
+        proc = cli(*args, *kv)
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert "y" * 100 not in proc.stdout + proc.stderr and len(proc.stdout) < 100_000
+        assert any("key huge: name 'yyy" in line and "longer than 200 characters" in line
+                   for line in proc.stderr.splitlines()), proc.stderr
+    denied = cli("authorize", "huge", *kv).stdout
+    assert denied.startswith("deny: stored value ") and "longer than 200 characters" in denied, denied
+    assert cli("users", "add", "other", "--name", "z" * 201, *kv).returncode == 2

@@ -167,11 +167,15 @@ asyncio.run(main())"""], capture_output=True, text=True, timeout=30)
 def test_a_mistyped_prefix_creates_nothing(secured, db):
     node, _ = secured
     env = as_user("migrator", node.url)  # even a user who may create buckets
-    for args in (("export",), ("users", "list"), ("health",), ("diff", "--db", db)):
+    for args in (("export",), ("users", "list"), ("diff", "--db", db)):
         proc = run(*args, "--bucket-prefix", "typo_", env=env)
         line = one_line(proc, 3)
         assert "KV_typo_" not in line and "typo_rooms" in line and "prefix 'typo_'" in line, line
         assert node.url.removeprefix("nats://") in line, line
+    # health reports the state absent (SPEC 6), naming the same, exit 3
+    health = run("health", "--bucket-prefix", "typo_", env=env)
+    assert health.returncode == 3 and health.stderr == "" and ": absent (" in health.stdout, health.stdout
+    assert "typo_rooms" in health.stdout and "prefix 'typo_'" in health.stdout
     deny = run("authorize", "carol", "--bucket-prefix", "typo_", env=env)  # a deny, as every backend failure
     assert deny.returncode == 1 and deny.stdout.startswith("deny: ") and "typo_users" in deny.stdout
     names = [f"KV_{p}{b}" for p in ("", "typo_") for b in ("rooms", "members", "rooms_by_member", "room_keys", "users")]

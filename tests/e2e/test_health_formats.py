@@ -65,6 +65,24 @@ def test_prometheus_read_back(healthy, bucket_prefix):
     assert down.returncode == 3 and metrics(down.stdout) == {("membership_kv_up", ()): 0}
 
 
+def test_absent_is_critical_and_named_never_a_lost_quorum(nats_server, bucket_prefix):
+    """A server without the buckets (SPEC 6): authorizations are denied (CRITICAL, as without
+    quorum), and the line says why: nothing migrated there, or the wrong prefix."""
+    kv = ("--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix)
+    proc = cli("health", "--format", "nagios", *kv)
+    assert proc.returncode == 2, proc.stdout
+    first = proc.stdout.splitlines()[0]
+    status, text, perf = NAGIOS_LINE.match(first).groups()
+    assert status == "CRITICAL" and "absent" in text and "nothing migrated here, or the wrong prefix" in text
+    assert "quorum" not in proc.stdout and perfdata(perf)["buckets"] == "0"
+    prom = cli("health", "--format", "prometheus", *kv)
+    assert prom.returncode == 3
+    m = metrics(prom.stdout)
+    assert m[("membership_kv_up", ())] == 1 and m[("membership_kv_state", ())] == 3
+    assert m[("membership_kv_bucket_state", (("bucket", f"{bucket_prefix}users"),))] == 3
+    assert m[("membership_kv_probe_allowed", ())] == 0
+
+
 def test_degraded_and_no_quorum_codes_and_labels():
     """The states a cluster reaches when nodes die (their real reports are tested in
     tests/store/test_health.py), written in both formats."""

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from store import NatsSpec
-from store.health import DEGRADED, HEALTHY, NO_QUORUM, check_health, judge_stream
+from store.health import ABSENT, DEGRADED, HEALTHY, NO_QUORUM, check_health, judge_stream
 from store.kv import BUCKETS, KvStore
 from tui.cli import main
 
@@ -66,11 +66,14 @@ async def test_report_on_a_single_node(nats_server, bucket_prefix):
         assert report.probe.allowed is False and "revoked" in report.probe.reason
     finally:
         await s.close()
-    # from a spec: opening creates nothing; missing buckets are named, and no quorum is known
+    # from a spec: opening creates nothing; a server without any of the buckets is absent
+    # (SPEC 6), each bucket named, the probe a deny; never a lost quorum
     other = NatsSpec(url=nats_server.url, bucket_prefix=bucket_prefix + "none_")
     report = await check_health(other)
-    assert report.overall == NO_QUORUM and report.buckets == ()
-    assert f"{bucket_prefix}none_users" in report.error and "do not exist" in report.error
+    assert report.overall == ABSENT and report.error is None
+    assert [(b.bucket, b.state) for b in report.buckets] == [(f"{bucket_prefix}none_{b}", ABSENT) for b in BUCKETS]
+    assert f"{bucket_prefix}none_users" in report.detail and "do not exist" in report.detail
+    assert report.probe is not None and not report.probe.allowed and "denied" in report.probe.reason
 
 
 async def test_unreachable_report(bucket_prefix):
@@ -98,8 +101,15 @@ def test_health_command(nats_server, bucket_prefix, capsys):
     assert doc["probe"]["allowed"] is False and doc["probe"]["key"] == "health-probe"
     # missing buckets: one line naming them, exit 3 (SPEC 9); a bad probe key is bad usage: exit 2
     capsys.readouterr()
-    assert main(["health", "--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix + "x_"]) == 3
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and f"{bucket_prefix}x_users" in err[0] and "do not exist" in err[0]
+    # no bucket at all: absent (SPEC 6), exit 3, never said to be a lost quorum
+    absent = ["health", "--nats-url", nats_server.url, "--bucket-prefix", bucket_prefix + "x_"]
+    assert main(absent) == 3
+    out = capsys.readouterr().out
+    assert ": absent (nothing migrated here, or the wrong prefix): authorizations are denied" in out
+    assert f"{bucket_prefix}x_users" in out and "quorum" not in out
+    assert main([*absent, "--json"]) == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["overall"] == "absent" and {b["state"] for b in doc["buckets"]} == {"absent"}
+    assert doc["probe"]["allowed"] is False
     assert main(args + ["--probe-key", "not a key!"]) == 2
     assert "invalid key" in capsys.readouterr().err

@@ -242,11 +242,13 @@ async def test_compare_and_set_conflicts(kv, raw, bucket_prefix):
     users = await raw.jetstream().key_value(bucket_prefix + "users")
     entry = await users.get("alice")
     real_get = kv._get
+    raced = []
 
     async def racing_get(base, key):
         got = await real_get(base, key)
-        if base == "users" and key == "alice":
-            # another admin writes right after our read
+        if base == "users" and key == "alice" and not raced:
+            # another admin writes right after our (first) read
+            raced.append(key)
             await users.update("alice", entry.value.replace(b'"name":""', b'"name":"other"'), entry.revision)
         return got
 

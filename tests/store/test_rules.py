@@ -231,6 +231,7 @@ def valid_values(kind: rules.Kind) -> st.SearchStrategy:
         rules.ROOM_ID: st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
         rules.KEY: st.from_regex(r"[a-z0-9_-]{1,128}", fullmatch=True),
         rules.TEXT: st.text(max_size=30),  # control characters and NUL included: allowed
+        rules.NAME: st.text(max_size=30) | st.text(min_size=195, max_size=200),  # up to MAX_NAME characters
         rules.BOOL: st.sampled_from([0, 1]),
         rules.EPOCH: st.integers(0, rules.I64_MAX),
         rules.TIME: st.integers(rules.I64_MIN, rules.I64_MAX),
@@ -250,6 +251,9 @@ NEAR_TEXT = st.one_of(
     st.text(st.sampled_from("aZ09_-"), min_size=63, max_size=66),
     st.text(st.sampled_from("az09_-"), min_size=127, max_size=130),
 )
+#: names near MAX_NAME characters: one-byte and two-byte characters, a NUL inside (SQL's
+#: length() stops at a NUL), 198 to 202 characters long
+NEAR_LONG_NAME = st.text(st.sampled_from("ab\x00é"), min_size=rules.MAX_NAME - 2, max_size=rules.MAX_NAME + 2)
 #: text near an identifier: valid characters mixed with a few that are not, a NUL among
 #: them (SQL's length() and GLOB stop at a NUL, a regex does not: see
 #: test_nul_inside_an_identifier_is_invalid)
@@ -280,6 +284,8 @@ def any_value(kind: rules.Kind) -> st.SearchStrategy:
     )
     if kind in (rules.ROOM_ID, rules.KEY):
         near = pick(NEAR_IDENTIFIER, NEAR_BYTES.map(AsText), NEAR_TEXT)
+    elif kind is rules.NAME:
+        near = pick(NEAR_BYTES.map(AsText), NEAR_TEXT, NEAR_LONG_NAME)
     elif kind in (rules.TEXT, rules.BLOB):
         near = pick(NEAR_BYTES.map(AsText), NEAR_BYTES, NEAR_TEXT)
     elif kind in (rules.MEMBER_ROLE, rules.USER_ROLE, rules.STATUS):
@@ -424,6 +430,10 @@ CASES = [  # (table, column, stored value, the reason the store gives)
     ("room_keys", "endpoint", "x" * 129, "endpoint 'xxxxxxxxx"),
     ("users", "name", AsText(b"caf\xe9"), "name 'caf\\xe9': text is not UTF-8"),
     ("rooms", "name", AsText(b"\xed\xa0\x80"), "text is not UTF-8"),
+    ("users", "name", "x" * 201, "name 'xxxxxxxxx"),
+    ("users", "name", "x" * 5000, "longer than 200 characters"),
+    ("rooms", "name", "é" * 201, "name 'ééé"),
+    ("users", "name", "a\x00" + "b" * 200, "longer than 200 characters"),
     ("room_keys", "sealed_key", "a2V5", "sealed_key is text, expected blob"),
     ("room_keys", "sealed_key", None, "sealed_key is null, expected blob"),
 ]
@@ -456,6 +466,18 @@ def test_broken_check_is_one_invalid_record(template, table, column, value, reas
     expected = expected_models()
     for t in TABLES:
         assert Counter(snapshot_part(snap, t)) == expected[t], t
+
+
+def test_a_name_of_200_characters_is_valid_however_many_bytes(template):
+    """The limit counts characters, not bytes (200 two-byte characters are 400 bytes), and
+    a NUL inside counts as one (SQL's length() would stop at it)."""
+    names = ["é" * 200, "a\x00" + "b" * 198, "x" * 200]
+    with Database(template) as db:
+        db.insert("users", [{**FRESH["users"], "key": f"u{i}", "name": n} for i, n in enumerate(names)])
+        snap = db.export()
+        assert all(v == (0, None) for v in db.sql_verdicts("users").values())
+    assert snap.invalid == () and sorted(u.name for u in snap.users) == sorted(names)
+    assert all(rules.problem("users", {**FRESH["users"], "name": n}) is None for n in names)
 
 
 def test_valid_rows_alone_export_without_invalid_records(template):

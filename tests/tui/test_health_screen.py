@@ -14,7 +14,7 @@ import pytest
 
 from store import NatsSpec
 from store.dev.demo import demo_key
-from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult, ReplicaHealth
+from store.health import ABSENT, DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport, ProbeResult, ReplicaHealth
 from tests.helpers import SIZE, demo_file, frozen_clock, make_app, seed_kv, text_of, until
 from tui.screens.health import HealthScreen
 from tui.widgets.health_panel import QUORUM_LOST, HealthPanel
@@ -58,6 +58,24 @@ async def test_health_without_kv_target_says_so(tmp_path):
         assert "no KV target" in text_of(app.screen.query_one("#health-target"))
         assert "nothing to check" in text_of(panel(app))
         assert panel(app).report is None
+
+
+async def test_a_migration_target_without_buckets_is_absent_not_a_lost_quorum(tmp_path, nats_server, bucket_prefix):
+    """SPEC 6: a server that answers, with none of the buckets (nothing migrated yet, or the
+    wrong prefix), is `absent`; never shown as a lost quorum."""
+    target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
+    app = make_app(demo_file(tmp_path / "demo.sqlite"), clock=frozen_clock, migration_target=target)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await until(pilot, lambda: panel(app).report is not None, timeout=5, what="report")
+        report = panel(app).report
+        assert report.overall == ABSENT and report.error is None
+        assert [b.state for b in report.buckets] == [ABSENT] * 5 and not report.probe.allowed
+        shown = text_of(panel(app))
+        assert "ABSENT" in shown and "nothing migrated here, or the wrong prefix" in shown
+        assert "authorizations are denied" in shown and f"{bucket_prefix}users" in shown
+        assert QUORUM_LOST not in shown and "no-quorum" not in shown.lower() and "quorum lost" not in shown.lower()
+        assert panel(app).has_class("-absent") and not panel(app).has_class("-no-quorum")
 
 
 async def test_health_of_an_unreachable_migration_target(tmp_path):

@@ -16,7 +16,19 @@ from store import StoreError
 from store.text import printable
 
 from . import app_cmd, audit_cmd, completion_cmd, data, health_cmd, migrate_cmd, plan_cmd
-from .common import EXIT_HELP, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, Parser, add_backend_args, replicas_arg
+from .common import (
+    EXIT_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CommandError,
+    Parser,
+    Terminated,
+    add_backend_args,
+    replicas_arg,
+    sigterm_handled,
+)
 
 
 def version() -> str:
@@ -66,6 +78,11 @@ def setup_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
+    with sigterm_handled():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
@@ -77,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("membership-admin: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("membership-admin: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except BrokenPipeError:
         return 0
     except OSError as e:

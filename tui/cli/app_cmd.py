@@ -15,7 +15,7 @@ from store import SqliteSpec, StoreSpec, open_store, system_clock
 from store.spec import NatsSpec
 
 from ..config import ContextSettings, config_path, saved_theme
-from .common import CommandError, run_async, say
+from .common import CommandError, run_async, say, sigterm_as_before
 from .connection import backend_spec, context_settings_of, nats_settings, sqlite_spec, tui_read_only
 
 DEMO_FILE = "demo.sqlite"
@@ -70,6 +70,7 @@ def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None,
     from tui.app import MembershipApp  # textual loads only when a TUI is wanted
 
     header = header or ContextSettings()
+    sigterm_as_before()
     MembershipApp(spec, clock=system_clock, migration_target=migration_target,
                   label=header.label, color=header.color, theme=theme, config_file=config_path()).run()
     return 0

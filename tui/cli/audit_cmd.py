@@ -4,6 +4,10 @@ backend; `--follow` keeps printing new events (written by anyone) until interrup
 A table on a terminal, tab-separated values in a pipe, JSON lines with --json. With --follow
 the table is printed as the events come, each batch with the same fixed widths (a fitted
 table would wait for every row, and a follower has no last row).
+
+`audit init` (JetStream KV, with the migrator's rights) creates the audit stream alone for a
+deployment the daemon made (buckets, no stream: every change is refused until it exists);
+on a deployment that has one it checks it against SPEC 10 and names what is weaker (exit 1).
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import sys
 
 from store import Store, open_store, system_clock
 from store.audit import Action, AuditEvent, AuditPhase, AuditQuery, newest_last, parse_since
+from store.kv import KvStore
 from store.models import InvalidRecord
+from store.text import printable
 
-from .common import EXIT_FOUND, EXIT_OK, add_backend_args, run_async
-from .connection import backend_spec
+from .common import EXIT_FOUND, EXIT_OK, add_backend_args, run_async, say
+from .connection import backend_spec, guard_changes, nats_spec
 from .data import iso, report_invalid
 from .table_output import AUTO, TABLE, TSV, Column, print_rows, resolve
 
@@ -40,6 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--follow", action="store_true", help="keep printing new events until interrupted (Ctrl-C)")
     p.set_defaults(func=cmd_audit)
+    sub_audit = p.add_subparsers(dest="audit_command", metavar="[init]", parser_class=type(p))
+    init = sub_audit.add_parser(
+        "init", help="create the audit stream alone (a deployment the daemon made), or check the one found",
+        description="Creates the audit stream of SPEC section 10 (file storage, no limits, deny_delete and "
+                    "deny_purge, the users bucket's replicas) on a deployment whose buckets exist, and "
+                    "nothing else; idempotent. An existing stream is checked: what is weaker is named "
+                    "(exit 1). Needs the migrator's rights (creating a stream).")
+    add_backend_args(init, db=False, suppress=True)
+    init.set_defaults(func=cmd_audit_init)
 
 
 #: the columns of the listing; the fixed widths are the follower's (a longer key folds)
@@ -95,3 +110,29 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if args.follow:
             return EXIT_OK  # --follow ends when interrupted: that is its way to stop
         raise
+
+
+def cmd_audit_init(args: argparse.Namespace) -> int:
+    spec = nats_spec(args, read_only=bool(getattr(args, "read_only", False)))
+    guard_changes(spec, args)  # a read-only context refuses it unless --write
+
+    async def run() -> tuple[bool, list[str], str]:
+        store = await KvStore.open(spec)
+        try:
+            created, problems = await store.init_audit()
+            return created, problems, store.audit.name
+        finally:
+            await store.close()
+
+    created, problems, name = run_async(run)
+    if created:
+        print(f"created audit stream {name} ({spec.shown_url}): file storage, no limits, deny_delete, deny_purge")
+        return EXIT_OK
+    if problems:
+        for problem in problems:
+            say(f"weak: {printable(problem)}")
+        print(f"audit stream {name} exists but is weaker than the audit trail needs ({len(problems)} problem(s) "
+              "named above): changes are recorded in it, and may not last; recreate it as SPEC 10 says")
+        return EXIT_FOUND
+    print(f"audit stream {name} exists and keeps what the audit trail needs; nothing to do")
+    return EXIT_OK

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from store import BadRecord, InvalidInput, Refused, Store, StoreError, StoreSpec, Unavailable, open_store
@@ -17,6 +20,8 @@ EXIT_FOUND = 1  # the check found something: differences, degraded, deny
 EXIT_USAGE = 2  # bad usage or input
 EXIT_UNAVAILABLE = 3  # backend unreachable, no quorum, timeout
 EXIT_REFUSED = 4  # the backend or the mode does not permit it: NATS permissions, read-only
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM)
 
 #: what --help says of the exit statuses, on every command
 EXIT_HELP = ("exit status: 0 done (identical, healthy, allow); 1 found something (differences, "
@@ -27,6 +32,38 @@ EXIT_HELP = ("exit status: 0 done (identical, healthy, allow); 1 found something
 T = TypeVar("T")
 N = TypeVar("N", int, float)
 _log = logging.getLogger("membership-admin")
+
+
+class Terminated(BaseException):
+    """SIGTERM: the command stops as on Ctrl-C, its clean-ups run, one line says so (exit
+    143). A BaseException, like KeyboardInterrupt, so no `except Exception` swallows it."""
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_handled() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated wherever it is (only the main thread
+    can have a handler; run_async turns it into a cancellation while its loop runs); the
+    handler before is put back after (main() may run inside another program: the tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def sigterm_as_before() -> None:
+    """The TUI keeps SIGTERM's default (a Terminated raised inside Textual's loop would end
+    it at any point); a handler of its own (the demo's) is left in place."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is _raise_terminated):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class CommandError(Exception):
@@ -126,20 +163,41 @@ async def with_store(spec: StoreSpec, action: Callable[[Store], Awaitable[T]]) -
 
 
 def run_async(fn: Callable[[], Awaitable[T]]) -> T:
-    """Run a command's coroutine, turning store errors into CommandError (exit 2 or 3)."""
+    """Run a command's coroutine, turning store errors into CommandError (exit 2 or 3).
+    SIGTERM cancels it as Ctrl-C does (its clean-ups run: connections closed, consumers
+    deleted), then raises Terminated."""
     box: list[T] = []
+    terminated: list[int] = []
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
         # an error in a library's background task (nats-py's reader, after a Ctrl-C) is not
         # the command's result: logged for debugging, never a traceback on the terminal
-        asyncio.get_running_loop().set_exception_handler(_background_error)
+        loop.set_exception_handler(_background_error)
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_sigterm() -> None:
+            terminated.append(signal.SIGTERM)
+            task.cancel()
+
+        if threading.current_thread() is threading.main_thread():
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
         # the result is kept out of the main task: on exit, asyncio.run (3.11) formats the
         # repr of its SIGINT handler, which holds the task and so its result; for an
         # export that is a million-record repr (seconds)
         box.append(await fn())
 
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except asyncio.CancelledError:
+            if not terminated:
+                raise
+        if terminated:
+            raise Terminated
         return box[0]
     except Unavailable as e:
         raise CommandError(f"unavailable: {e}", EXIT_UNAVAILABLE) from None
@@ -151,6 +209,9 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
         raise CommandError(f"refused: {e}", EXIT_REFUSED) from None
     except StoreError as e:
         raise CommandError(str(e), EXIT_USAGE) from None
+    finally:
+        if main_thread and before is not None:
+            signal.signal(signal.SIGTERM, before)  # the loop's handler went with the loop
 
 
 def _background_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:

@@ -7,13 +7,15 @@ open_store(backend_spec(args)), so it works on SQLite and on JetStream KV alike.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import csv
 import sys
 from pathlib import Path
 
-from store import StoreError, Unavailable, User, codec, ids, open_store
+from store import NatsSpec, StoreError, Unavailable, User, codec, ids, open_store
 from store.base import UNCONFIRMED, Store
-from store.models import REVOKED, USER_ADMIN, USER_USER, Decision, Snapshot
+from store.models import REVOKED, USER_ADMIN, USER_USER, Decision, Snapshot, Status, StatusChange
 from store.snapshot import export_chunks, paused_gc
 from store.text import iso_time, printable
 
@@ -203,9 +205,31 @@ def users_add(args: argparse.Namespace) -> int:
     except StoreError as e:
         raise CommandError(str(e)) from None
     reason = reason_arg(args)
-    user = _with_store(args, lambda store: store.add_user(key, name, args.role, reason=reason))
+
+    async def add(store: Store) -> tuple[User, list[str]]:
+        user = await store.add_user(key, name, args.role, reason=reason)
+        return user, await _trail_problems(store)
+
+    user, weak = _with_store(args, add)
     print(f"added {_user_line(user)}")
+    _warn_weak_trail(weak)
     return EXIT_OK
+
+
+async def _trail_problems(store: Store) -> list[str]:
+    """What makes the trail of a change just made weaker than SPEC 10 (the change is made
+    whatever this says: a failure to ask is no problem named)."""
+    try:
+        return await store.audit_problems()
+    except StoreError:
+        return []
+
+
+def _warn_weak_trail(problems: list[str]) -> None:
+    """A change recorded in a weak trail says so (SPEC 10): the events may not last."""
+    if problems:
+        say(f"warning: the audit trail is weak: {printable('; '.join(problems))} "
+            "(membership-admin audit init names it; recreate the stream as SPEC 10 says)")
 
 
 def users_revoke(args: argparse.Namespace) -> int:
@@ -217,46 +241,48 @@ def users_reinstate(args: argparse.Namespace) -> int:
 
 
 def _set_revoked(args: argparse.Namespace, revoke: bool) -> int:
-    """Revoke (or reinstate) each KEY; a line per user ("already ..." when it was so before).
-    With several keys, a user that cannot be changed is named on stderr and the others go on
-    (exit 1); one key fails as any command does."""
+    """Revoke (or reinstate) each KEY; a line per user, its verb from what the
+    compare-and-set did ("already ..." when the user had that status, also when another
+    admin's change came first). With several keys, a user that cannot be changed is named
+    on stderr and the others go on (exit 1); one key fails as any command does."""
     keys = [_key(k) for k in [*args.keys, *_keys_from_file(args.from_file)]]
     if not keys:
         raise CommandError("name at least one KEY (or --from-file PATH)")
     reason = reason_arg(args)
+    status = Status.REVOKED if revoke else Status.ACTIVE
 
     wait = getattr(args, "wait_replicated", None)
 
-    async def change(store) -> tuple[list[tuple[User, User] | tuple[str, StoreError]], Replication | StoreError | None]:
-        results: list[tuple[User, User] | tuple[str, StoreError]] = []
+    async def change(store: Store) -> tuple[list[StatusChange | tuple[str, StoreError]], list[str],
+                                            Replication | StoreError | None]:
+        results: list[StatusChange | tuple[str, StoreError]] = []
         for key in dict.fromkeys(keys):
             try:
-                before = await store.get_user(key)
-                after = await (store.revoke_user(key, reason=reason) if revoke
-                               else store.reinstate_user(key, reason=reason))
-                results.append((before, after))
+                results.append(await store.set_user_status(key, status, reason=reason))
             except StoreError as e:
                 if len(keys) == 1:
                     raise
                 results.append((key, e))
-        return results, await spread(store, wait)
+        made = any(isinstance(r, StatusChange) and r.changed for r in results)
+        return results, (await _trail_problems(store) if made else []), await spread(store, wait)
 
+    results, weak, replicated = _with_store(args, change)
     failed = 0
-    results, replicated = _with_store(args, change)
-    for before, after in results:
-        if isinstance(after, StoreError):
+    for result in results:
+        if not isinstance(result, StatusChange):
             failed += 1
-            say(f"not {'revoked' if revoke else 'reinstated'}: {printable(str(before))}: {printable(str(after))}")
+            key, error = result
+            say(f"not {'revoked' if revoke else 'reinstated'}: {printable(key)}: {printable(str(error))}")
             continue
-        assert isinstance(before, User)
-        if (before.status == REVOKED) == revoke:
-            verb = "already revoked" if revoke else "already active"
-        else:
+        if result.changed:
             verb = "revoked" if revoke else "reinstated"
-        print(f"{verb} {_user_line(after)}")
+        else:
+            verb = "already revoked" if revoke else "already active"
+        print(f"{verb} {_user_line(result.user)}")
+    _warn_weak_trail(weak)
     done = "revoked" if revoke else "reinstated"
-    if len(results) == 1 and isinstance(results[0][0], User):
-        what = f"{verb} {results[0][0].key}"  # "revoked bob", "already revoked bob"
+    if len(results) == 1 and isinstance(results[0], StatusChange):
+        what = f"{verb} {results[0].user.key}"  # "revoked bob", "already revoked bob"
     else:
         what = f"{done} {len(results) - failed:,} user(s)"
     spread_ok = print_spread(what, replicated, wait)
@@ -274,20 +300,32 @@ def _keys_from_file(path: str | None) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+#: how long closing the connection after a decision may take (the decision is made)
+CLOSE_WITHIN = 0.25
+
+
 def authorize(args: argparse.Namespace) -> int:
-    """allow or deny with the reason, as the store's fail-closed decision gives them."""
+    """allow or deny with the reason, as the store's fail-closed decision gives them, within
+    --op-timeout in all (SPEC 7: plus half a second at most), connecting included: a backend
+    that has not answered by then is a deny, as any backend failure is."""
     key = _key(args.key)
     spec = backend_spec(args, read_only=True)
+    bound = spec.op_timeout if isinstance(spec, NatsSpec) else float(getattr(args, "op_timeout", 2.0))
 
     async def decide() -> Decision:
+        store: Store | None = None
         try:
-            store = await open_store(spec)
+            async with asyncio.timeout(bound):
+                store = await open_store(spec)
+                return await store.authorization(key, admin=args.admin)
+        except TimeoutError:  # fail closed: no answer in time is a deny
+            return Decision(False, f"{UNCONFIRMED} (no answer within {bound:g}s)")
         except Unavailable as e:  # fail closed: a backend failure is a deny, not an error
             return Decision(False, f"{UNCONFIRMED} ({e})")
-        try:
-            return await store.authorization(key, admin=args.admin)
         finally:
-            await store.close()
+            if store is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(store.close(), CLOSE_WITHIN)
 
     decision = run_async(decide)
     print(f"{'allow' if decision.allowed else 'deny'}: {printable(decision.reason)}")

@@ -1,8 +1,8 @@
 """`health --nats-url URL [--format text|json|nagios|prometheus]`: the KV quorum state of
 SPEC section 6.
 
-Exit status: 0 healthy, 1 degraded, 3 no-quorum or unreachable; with --format nagios the
-plugin's codes (tui.cli.health_formats).
+Exit status: 0 healthy, 1 degraded, 3 no-quorum, absent (a server without the buckets) or
+unreachable; with --format nagios the plugin's codes (tui.cli.health_formats).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 
 from store import NatsSpec, ids
-from store.health import DEFAULT_PROBE_KEY, DEGRADED, HEALTHY, HealthReport, check_health
+from store.health import ABSENT, ABSENT_MEANING, DEFAULT_PROBE_KEY, DEGRADED, HEALTHY, HealthReport, check_health
 from store.text import iso_time, printable
 
 from .common import EXIT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_backend_args, number_arg, run_async
@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("health", help="quorum health of the JetStream KV buckets",
                        description="Per bucket: configured replicas, leader, each replica's state "
                                    "(from the leader's view), and a live authorization probe. "
-                                   "Exit 0 healthy, 1 degraded, 3 no-quorum or unreachable.")
+                                   "Exit 0 healthy, 1 degraded, 3 no-quorum, absent (the server holds none "
+                                   "of the buckets: nothing migrated there, or the wrong prefix) or "
+                                   "unreachable.")
     add_backend_args(p, db=False, suppress=True)
     p.add_argument("--format", choices=("text", "json", "nagios", "prometheus"), default="text",
                    help="text (default), json, nagios (a plugin's status line, perfdata and exit codes "
@@ -86,7 +88,7 @@ def monitor_arg(text: str | None) -> list[str]:
 
 
 def _exit_status(report: HealthReport) -> int:
-    """SPEC 7: 0 healthy, 1 degraded, 3 no quorum (or unreachable)."""
+    """SPEC 7: 0 healthy, 1 degraded, 3 no quorum, absent (or unreachable)."""
     return {HEALTHY: EXIT_OK, DEGRADED: EXIT_FOUND}.get(report.overall, EXIT_UNAVAILABLE)
 
 
@@ -121,6 +123,11 @@ def render(report: HealthReport) -> str:
     lines = [f"{report.target}: {report.overall}"]
     if report.error:
         lines.append(f"  unreachable: {report.error}")
+        return "\n".join(lines)
+    if report.overall == ABSENT:
+        lines[0] += f" ({ABSENT_MEANING}): authorizations are denied"
+        if report.detail:
+            lines.append(f"  {printable(report.detail)}")
         return "\n".join(lines)
     rows = [("bucket", "R", "leader", "state", "replicas")]
     for b in report.buckets:

@@ -2,25 +2,32 @@
 
 Nagios: one status line (`MEMBERSHIP-KV OK - ...`), performance data after `|`, a line per
 bucket after it, and the plugin exit codes 0 OK (healthy), 1 WARNING (degraded), 2 CRITICAL
-(no quorum: authorizations are denied), 3 UNKNOWN (the check could not be made: unreachable,
-a missing bucket). Prometheus: the text exposition format, one gauge family per figure,
-labelled by bucket (and replica), for a textfile collector or a scrape wrapper.
+(no quorum, or absent: authorizations are denied either way; the status line says which), 3
+UNKNOWN (the check could not be made: unreachable, some bucket missing). Prometheus: the text
+exposition format, one gauge family per figure, labelled by bucket (and replica), for a
+textfile collector or a scrape wrapper; state 3 is absent.
 """
 
 from __future__ import annotations
 
-from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
+from store.health import ABSENT, ABSENT_MEANING, DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
 from store.text import printable
 
 NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN = 0, 1, 2, 3
-_NAGIOS = {HEALTHY: (NAGIOS_OK, "OK"), DEGRADED: (NAGIOS_WARNING, "WARNING"), NO_QUORUM: (NAGIOS_CRITICAL, "CRITICAL")}
-_STATE_VALUE = {HEALTHY: 0, DEGRADED: 1, NO_QUORUM: 2}
+_NAGIOS = {HEALTHY: (NAGIOS_OK, "OK"), DEGRADED: (NAGIOS_WARNING, "WARNING"), NO_QUORUM: (NAGIOS_CRITICAL, "CRITICAL"),
+           ABSENT: (NAGIOS_CRITICAL, "CRITICAL")}
+_STATE_VALUE = {HEALTHY: 0, DEGRADED: 1, NO_QUORUM: 2, ABSENT: 3}
 
 
 def nagios(report: HealthReport) -> tuple[str, int]:
     """The plugin output and its exit code."""
     if report.error:
         return f"MEMBERSHIP-KV UNKNOWN - {printable(report.target)}: {printable(report.error)}", NAGIOS_UNKNOWN
+    if report.overall == ABSENT:
+        # authorizations are denied, as without quorum, but the fix is another: say which
+        line = (f"MEMBERSHIP-KV CRITICAL - {printable(report.target)} absent: none of the {len(report.buckets)} "
+                f"buckets exists ({ABSENT_MEANING}); authorizations are denied | buckets=0;;;0")
+        return "\n".join([line, *([printable(report.detail)] if report.detail else [])]), NAGIOS_CRITICAL
     code, word = _NAGIOS[report.overall]
     if report.posture and code == NAGIOS_OK:  # healthy, but configured to lose data: WARNING
         code, word = NAGIOS_WARNING, "WARNING"
@@ -62,9 +69,9 @@ def prometheus(report: HealthReport) -> str:
 
     family("up", "1 when the deployment answered the health check, else 0.", [("", 0.0 if report.error else 1.0)])
     if not report.error:
-        family("state", "Overall quorum state: 0 healthy, 1 degraded, 2 no quorum.",
+        family("state", "Overall quorum state: 0 healthy, 1 degraded, 2 no quorum, 3 absent (no bucket).",
                [("", float(_STATE_VALUE[report.overall]))])
-        family("bucket_state", "A bucket's state: 0 healthy, 1 degraded, 2 no quorum.",
+        family("bucket_state", "A bucket's state: 0 healthy, 1 degraded, 2 no quorum, 3 absent.",
                [(f'bucket="{_label(b.bucket)}"', float(_STATE_VALUE[b.state])) for b in report.buckets])
         family("bucket_replicas", "Replicas a bucket is configured with.",
                [(f'bucket="{_label(b.bucket)}"', float(b.replicas)) for b in report.buckets if b.replicas])

@@ -18,16 +18,18 @@ from textual import events
 from textual.message import Message
 from textual.widgets import Static
 
-from store.health import DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
+from store.health import ABSENT, ABSENT_MEANING, DEGRADED, HEALTHY, NO_QUORUM, BucketHealth, HealthReport
 from store.text import printable
 
 #: narrower than this, replicas are written short (n2✔ n3✖) so no line breaks inside one
 NARROW = 100
 
-STATE_STYLE: dict[str, str] = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red"}
+STATE_STYLE: dict[str, str] = {HEALTHY: "bold green", DEGRADED: "bold yellow", NO_QUORUM: "bold red",
+                               ABSENT: "bold magenta"}
 REPLICA_STYLE = {"current": "green", "lagging": "yellow", "offline": "red"}
 
 QUORUM_LOST = "quorum lost: authorizations are denied (fail closed)"
+NO_BUCKETS = f"no bucket here ({ABSENT_MEANING}): authorizations are denied"
 CHANGES_DISABLED = "revoke, reinstate and add are disabled"
 
 
@@ -118,7 +120,7 @@ class HealthPanel(Static):
     def show_message(self, text: str, style: str = "dim") -> None:
         self.report = None
         self.update(Group(Text(self.heading, style="bold underline"), Text(text, style=style)))
-        self.set_class(False, "-no-quorum", "-degraded", "-healthy")
+        self.set_class(False, "-no-quorum", "-degraded", "-healthy", "-absent")
 
     def show(self, report: HealthReport) -> None:
         self.report = report
@@ -139,8 +141,12 @@ class HealthPanel(Static):
         if report.overall == NO_QUORUM:
             banner = QUORUM_LOST + (f"; {CHANGES_DISABLED}" if self.gates_changes else "")
             parts.append(Text(banner, style="bold red"))
+        if report.overall == ABSENT:
+            parts.append(Text(NO_BUCKETS, style="bold magenta"))
         if report.error:
             parts.append(Text(printable(report.error), style="red"))
+        if report.detail:
+            parts.append(Text(printable(report.detail), style="dim"))
         if report.buckets:
             table = Table(box=None, padding=(0, 1), pad_edge=False, expand=False,
                           header_style="bold")
@@ -171,5 +177,5 @@ class HealthPanel(Static):
         if self.show_posture and (report.posture or report.posture_notes):
             parts.append(posture_text(report))
         self.update(Group(*parts))
-        for name in (HEALTHY, DEGRADED, NO_QUORUM):
+        for name in (HEALTHY, DEGRADED, NO_QUORUM, ABSENT):
             self.set_class(report.overall == name, f"-{name}")
