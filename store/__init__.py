@@ -14,6 +14,7 @@ from .errors import (
                      ReadOnly,
                      Refused,
                      StoreError,
+                     TlsRefused,
                      Unavailable,
 )
 from .models import (
@@ -35,6 +36,6 @@ from .spec import NatsSpec, SqliteSpec, StoreSpec, system_clock
 __all__ = [
     "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member", "NatsSpec",
     "NotFound", "ReadOnly", "Refused", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status", "Store",
-    "StoreError", "StoreSpec", "Unavailable", "User", "UserChanges", "UserRole", "UserRow", "open_store",
+    "StoreError", "StoreSpec", "TlsRefused", "Unavailable", "User", "UserChanges", "UserRole", "UserRow", "open_store",
     "system_clock",
 ]

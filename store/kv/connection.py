@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import ssl
 import time
@@ -27,9 +26,11 @@ import nats
 import nats.errors
 import nats.js.errors
 
+from .. import operator_files
 from ..aio import settle, stop
-from ..errors import Conflict, InvalidInput, NotFound, Refused, StoreError, Unavailable
+from ..errors import Conflict, InvalidInput, NotFound, Refused, StoreError, TlsRefused, Unavailable
 from ..spec import NatsSpec, redact_url
+from .tls_client import NoTlsOffered, TlsClient, wants_tls
 
 T = TypeVar("T")
 
@@ -222,6 +223,9 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     secret: the URL is shown without its user info). InvalidInput for the operator's own
     files that cannot be used (CA, client certificate, creds, nkey seed).
 
+    Once TLS is asked for (a tls:// URL, a CA, a client certificate) the connection is TLS
+    before any credential is sent, or it is refused: Unavailable naming TLS, at once.
+
     After the first connection the client reconnects forever (nodes come back);
     each operation is bounded on its own. Permission violations go to refusals.
     """
@@ -229,9 +233,15 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     # the server refused the credentials: nats-py would retry them forever, so the first
     # "Authorization Violation" ends the attempt (exit 4, not a wait for the timeout)
     denied: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    # a server that offers no TLS when TLS was asked for: no retry can make that safe
+    no_tls: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def on_error(e: Exception) -> None:
         text = _describe(e)
+        if isinstance(e, NoTlsOffered):
+            if not no_tls.done():
+                no_tls.set_result(text)
+            return
         if refusals is not None and refusals.report(text):
             return  # routed to the operation it refused
         if "authorization violation" in text.lower() and not denied.done():
@@ -241,15 +251,13 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     async def quiet(*_: Any) -> None:
         return None
 
+    check_files(spec)
     opts: dict[str, Any] = dict(
         servers=spec.servers, error_cb=on_error, disconnected_cb=quiet, reconnected_cb=quiet,
         closed_cb=quiet, connect_timeout=max(0.2, spec.op_timeout / 2),
         reconnect_time_wait=0.25, max_reconnect_attempts=-1, allow_reconnect=True,
         name="membership-admin", tls=_tls(spec),
     )
-    for what, path in (("credentials", spec.creds), ("nkey seed", spec.nkey)):
-        if path and not os.path.isfile(path):
-            raise InvalidInput(f"cannot use {what} file {path}: no such file")
     if spec.creds:
         opts["user_credentials"] = spec.creds
     if spec.nkey:
@@ -261,9 +269,10 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
         opts["token"] = spec.token
     if not spec.servers:
         raise Unavailable("no NATS server URL given")
-    task = asyncio.ensure_future(nats.connect(**opts))
+    client = TlsClient() if wants_tls(spec.servers, spec.ca, spec.cert) else nats.NATS()
+    task = asyncio.ensure_future(_connected(client, opts))
     try:
-        racing: set[asyncio.Future[Any]] = {task, denied}
+        racing: set[asyncio.Future[Any]] = {task, denied, no_tls}
         await asyncio.wait(racing, timeout=spec.op_timeout, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         # the caller gave up: a connection that opens now must not live on unseen
@@ -271,6 +280,9 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
         raise
     if not task.done():
         await settle(_abandon(task))
+        if no_tls.done():
+            raise TlsRefused(f"cannot connect to {spec.shown_url}: TLS was asked for and {no_tls.result()} "
+                              "(a plain-text server, or something between us and it): no credentials were sent")
         if denied.done():
             raise Refused(f"{spec.shown_url} refused the credentials of {_who(spec)} "
                           "(authorization violation)")
@@ -281,6 +293,24 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
         why = last_error[-1] if last_error else _describe(error)
         raise Unavailable(f"cannot connect to {spec.shown_url}: {why}")
     return task.result()
+
+
+async def _connected(client: Any, opts: dict[str, Any]) -> Any:
+    await client.connect(**opts)
+    return client
+
+
+def check_files(spec: NatsSpec) -> None:
+    """The operator's files of these settings are regular files holding what their flags
+    expect. Raises InvalidInput with a plain sentence."""
+    if spec.ca:
+        operator_files.check_ca(spec.ca)
+    if spec.cert and spec.key:
+        operator_files.check_cert(spec.cert, spec.key)
+    if spec.creds:
+        operator_files.check_creds(spec.creds)
+    if spec.nkey:
+        operator_files.check_nkey(spec.nkey)
 
 
 def _who(spec: NatsSpec) -> str:
@@ -302,7 +332,9 @@ def _tls(spec: NatsSpec) -> ssl.SSLContext | None:
     if not spec.ca and not spec.cert:
         return None
     try:
-        tls = ssl.create_default_context(cafile=spec.ca) if spec.ca else ssl.create_default_context()
+        # the CA's text, read by check_files from a regular file: ssl would open a FIFO and wait
+        tls = (ssl.create_default_context(cadata=operator_files.check_ca(spec.ca)) if spec.ca
+               else ssl.create_default_context())
     except (OSError, ssl.SSLError) as e:
         # a missing or unreadable CA file is the operator's input, not the backend
         raise InvalidInput(f"cannot use CA file {spec.ca}: {_describe(e)}") from None

@@ -11,7 +11,7 @@ import csv
 import sys
 from pathlib import Path
 
-from store import StoreError, Unavailable, User, codec, ids, open_store
+from store import StoreError, TlsRefused, Unavailable, User, codec, ids, open_store
 from store.base import UNCONFIRMED, Store
 from store.models import REVOKED, USER_ADMIN, USER_USER, Decision, Snapshot
 from store.snapshot import export_chunks, paused_gc
@@ -20,6 +20,7 @@ from store.text import iso_time, printable
 from .common import (
     EXIT_FOUND,
     EXIT_OK,
+    EXIT_UNAVAILABLE,
     CommandError,
     Parser,
     add_backend_args,
@@ -267,11 +268,14 @@ def authorize(args: argparse.Namespace) -> int:
     """allow or deny with the reason, as the store's fail-closed decision gives them."""
     key = _key(args.key)
     spec = backend_spec(args, read_only=True)
+    insecure: list[TlsRefused] = []
 
     async def decide() -> Decision:
         try:
             store = await open_store(spec)
         except Unavailable as e:  # fail closed: a backend failure is a deny, not an error
+            if isinstance(e, TlsRefused):
+                insecure.append(e)
             return Decision(False, f"{UNCONFIRMED} ({e})")
         try:
             return await store.authorization(key, admin=args.admin)
@@ -280,4 +284,6 @@ def authorize(args: argparse.Namespace) -> int:
 
     decision = run_async(decide)
     print(f"{'allow' if decision.allowed else 'deny'}: {printable(decision.reason)}")
+    if insecure:  # still a deny, and exit 3 naming TLS: the setup is broken or attacked
+        raise CommandError(f"unavailable: {insecure[0]}", EXIT_UNAVAILABLE)
     return EXIT_OK if decision.allowed else EXIT_FOUND
