@@ -15,9 +15,8 @@ from __future__ import annotations
 import os
 import stat
 
-import nkeys  # type: ignore[import-untyped]
-
 from .errors import InvalidInput
+from .spec import NatsSpec
 
 #: no operator file is larger: a bigger one is not what its flag expects
 MAX_SIZE = 1 << 20
@@ -76,6 +75,19 @@ def read_text(path: str | os.PathLike[str], what: str, *, missing_ok: bool = Fal
         raise InvalidInput(f"cannot use {what} {path}: not UTF-8 text") from None
 
 
+def check_files(spec: NatsSpec) -> None:
+    """The operator's files of these settings are regular files holding what their flags
+    expect. Raises InvalidInput with a plain sentence."""
+    if spec.ca:
+        check_ca(spec.ca)
+    if spec.cert and spec.key:
+        check_cert(spec.cert, spec.key)
+    if spec.creds:
+        check_creds(spec.creds)
+    if spec.nkey:
+        check_nkey(spec.nkey)
+
+
 def check_ca(path: str) -> str:
     """The PEM text of a CA file. Raises InvalidInput when it holds no certificate."""
     text = _pem(path, "CA file")
@@ -117,6 +129,8 @@ def check_nkey(path: str) -> None:
 def _is_user_seed(text: str) -> bool:
     if not text.startswith("SU"):
         return False
+    import nkeys  # type: ignore[import-untyped]  # only when a seed is to be checked
+
     try:
         nkeys.from_seed(bytearray(text.encode()))
     except Exception:  # nkeys raises its own errors, and binascii's, for a bad seed

@@ -251,7 +251,7 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     async def quiet(*_: Any) -> None:
         return None
 
-    check_files(spec)
+    operator_files.check_files(spec)
     opts: dict[str, Any] = dict(
         servers=spec.servers, error_cb=on_error, disconnected_cb=quiet, reconnected_cb=quiet,
         closed_cb=quiet, connect_timeout=max(0.2, spec.op_timeout / 2),
@@ -298,19 +298,6 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
 async def _connected(client: Any, opts: dict[str, Any]) -> Any:
     await client.connect(**opts)
     return client
-
-
-def check_files(spec: NatsSpec) -> None:
-    """The operator's files of these settings are regular files holding what their flags
-    expect. Raises InvalidInput with a plain sentence."""
-    if spec.ca:
-        operator_files.check_ca(spec.ca)
-    if spec.cert and spec.key:
-        operator_files.check_cert(spec.cert, spec.key)
-    if spec.creds:
-        operator_files.check_creds(spec.creds)
-    if spec.nkey:
-        operator_files.check_nkey(spec.nkey)
 
 
 def _who(spec: NatsSpec) -> str:
