@@ -7,7 +7,6 @@ open_store(backend_spec(args)), so it works on SQLite and on JetStream KV alike.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from .common import (
 )
 from .connection import backend_spec
 from .progress import progress_display, watch
-from .table_output import AUTO, TABLE, TSV, Column, print_table, print_tsv, resolve
+from .table_output import AUTO, TABLE, TSV, Column, print_table, print_tsv, resolve, write_csv
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -185,10 +184,8 @@ def users_list(args: argparse.Namespace) -> int:
     elif fmt == TABLE:  # for a person: times to the minute, as the TUI shows them (80 columns fit)
         print_table(USER_COLUMNS, ([u.key, u.name, u.role, u.status, iso_time(u.added_at),
                                     iso_time(u.revoked_at) or "-"] for u in users))
-    elif fmt == "csv":  # the exact text, quoted as csv quotes it
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(USER_FIELDS)
-        writer.writerows(rows)
+    elif fmt == "csv":  # quoted as csv quotes it, a formula's start neutralized (a spreadsheet opens it)
+        write_csv(sys.stdout, USER_FIELDS, rows)
     else:
         print_tsv(USER_COLUMNS, rows)
     report_invalid(invalid)
