@@ -29,7 +29,7 @@ import nats.js.errors
 from .. import operator_files
 from ..aio import settle, stop
 from ..errors import Conflict, InvalidInput, NotFound, Refused, StoreError, TlsRefused, Unavailable
-from ..spec import NatsSpec, redact_url
+from ..spec import NatsSpec, redact_url, split_userinfo
 from .tls_client import NoTlsOffered, TlsClient, wants_tls
 
 T = TypeVar("T")
@@ -235,9 +235,10 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     denied: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     # a server that offers no TLS when TLS was asked for: no retry can make that safe
     no_tls: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    hidden = secrets_of(spec)
 
     async def on_error(e: Exception) -> None:
-        text = _describe(e)
+        text = _describe(e, hidden)
         if isinstance(e, NoTlsOffered):
             if not no_tls.done():
                 no_tls.set_result(text)
@@ -290,7 +291,7 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
         raise Unavailable(f"cannot connect to {spec.shown_url} within {spec.op_timeout:g}s{why}")
     error = task.exception()
     if error is not None:
-        why = last_error[-1] if last_error else _describe(error)
+        why = last_error[-1] if last_error else _describe(error, hidden)
         raise Unavailable(f"cannot connect to {spec.shown_url}: {why}")
     return task.result()
 
@@ -351,12 +352,32 @@ async def _abandon(task: asyncio.Future) -> None:
         pass
 
 
-def _describe(e: BaseException) -> str:
-    """One line about a connection error; any URL in it without its user info."""
+def secrets_of(spec: NatsSpec) -> list[str]:
+    """The secrets of these settings: the password, the token and each URL's (a password
+    after the user's name, or a whole user info that is a token)."""
+    found = [spec.password or "", spec.token or ""]
+    for server in spec.servers:
+        parts = split_userinfo(server)
+        info = parts[1] if parts is not None else server.rpartition("@")[0]
+        if info:
+            found.append(info.split(":", 1)[1] if ":" in info else info)
+    # longest first, so that a secret inside another is not left half shown; a very short
+    # one is not hunted for (it would turn every message into stars and hide nothing)
+    return sorted({f for f in found if len(f) >= _HIDDEN_MIN}, key=len, reverse=True)
+
+
+_HIDDEN_MIN = 4
+
+
+def _describe(e: BaseException, hidden: Iterable[str] = ()) -> str:
+    """One line about a connection error; any URL in it without its user info, and none of
+    the hidden secrets (a library's message may quote a URL however it parsed it)."""
     if isinstance(e, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted ({e.verify_message})"
     text = str(e).strip() or type(e).__name__
     line = text.splitlines()[0]
+    for secret in hidden:
+        line = line.replace(secret, "***")
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), line)
 
 
