@@ -68,7 +68,9 @@ def servers(draw) -> list[tuple[str, str, str | None, str | None, str]]:
         kind = draw(st.sampled_from(["none", "password", "token"]))
         scheme = draw(st.sampled_from(["nats://", "tls://"] + ([""] if kind == "none" or i == 0 else [])))
         user = draw(any_user) if kind == "password" else ""
-        secret = draw(any_secret) if kind != "none" else None
+        # a token holding ":" would be a user and a password: the URL cannot say otherwise
+        secret = (draw(any_secret.filter(lambda s: ":" not in s)) if kind == "token"
+                  else draw(any_secret) if kind == "password" else None)
         found.append((scheme, user, secret if kind == "password" else None, secret if kind == "token" else None,
                       draw(hosts) + draw(ports)))
     return found
@@ -89,7 +91,7 @@ def url_of(shape) -> tuple[str, str, list[str]]:
         else:
             written.append(scheme + host)
             shown.append(scheme + host)
-    return ",".join(written), ",".join(shown), secrets
+    return ",".join(written), ",".join(s.strip() for s in shown), secrets  # each server stripped
 
 
 @settings(max_examples=300)
