@@ -15,6 +15,7 @@ from .errors import (
                      ReadOnly,
                      Refused,
                      StoreError,
+                     TlsRefused,
                      Unavailable,
 )
 from .models import (
@@ -37,6 +38,6 @@ from .spec import NatsSpec, SqliteSpec, StoreSpec, system_clock
 __all__ = [
     "Absent", "AlreadyExists", "BadRecord", "Conflict", "Decision", "InvalidInput", "InvalidRecord", "Member",
     "NatsSpec", "NotFound", "ReadOnly", "Refused", "Role", "Room", "SealedKey", "Snapshot", "SqliteSpec", "Status",
-    "StatusChange", "Store", "StoreError", "StoreSpec", "Unavailable", "User", "UserChanges", "UserRole", "UserRow",
-    "open_store", "system_clock",
+    "StatusChange", "Store", "StoreError", "StoreSpec", "TlsRefused", "Unavailable", "User", "UserChanges",
+    "UserRole", "UserRow", "open_store", "system_clock",
 ]

@@ -30,6 +30,11 @@ class Absent(Unavailable):
     migrated there, or the bucket prefix is wrong (SPEC 6's state `absent`)."""
 
 
+class TlsRefused(Unavailable):
+    """TLS was asked for and the server (or something between) offers none: nothing was
+    sent, no credential included (SPEC 9: exit 3, naming TLS; authorize too)."""
+
+
 class Refused(StoreError):
     """The backend or the mode does not permit it: a NATS permissions violation, a database
     file this user may not write (SPEC 7: exit 4). str(err) names what was refused."""

@@ -77,7 +77,9 @@ class NatsSpec:
 
     @property
     def servers(self) -> list[str]:
-        return [u.strip() for u in self.url.split(",") if u.strip()]
+        """The server URLs: split at the commas that separate them, not at one inside a
+        URL's user info (a password may hold a comma)."""
+        return split_servers(self.url)
 
     @property
     def shown_url(self) -> str:
@@ -90,9 +92,9 @@ class NatsSpec:
         if self.user:
             return self.user
         for u in self.servers:
-            info = _USERINFO.match(u)
-            if info and ":" in info.group("info"):
-                return info.group("info").split(":", 1)[0]
+            parts = split_userinfo(u)
+            if parts is not None and parts[1] is not None and ":" in parts[1]:
+                return parts[1].split(":", 1)[0]
         return None
 
     @property
@@ -107,17 +109,47 @@ class NatsSpec:
         return text + (" (read-only)" if self.read_only else "")
 
 
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?(?P<info>[^@/]*)@")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: what follows a URL's user info: a host name, an IPv4 address or a bracketed IPv6
+#: address, an optional port, an optional path
+_HOST = re.compile(r"(?P<host>\[[0-9A-Fa-f:.%A-Za-z]+\]|[A-Za-z0-9._~-]+)(?::[0-9]{0,5})?/?")
+#: a comma that starts another server: the next one begins with a scheme, or carries no
+#: user info (no "@" before the next scheme); any other comma is inside a user info
+_SEPARATOR = re.compile(r",(?=\s*[A-Za-z][A-Za-z0-9+.-]*://|[^@]*?(?:,\s*[A-Za-z][A-Za-z0-9+.-]*://|$))")
+
+
+def split_servers(url: str) -> list[str]:
+    """The server URLs of a comma-separated list. A user info may hold a comma, so a comma
+    separates servers only where the next server starts with a scheme or holds no "@"."""
+    return [u.strip() for u in _SEPARATOR.split(url) if u.strip()]
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str] | None:
+    """(scheme, user info or None, host and port) of one server URL, the user info being all
+    before the last "@" (a password may hold "@", "/", ":" or "%"); None when what follows is
+    not a host with an optional port."""
+    url = url.strip()
+    found = _SCHEME.match(url)
+    scheme = found.group() if found else ""
+    rest = url[len(scheme):]
+    info, at, host = rest.rpartition("@")
+    if not _HOST.fullmatch(host):
+        return None
+    return scheme, (info if at else None), host
 
 
 def redact_url(url: str) -> str:
-    """nats://user:secret@host -> nats://user:***@host; nats://token@host -> nats://***@host."""
-    m = _USERINFO.match(url.strip())
-    if not m:
-        return url.strip()
-    info = m.group("info")
+    """nats://user:secret@host -> nats://user:***@host; nats://token@host -> nats://***@host;
+    a URL that is not scheme, user info and host is shown by its host alone (or not at all)."""
+    parts = split_userinfo(url)
+    if parts is None:
+        seen = _HOST.search(url.strip().rpartition("@")[2])
+        return f"(an unreadable URL{' for host ' + seen.group('host') if seen else ''})"
+    scheme, info, host = parts
+    if info is None:
+        return scheme + host
     shown = f"{info.split(':', 1)[0]}:***" if ":" in info else "***"
-    return f"{m.group('scheme') or ''}{shown}@{url.strip()[m.end():]}"
+    return f"{scheme}{shown}@{host}"
 
 
 StoreSpec = SqliteSpec | NatsSpec

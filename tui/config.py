@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from store import InvalidInput
+from store.operator_files import read_file
 
 #: header colours a person can name: Textual's named colours (and #rrggbb)
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}|[a-z]{3,20}")
@@ -50,13 +51,14 @@ def load_document(env: Mapping[str, str] = os.environ) -> dict:
 
 
 def read_document(path: Path) -> dict:
-    """A config file as a dict ({} when there is none). Raises InvalidInput."""
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
+    """A config file as a dict ({} when there is none). Raises InvalidInput (also for one that
+    is not a regular file: a FIFO would block the command until someone writes to it)."""
+    data = read_file(path, "the config file", missing_ok=True)
+    if data is None:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise InvalidInput(f"cannot read {path}: {e}") from None
 
 
@@ -118,10 +120,11 @@ def save_theme(name: str, path: Path) -> None:
     """Write the theme into the config file at path (made if there is none), keeping all else
     in it. Nothing is written when the result would not read back as the same settings with
     this theme (a file too unusual to edit by line). Raises InvalidInput, OSError."""
+    data = read_file(path, "the config file", missing_ok=True)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
+        text = (data or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not UTF-8 text; add theme = {json.dumps(name)} by hand") from None
     before = read_document(path) if text else {}
     after = with_theme(text, name)
     try:

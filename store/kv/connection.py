@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import ssl
 import time
@@ -27,9 +26,11 @@ import nats
 import nats.errors
 import nats.js.errors
 
+from .. import operator_files
 from ..aio import settle, stop
-from ..errors import Conflict, InvalidInput, NotFound, Refused, StoreError, Unavailable
-from ..spec import NatsSpec, redact_url
+from ..errors import Conflict, InvalidInput, NotFound, Refused, StoreError, TlsRefused, Unavailable
+from ..spec import NatsSpec, redact_url, split_userinfo
+from .tls_client import NoTlsOffered, TlsClient, wants_tls
 
 T = TypeVar("T")
 
@@ -222,6 +223,9 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     secret: the URL is shown without its user info). InvalidInput for the operator's own
     files that cannot be used (CA, client certificate, creds, nkey seed).
 
+    Once TLS is asked for (a tls:// URL, a CA, a client certificate) the connection is TLS
+    before any credential is sent, or it is refused: Unavailable naming TLS, at once.
+
     After the first connection the client reconnects forever (nodes come back);
     each operation is bounded on its own. Permission violations go to refusals.
     """
@@ -229,9 +233,16 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     # the server refused the credentials: nats-py would retry them forever, so the first
     # "Authorization Violation" ends the attempt (exit 4, not a wait for the timeout)
     denied: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    # a server that offers no TLS when TLS was asked for: no retry can make that safe
+    no_tls: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    hidden = secrets_of(spec)
 
     async def on_error(e: Exception) -> None:
-        text = _describe(e)
+        text = _describe(e, hidden)
+        if isinstance(e, NoTlsOffered):
+            if not no_tls.done():
+                no_tls.set_result(text)
+            return
         if refusals is not None and refusals.report(text):
             return  # routed to the operation it refused
         if "authorization violation" in text.lower() and not denied.done():
@@ -241,15 +252,13 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
     async def quiet(*_: Any) -> None:
         return None
 
+    operator_files.check_files(spec)
     opts: dict[str, Any] = dict(
         servers=spec.servers, error_cb=on_error, disconnected_cb=quiet, reconnected_cb=quiet,
         closed_cb=quiet, connect_timeout=max(0.2, spec.op_timeout / 2),
         reconnect_time_wait=0.25, max_reconnect_attempts=-1, allow_reconnect=True,
         name="membership-admin", tls=_tls(spec),
     )
-    for what, path in (("credentials", spec.creds), ("nkey seed", spec.nkey)):
-        if path and not os.path.isfile(path):
-            raise InvalidInput(f"cannot use {what} file {path}: no such file")
     if spec.creds:
         opts["user_credentials"] = spec.creds
     if spec.nkey:
@@ -261,9 +270,10 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
         opts["token"] = spec.token
     if not spec.servers:
         raise Unavailable("no NATS server URL given")
-    task = asyncio.ensure_future(nats.connect(**opts))
+    client = TlsClient() if wants_tls(spec.servers, spec.ca, spec.cert) else nats.NATS()
+    task = asyncio.ensure_future(_connected(client, opts))
     try:
-        racing: set[asyncio.Future[Any]] = {task, denied}
+        racing: set[asyncio.Future[Any]] = {task, denied, no_tls}
         await asyncio.wait(racing, timeout=spec.op_timeout, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         # the caller gave up: a connection that opens now must not live on unseen
@@ -271,6 +281,9 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
         raise
     if not task.done():
         await settle(_abandon(task))
+        if no_tls.done():
+            raise TlsRefused(f"cannot connect to {spec.shown_url}: TLS was asked for and {no_tls.result()} "
+                              "(a plain-text server, or something between us and it): no credentials were sent")
         if denied.done():
             raise Refused(f"{spec.shown_url} refused the credentials of {_who(spec)} "
                           "(authorization violation)")
@@ -278,9 +291,14 @@ async def connect(spec: NatsSpec, refusals: Refusals | None = None) -> Any:
         raise Unavailable(f"cannot connect to {spec.shown_url} within {spec.op_timeout:g}s{why}")
     error = task.exception()
     if error is not None:
-        why = last_error[-1] if last_error else _describe(error)
+        why = last_error[-1] if last_error else _describe(error, hidden)
         raise Unavailable(f"cannot connect to {spec.shown_url}: {why}")
     return task.result()
+
+
+async def _connected(client: Any, opts: dict[str, Any]) -> Any:
+    await client.connect(**opts)
+    return client
 
 
 def _who(spec: NatsSpec) -> str:
@@ -302,7 +320,9 @@ def _tls(spec: NatsSpec) -> ssl.SSLContext | None:
     if not spec.ca and not spec.cert:
         return None
     try:
-        tls = ssl.create_default_context(cafile=spec.ca) if spec.ca else ssl.create_default_context()
+        # the CA's text, read by check_files from a regular file: ssl would open a FIFO and wait
+        tls = (ssl.create_default_context(cadata=operator_files.check_ca(spec.ca)) if spec.ca
+               else ssl.create_default_context())
     except (OSError, ssl.SSLError) as e:
         # a missing or unreadable CA file is the operator's input, not the backend
         raise InvalidInput(f"cannot use CA file {spec.ca}: {_describe(e)}") from None
@@ -332,12 +352,32 @@ async def _abandon(task: asyncio.Future) -> None:
         pass
 
 
-def _describe(e: BaseException) -> str:
-    """One line about a connection error; any URL in it without its user info."""
+def secrets_of(spec: NatsSpec) -> list[str]:
+    """The secrets of these settings: the password, the token and each URL's (a password
+    after the user's name, or a whole user info that is a token)."""
+    found = [spec.password or "", spec.token or ""]
+    for server in spec.servers:
+        parts = split_userinfo(server)
+        info = parts[1] if parts is not None else server.rpartition("@")[0]
+        if info:
+            found.append(info.split(":", 1)[1] if ":" in info else info)
+    # longest first, so that a secret inside another is not left half shown; a very short
+    # one is not hunted for (it would turn every message into stars and hide nothing)
+    return sorted({f for f in found if len(f) >= _HIDDEN_MIN}, key=len, reverse=True)
+
+
+_HIDDEN_MIN = 4
+
+
+def _describe(e: BaseException, hidden: Iterable[str] = ()) -> str:
+    """One line about a connection error; any URL in it without its user info, and none of
+    the hidden secrets (a library's message may quote a URL however it parsed it)."""
     if isinstance(e, ssl.SSLCertVerificationError):
         return f"TLS certificate not trusted ({e.verify_message})"
     text = str(e).strip() or type(e).__name__
     line = text.splitlines()[0]
+    for secret in hidden:
+        line = line.replace(secret, "***")
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), line)
 
 

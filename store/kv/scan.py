@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import nats.errors
 
 from ..aio import settle
-from ..errors import NotFound, StoreError, Unavailable
+from ..errors import NotFound, Unavailable
 from .connection import Connection, stream_name, subject_prefix
 from .direct import subscribe_direct
 
@@ -132,17 +131,11 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
     inbox = nc.new_inbox()
     sink = _ScanSink(nc, len(subject_prefix(bucket)), limit)
     sub = await subscribe_direct(nc, inbox, sink.on_msg)
-    stream = stream_name(bucket)
-    # named by us, so it can be deleted however the scan ends (a cancelled caller
-    # included): the server would otherwise keep it until its inactive threshold
-    name = f"membership_admin_scan_{uuid.uuid4().hex}"
-    requested = True  # the create may reach the server even if its answer never comes back
     try:
         try:
-            info = await create_consumer(conn, bucket, name, inbox, filt, deliver_policy="last_per_subject",
+            info = await create_consumer(conn, bucket, inbox, filt, deliver_policy="last_per_subject",
                                          headers_only=headers_only)
         except NotFound:
-            requested = False
             return []
         if info.get("num_pending", 0) == 0 and info.get("delivered", {}).get("consumer_seq", 0) == 0:
             if floor:
@@ -175,22 +168,26 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
     finally:
         if count is not None:
             count._end()
-        await settle(_end_scan(conn, sub, stream, name if requested else None))
+        await settle(_end_scan(sub))
 
 
-async def create_consumer(conn: Connection, bucket: str, name: str, inbox: str, filt: str,
-                          **policy: Any) -> dict:
-    """Make our push consumer `name` of the bucket's keys under filt, delivering to inbox in
+async def create_consumer(conn: Connection, bucket: str, inbox: str, filt: str, **policy: Any) -> dict:
+    """Make an ephemeral push consumer of the bucket's keys under filt, delivering to inbox in
     order: no acks, flow control, a heartbeat a second, in memory, gone by itself 5 s after
-    we stop listening; policy adds the rest (where delivery starts). Returns its info."""
+    we stop listening; policy adds the rest (where delivery starts). Returns its info.
+
+    Made with the ephemeral API subject ($JS.API.CONSUMER.CREATE.<stream>, no name, the
+    filter in the body) and never deleted: the server removes it once nobody listens for
+    its inactive threshold. So the README's viewer and admin need no right to delete
+    consumers or to make named (durable) ones, which would let them delete or replace the
+    daemon's own (SPEC 9)."""
     stream = stream_name(bucket)
-    cfg = {"name": name, "ack_policy": "none", "deliver_subject": inbox,
+    cfg = {"ack_policy": "none", "deliver_subject": inbox,
            "filter_subject": subject_prefix(bucket) + filt, "flow_control": True,
            "idle_heartbeat": 1_000_000_000, "mem_storage": True, "num_replicas": 1,
            "inactive_threshold": 5_000_000_000, "max_deliver": 1, "replay_policy": "instant", **policy}
-    # settled: a create cancelled in flight is answered before the delete goes out
-    return await settle(conn.request(f"$JS.API.CONSUMER.CREATE.{stream}.{name}",
-                                     {"stream_name": stream, "config": cfg}))
+    # settled: a create cancelled in flight is answered before the subscription goes
+    return await settle(conn.request(f"$JS.API.CONSUMER.CREATE.{stream}", {"stream_name": stream, "config": cfg}))
 
 
 def ack_sequences(reply: str) -> tuple[int, int]:
@@ -208,18 +205,12 @@ def reply_empty(nc: Any, subject: str, replies: set[asyncio.Future]) -> None:
     task.add_done_callback(replies.discard)
 
 
-async def _end_scan(conn: Connection, sub: Any, stream: str, consumer: str | None) -> None:
-    """Unsubscribe and delete the scan's consumer (bounded; best effort: a consumer
-    that cannot be deleted now ends by its inactive threshold)."""
+async def _end_scan(sub: Any) -> None:
+    """Stop listening: the server then removes the consumer after its inactive threshold."""
     try:
         await sub.unsubscribe()
     except nats.errors.Error:
         pass
-    if consumer is not None and not conn.nc.is_closed:
-        try:
-            await conn.request(f"$JS.API.CONSUMER.DELETE.{stream}.{consumer}")
-        except StoreError:
-            pass
 
 
 def answer_stalled(nc: Any, heartbeat: Any, replies: set[asyncio.Future]) -> None:

@@ -13,12 +13,11 @@ inactive threshold).
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..aio import settle
-from .connection import Connection, stream_name, subject_prefix
+from .connection import Connection, subject_prefix
 from .direct import subscribe_direct
 from .scan import _DELETED, _end_scan, ack_sequences, answer_stalled, create_consumer, reply_empty
 
@@ -68,15 +67,13 @@ async def watch(conn: Connection, bucket: str, start: int) -> AsyncIterator[list
     """Batches of the bucket's changes from stream sequence `start` on, in order: (key,
     value), value None for a delete or purge. Runs until the caller stops iterating."""
     nc = conn.nc
-    stream = stream_name(bucket)
     prefix = subject_prefix(bucket)
     while True:
         sink = _Sink(nc, len(prefix))
         inbox = nc.new_inbox()
         sub = await subscribe_direct(nc, inbox, sink.on_msg)
-        name = f"membership_admin_watch_{uuid.uuid4().hex}"
         try:
-            await create_consumer(conn, bucket, name, inbox, ">", deliver_policy="by_start_sequence",
+            await create_consumer(conn, bucket, inbox, ">", deliver_policy="by_start_sequence",
                                   opt_start_seq=start)
             while True:
                 try:
@@ -95,4 +92,4 @@ async def watch(conn: Connection, bucket: str, start: int) -> AsyncIterator[list
                 if sink.gap:
                     break
         finally:
-            await settle(_end_scan(conn, sub, stream, name))
+            await settle(_end_scan(sub))

@@ -10,7 +10,8 @@ loop, k = 0, 1, 2, ... (then in steps of an eighth) until the operation ends bef
 cancel comes, and after every cancellation:
   SQLite: a raw sqlite3 writer (the daemon) can write, and `PRAGMA wal_checkpoint(TRUNCATE)`
           is not busy, so no transaction of the store is left open, read or write;
-  KV:     the five streams have no consumer and the client no extra subscription;
+  KV:     the five streams have no consumer still listened to (the server removes the
+          store's ephemeral ones by itself) and the client no extra subscription;
   both:   no task the operation started still runs (its cleanup is over when it ends),
           and the store still reads (and sees the raw write), decides and writes.
 A cancelled write may or may not have taken effect: only the store's health is checked.
@@ -228,11 +229,26 @@ class KvHealth:
         await self.kv.put(SENTINEL, codec.encode_user(dataclasses.replace(self.sentinel, name=name)))
 
     async def leftovers(self) -> list[str]:
-        """Consumers on the five streams and subscriptions beyond the baseline."""
-        found = []
-        for base in BUCKETS:
-            stream = self.store.stream(base)
-            found += [f"consumer {stream}/{c.name}" for c in await self.js.consumers_info(stream)]
+        """Consumers on the five streams that live on, and subscriptions beyond the baseline.
+
+        The store's consumers are ephemeral and never deleted by it (the README's viewer may
+        not delete consumers): once nobody listens, the server removes one after its inactive
+        threshold. So a consumer left behind is one still listened to, or one that would not
+        go by itself (durable, or without a short threshold)."""
+        await self.store.nc.flush(timeout=2)  # our unsubscribes have reached the server
+        found: list[str] = []
+        for _ in range(20):  # the server notices a lost interest shortly after the unsubscribe
+            found = []
+            for base in BUCKETS:
+                stream = self.store.stream(base)
+                for c in await self.js.consumers_info(stream):
+                    threshold = c.config.inactive_threshold or 0
+                    if c.push_bound or c.config.durable_name or not 0 < threshold <= 5:
+                        found.append(f"consumer {stream}/{c.name} (bound {c.push_bound}, "
+                                     f"durable {c.config.durable_name}, inactive threshold {threshold})")
+            if not found:
+                break
+            await asyncio.sleep(0.05)
         extra = len(self.store.nc._subs) - self.subs
         if extra:
             found.append(f"{extra} subscription(s) of the store's client")

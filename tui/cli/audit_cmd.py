@@ -25,7 +25,7 @@ from store.text import printable
 from .common import EXIT_FOUND, EXIT_OK, add_backend_args, run_async, say
 from .connection import backend_spec, guard_changes, nats_spec
 from .data import iso, report_invalid
-from .table_output import AUTO, TABLE, TSV, Column, print_rows, resolve
+from .table_output import AUTO, TABLE, TSV, Column, print_rows, resolve, write_csv
 
 #: how often --follow asks for new events: one written elsewhere shows within a second
 FOLLOW_POLL_S = 0.25
@@ -39,10 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                   "or Unix seconds)")
     p.add_argument("--action", choices=[a.value for a in Action], help="only this action, e.g. --action revoke_user")
     p.add_argument("--target", metavar="KEY", help="only events about this user key, e.g. --target bob")
-    p.add_argument("--format", choices=(AUTO, TABLE, TSV, "json"), default=AUTO,
+    p.add_argument("--format", choices=(AUTO, TABLE, TSV, "csv", "json"), default=AUTO,
                    help="auto (the default: table on a terminal, tsv in a pipe), table (aligned for a "
                         "person, long text cut to the width), tsv (a header line, then a line per "
-                        "event), json (one event object per line), e.g. --format tsv")
+                        "event), csv (the same for a spreadsheet: a cell starting =, +, -, @ gets a "
+                        "leading '), json (one event object per line), e.g. --format tsv")
     p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--follow", action="store_true", help="keep printing new events until interrupted (Ctrl-C)")
     p.set_defaults(func=cmd_audit)
@@ -84,6 +85,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         shown = newest_last(e for e in events if query.matches(e))
         if fmt == "json":
             out.writelines(e.to_json() + "\n" for e in shown)
+        elif fmt == "csv":
+            write_csv(out, [c.name for c in COLUMNS] if first else None, map(row, shown))
         elif shown or first:  # the header at once, even before the first event
             print_rows(fmt, COLUMNS, map(row, shown), header=first, stream=args.follow, out=out)
         first = False

@@ -15,10 +15,11 @@ import os
 from collections.abc import Mapping
 
 from store import NatsSpec, SqliteSpec, StoreError, StoreSpec
+from store.operator_files import check_files, open_to_others
 
 from ..config import ContextSettings, context_settings
 from . import nats_context
-from .common import EXIT_REFUSED, EXIT_USAGE, CommandError
+from .common import EXIT_REFUSED, EXIT_USAGE, CommandError, say
 
 #: NatsSpec field -> (the flag's dest, the environment variable, the context field)
 _SOURCES = {
@@ -38,8 +39,16 @@ NO_BACKEND = ("name a backend: --db PATH, --nats-url URL, the NATS_URL variable,
 
 
 def context_name(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> str | None:
-    """The natscli context these settings use: --context, NATS_CONTEXT, else natscli's selected one."""
-    return getattr(args, "context", None) or env.get("NATS_CONTEXT") or nats_context.selected(env)
+    """The natscli context these settings use: --context, NATS_CONTEXT, else natscli's selected
+    one, unless --nats-url names the server: the selected context's credentials are then not
+    sent to a server it does not name (and its context.txt is not even read)."""
+    named = getattr(args, "context", None) or env.get("NATS_CONTEXT")
+    if named or getattr(args, "nats_url", None):
+        return named or None
+    try:
+        return nats_context.selected(env)
+    except StoreError as e:
+        raise CommandError(str(e), EXIT_USAGE) from None
 
 
 def nats_settings(args: argparse.Namespace, *, replicas: int | None = None, read_only: bool = False,
@@ -64,11 +73,17 @@ def nats_settings(args: argparse.Namespace, *, replicas: int | None = None, read
     if not url:
         return None
     try:
-        return NatsSpec(url=url, bucket_prefix=getattr(args, "bucket_prefix", "") or "",
+        spec = NatsSpec(url=url, bucket_prefix=getattr(args, "bucket_prefix", "") or "",
                         op_timeout=getattr(args, "op_timeout", 2.0), replicas=replicas, read_only=read_only,
                         context=ctx.name if ctx is not None else None, **values)
+        check_files(spec)  # a FIFO or a file of the wrong kind: exit 2 now, before any connection
     except StoreError as e:
         raise CommandError(str(e), EXIT_USAGE) from None
+    for what, path in (("credentials file", spec.creds), ("nkey seed file", spec.nkey), ("client key", spec.key)):
+        warning = open_to_others(path, what) if path else None
+        if warning:
+            say(warning)
+    return spec
 
 
 def context_settings_of(spec: StoreSpec, env: Mapping[str, str] = os.environ) -> ContextSettings:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
 import sys
 from pathlib import Path
 
-from store import NatsSpec, StoreError, Unavailable, User, codec, ids, open_store
+from store import NatsSpec, StoreError, TlsRefused, Unavailable, User, codec, ids, open_store
 from store.base import UNCONFIRMED, Store
 from store.models import REVOKED, USER_ADMIN, USER_USER, Decision, Snapshot, Status, StatusChange
 from store.snapshot import export_chunks, paused_gc
@@ -22,6 +21,7 @@ from store.text import iso_time, printable
 from .common import (
     EXIT_FOUND,
     EXIT_OK,
+    EXIT_UNAVAILABLE,
     CommandError,
     Parser,
     add_backend_args,
@@ -34,7 +34,7 @@ from .common import (
 from .connection import backend_spec
 from .progress import progress_display, watch
 from .replication import Replication, add_wait_arg, print_spread, spread
-from .table_output import AUTO, TABLE, TSV, Column, print_table, print_tsv, resolve
+from .table_output import AUTO, TABLE, TSV, Column, print_table, print_tsv, resolve, write_csv
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -188,10 +188,8 @@ def users_list(args: argparse.Namespace) -> int:
     elif fmt == TABLE:  # for a person: times to the minute, as the TUI shows them (80 columns fit)
         print_table(USER_COLUMNS, ([u.key, u.name, u.role, u.status, iso_time(u.added_at),
                                     iso_time(u.revoked_at) or "-"] for u in users))
-    elif fmt == "csv":  # the exact text, quoted as csv quotes it
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(USER_FIELDS)
-        writer.writerows(rows)
+    elif fmt == "csv":  # quoted as csv quotes it, a formula's start neutralized (a spreadsheet opens it)
+        write_csv(sys.stdout, USER_FIELDS, rows)
     else:
         print_tsv(USER_COLUMNS, rows)
     report_invalid(invalid)
@@ -311,6 +309,7 @@ def authorize(args: argparse.Namespace) -> int:
     key = _key(args.key)
     spec = backend_spec(args, read_only=True)
     bound = spec.op_timeout if isinstance(spec, NatsSpec) else float(getattr(args, "op_timeout", 2.0))
+    insecure: list[TlsRefused] = []
 
     async def decide() -> Decision:
         store: Store | None = None
@@ -321,6 +320,8 @@ def authorize(args: argparse.Namespace) -> int:
         except TimeoutError:  # fail closed: no answer in time is a deny
             return Decision(False, f"{UNCONFIRMED} (no answer within {bound:g}s)")
         except Unavailable as e:  # fail closed: a backend failure is a deny, not an error
+            if isinstance(e, TlsRefused):
+                insecure.append(e)
             return Decision(False, f"{UNCONFIRMED} ({e})")
         finally:
             if store is not None:
@@ -329,4 +330,6 @@ def authorize(args: argparse.Namespace) -> int:
 
     decision = run_async(decide)
     print(f"{'allow' if decision.allowed else 'deny'}: {printable(decision.reason)}")
+    if insecure:  # still a deny, and exit 3 naming TLS: the setup is broken or attacked
+        raise CommandError(f"unavailable: {insecure[0]}", EXIT_UNAVAILABLE)
     return EXIT_OK if decision.allowed else EXIT_FOUND

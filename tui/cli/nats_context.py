@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from store import InvalidInput
+from store.operator_files import read_text
 
 _NAME = re.compile(r"[A-Za-z0-9_.@-]{1,128}")  # no path separators: a name is not a path
 
@@ -55,12 +56,10 @@ def known(env: Mapping[str, str] = os.environ) -> list[str]:
 
 
 def selected(env: Mapping[str, str] = os.environ) -> str | None:
-    """The context natscli has selected (context.txt), if any."""
-    try:
-        name = (config_home(env) / "nats" / "context.txt").read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return name or None
+    """The context natscli has selected (context.txt), if any. Raises InvalidInput for a
+    context.txt that is not a regular file (a FIFO would block until someone writes to it)."""
+    text = read_text(config_home(env) / "nats" / "context.txt", "natscli's context.txt", missing_ok=True)
+    return (text or "").strip() or None
 
 
 def load(name: str, env: Mapping[str, str] = os.environ) -> Context:
@@ -70,9 +69,10 @@ def load(name: str, env: Mapping[str, str] = os.environ) -> Context:
         listing = ", ".join(names) if names else f"none in {context_dir(env)}"
         raise InvalidInput(f"unknown NATS context {name!r} (known: {listing})")
     path = context_dir(env) / f"{name}.json"
+    text = read_text(path, f"NATS context {name!r}")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+        doc = json.loads(text or "")
+    except ValueError as e:
         raise InvalidInput(f"cannot read NATS context {name!r} ({path}): {e}") from None
     if not isinstance(doc, dict):
         raise InvalidInput(f"cannot read NATS context {name!r} ({path}): not a JSON object")

@@ -16,6 +16,7 @@ otherwise no escape sequence at all, bold included.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import sys
@@ -144,6 +145,39 @@ def print_tsv(columns: Sequence[Column], rows: Iterable[Sequence[object]], *, he
         out.write("\t".join(c.name for c in columns) + "\n")
     for row in rows:
         out.write("\t".join(printable(v) for v in row) + "\n")
+
+
+#: how a spreadsheet's formula may start (a tab or a carriage return before one is skipped)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A value for a CSV cell that no spreadsheet runs as a formula: text starting as one
+    does gets a leading ' (SPEC 7; OWASP's CSV injection advice). JSON and TSV keep the
+    exact text: they are for programs, which do not evaluate cells."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def write_csv(out: TextIO, header: Sequence[str] | None, rows: Iterable[Sequence[object]]) -> int:
+    """A header line (unless None), then a line per row, each cell through csv_cell; returns
+    the number of rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    # Python's csv quotes a field holding "\n" but not one holding only "\r" (with "\n" line
+    # ends), which a reader then takes for a line end: such a row is written all quoted
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def write(cells: Sequence[object]) -> None:
+        shown = [csv_cell(v) for v in cells]
+        (quoted if any("\r" in c for c in shown) else writer).writerow(shown)
+
+    if header is not None:
+        write(header)
+    n = 0
+    for row in rows:
+        write(row)
+        n += 1
+    return n
 
 
 def print_rows(fmt: str, columns: Sequence[Column], rows: Iterable[Sequence[object]], *,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -15,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from store import InvalidInput
+
+from ..cli.table_output import write_csv
 
 
 class ExportScreen(ModalScreen[str | None]):
@@ -55,12 +56,8 @@ def write_table(path: str, columns: Sequence[str], rows: Iterable[Sequence[str]]
         raise InvalidInput(f"{path}: name a .csv or .json file")
     n = 0
     with open(path, "x", encoding="utf-8", newline="") as f:  # x: never overwrite
-        if ext == ".csv":
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(columns)
-            for row in rows:
-                w.writerow(row)
-                n += 1
+        if ext == ".csv":  # a formula's start neutralized: a spreadsheet opens this file
+            n = write_csv(f, columns, rows)
         else:  # a JSON array written an element at a time, as json.dump(list, indent=1) would
             f.write("[")
             for n, row in enumerate(rows, 1):
