@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from operator import itemgetter
@@ -13,7 +12,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.timer import Timer
 
 from store import InvalidRecord, Store, StoreError, UserChanges, UserRow
 from store.models import REVOKED
@@ -27,6 +25,7 @@ from ..widgets.footer import FittedFooter
 from ..widgets.header import AppHeader
 from ..widgets.record_table import DATA, KEY, Chunk, Record, RecordTable, record
 from .base import DataScreen
+from .users_feed import Do, UsersFeed, Watch
 
 #: on a narrow screen the times go first (added before revoked); the name is cut
 COLUMNS = (Col("key"), Col("name", 1, shrink=True), Col("role"), Col("status"), Col("added", 3),
@@ -82,7 +81,8 @@ class UsersScreen(DataScreen):
     OPENS = OpenUser
     #: users shown at once on a first load from a backend that reads every user first (KV)
     PREVIEW = 2000
-    _preview = False  # the table shows a preview: the next part replaces it
+    #: a full read once changes have stopped for this long (users_feed)
+    QUIET = 3.0
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -131,31 +131,15 @@ class UsersScreen(DataScreen):
 
     def show(self, data: UserRows) -> None:
         self.table.set_chunks(data.chunks, invalid=data.invalid)
-        self._preview = data.preview
+        self.feed.preview = data.preview
 
     def extend(self, data: UserRows) -> None:
-        if self._preview:  # the first part of the whole list replaces the preview
+        if self.feed.preview:  # the first part of the whole list replaces the preview
             self.show(data)
         else:
             self.table.add_chunks(data.chunks, invalid=data.invalid)
 
-    # -- keeping current: the changed rows, not a million rows read again ----------------
-    # KV: a watch on the users bucket brings each change (Store.watch_users), shown at once.
-    # SQLite: a change re-reads the rows on screen and the count (Store.user_rows,
-    # count_users). Either way a new or deleted user, or a broken record, is a full read,
-    # and so is a quiet moment after changes (QUIET) or a long run of them (CATCH_UP): a
-    # patched row is shown where it was, and only a full read re-sorts and re-filters.
-    #: a full read once changes have stopped for this long
-    QUIET = 3.0
-    #: and at the latest this long after the last full read while changes keep coming
-    CATCH_UP = 30.0
-    _full_read_at = 0.0
-    _catch_up: Timer | None = None
-    _following = False  # a watch worker runs
-    _watch_on = False  # the watch has begun: every change from then on comes to this screen
-    _follow_again_at = 0.0  # after a watch ended, following is tried again from then on
-    _again = False  # a full read is wanted once the running one ends
-
+    # -- keeping current: the changed rows, not a million rows read again (users_feed) -----
     @dataclass
     class Patched(Message):
         """Users read again or written (from a worker to the screen)."""
@@ -172,58 +156,53 @@ class UsersScreen(DataScreen):
 
     def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(session, **kw)
-        self._since_load: dict[str, Record] = {}  # rows written since the last load began
+        self.feed = UsersFeed()
 
-    def _loading(self) -> bool:
-        return any(w.group == "load" and w.node is self and not w.is_finished for w in self.workers)
+    def on_mount(self) -> None:  # then DataScreen's (Textual runs each class's on_mount)
+        # a full read once changes have stopped for QUIET: made anew by each change
+        self._quiet = self.set_timer(self.QUIET, self._caught_up, pause=True)
 
     def reload(self) -> None:
         store = self.session.store
-        if (store is not None and store.watches_users and not self._following
-                and time.monotonic() >= self._follow_again_at):
-            self._following, self._watch_on = True, False
-            self._follow(store)
-            return  # the full read begins once the watch has: no change falls between
-        if self._loading() and self.table.loaded:
-            self._again = True  # once this one ends (restarting it would never end, at 50/s)
-            return
-        self._full_read_at = time.monotonic()
-        self._since_load = {}
-        super().reload()
+        reading = any(w.group == "load" and w.node is self and not w.is_finished for w in self.workers)
+        do = self.feed.full_read(can_watch=store is not None and store.watches_users, reading=reading,
+                                 loaded=self.table.loaded)
+        if do is Do.FOLLOW:
+            assert store is not None
+            self._follow(store)  # the full read begins once the watch has: no change falls between
+        elif do is Do.READ:
+            super().reload()
 
     def after_load(self, message: DataScreen.Loaded) -> None:
-        if self._since_load:  # written while this load read: the newer of the two is the change
-            self.table.patch(list(self._since_load.values()), anywhere=True)
-        if (message.data is None or message.complete) and self._again:
-            self._again = False
+        if self.feed.since_read:  # written while this load read: the newer of the two is the change
+            self.table.patch(list(self.feed.since_read.values()), anywhere=True)
+        if (message.data is None or message.complete) and self.feed.read_ended():
             self.reload()
 
     def changed_in_view(self) -> None:
         store, table = self.session.store, self.table
-        overdue = time.monotonic() - self._full_read_at > self.CATCH_UP
-        if self._watch_on and not overdue:
-            self.stale = False  # the watch brings the users' changes
-            return
-        if (store is None or not store.counts_users_cheaply or not table.loaded or not table.complete
-                or overdue):
+        can_patch = store is not None and store.counts_users_cheaply and table.loaded and table.complete
+        do = self.feed.changed(can_patch=can_patch)
+        if do is Do.READ:
             self.reload()
             return
-        self.stale = False
-        keys = [r[KEY] for r in table.shown_records if type(r[DATA]) is tuple]  # not the flagged
-        self._patch(store, keys, table.held)
-        self._catch_up_when_quiet()
+        self.stale = False  # the watch brings the change, or the patch reads it
+        if do is Do.PATCH:
+            assert store is not None
+            keys = [r[KEY] for r in table.shown_records if type(r[DATA]) is tuple]  # not the flagged
+            self._patch(store, keys, table.held)
+            self._restart_quiet()
 
-    def _catch_up_when_quiet(self) -> None:
-        if self._catch_up is not None:
-            self._catch_up.stop()
-        self._catch_up = self.set_timer(self.QUIET, self._caught_up)
+    def _restart_quiet(self) -> None:
+        self._quiet.stop()
+        self._quiet = self.set_timer(self.QUIET, self._caught_up)
 
     def _caught_up(self) -> None:
-        self._catch_up = None
-        if self.is_current:
-            self.reload()
-        else:
-            self.stale = True
+        if self.feed.quiet():  # else a full read began since the last change
+            if self.is_current:
+                self.reload()
+            else:
+                self.stale = True
 
     @work(exclusive=True, group="patch", exit_on_error=False)
     async def _patch(self, store: Store, keys: list[str], held: int) -> None:
@@ -249,22 +228,20 @@ class UsersScreen(DataScreen):
             self.post_message(self.Followed(None))
 
     def on_users_screen_followed(self, message: Followed) -> None:
-        changes = message.changes
-        if changes is None:  # the watch ended
-            self._following = self._watch_on = False
-            self._follow_again_at = time.monotonic() + self.CATCH_UP
-            self.reload()
-        elif not self._watch_on:  # its first batch, empty: it has begun; now the full read
-            self._watch_on = True
-            self.reload()
+        changes, feed = message.changes, self.feed
+        if changes is None:
+            do = feed.watch_ended()
+        elif feed.watch is not Watch.ON:  # its first batch, empty: it has begun
+            do = feed.watch_began()
         else:
             records = _records(changes.rows)
-            self._since_load.update((r[KEY], r) for r in records)
-            if changes.deleted or changes.invalid or not all(self.table.holds(r[KEY]) for r in records):
-                self.reload()
-            else:
+            behind = bool(changes.deleted or changes.invalid) or not all(self.table.holds(r[KEY]) for r in records)
+            do = feed.watched(records, behind=behind)
+            if do is Do.PATCH:
                 self.table.patch(records, anywhere=True)
-            self._catch_up_when_quiet()
+            self._restart_quiet()
+        if do is Do.READ:
+            self.reload()
 
     def selected_user_key(self) -> str | None:
         return self.table.selected_key
