@@ -77,7 +77,7 @@ async def _pages(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield page
 
 
-class UsersScreen(DataScreen):
+class UsersScreen(DataScreen[UserRows]):
     OPENS = OpenUser
     #: users shown at once on a first load from a backend that reads every user first (KV)
     PREVIEW = 2000
@@ -173,7 +173,7 @@ class UsersScreen(DataScreen):
         elif do is Do.READ:
             super().reload()
 
-    def after_load(self, message: DataScreen.Loaded) -> None:
+    def after_load(self, message: DataScreen.Loaded[UserRows]) -> None:
         if self.feed.since_read:  # written while this load read: the newer of the two is the change
             self.table.patch(list(self.feed.since_read.values()), anywhere=True)
         if (message.data is None or message.complete) and self.feed.read_ended():
