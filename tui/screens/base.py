@@ -12,13 +12,13 @@ from textual import on, work
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from store import Store, StoreError
+from store import Store
 
 from .. import heap
 from ..messages import OpenRoom, OpenUser
 from ..widgets.record_table import RecordTable
 from .admin import AdminScreen
-from .export import ExportScreen, write_table
+from .export import ExportScreen, save_table
 
 __all__ = ["AdminScreen", "DataScreen"]
 
@@ -76,7 +76,7 @@ class DataScreen(AdminScreen, Generic[T]):
         store = self.session.store
         if store is None:
             if self.session.open_error:
-                self.table.set_failed(self.session.open_error)
+                self.table.failed = self.session.open_error
             return  # the app announces the store once it is open
         self.stale = False
         self._load(store)
@@ -127,12 +127,12 @@ class DataScreen(AdminScreen, Generic[T]):
 
     def on_data_screen_loaded(self, message: Loaded[T]) -> None:
         if message.data is None:  # the end of a progressive load
-            self.table.set_complete(True)
+            self.table.loading_more = False
             heap.settle(len(self.table.records))
         elif message.part == 0:
             self.show(message.data)
             if not message.complete:
-                self.table.set_complete(False)
+                self.table.loading_more = True
                 self.call_after_refresh(self._painted.set)
         else:
             self.extend(message.data)
@@ -145,7 +145,7 @@ class DataScreen(AdminScreen, Generic[T]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "load" and event.state == WorkerState.ERROR:
             self.stale = True  # tried again on the next change or visit
-            self.table.set_failed()
+            self.table.failed = ""
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:
@@ -171,11 +171,5 @@ class DataScreen(AdminScreen, Generic[T]):
 
     @work(group="export", exit_on_error=False)
     async def _write_export(self, path: str, columns: tuple[str, ...], rows: Iterable[list[str]]) -> None:
-        try:
-            n = await asyncio.to_thread(write_table, path, columns, rows)
-        except FileExistsError:
-            self.session.notify(f"{path} exists already: name a new file", severity="warning")
-        except (StoreError, OSError) as e:
-            self.session.notify(f"not saved: {e}", severity="error")
-        else:
-            self.session.notify(f"saved {n:,} row(s) to {path}")
+        notice, severity = await save_table(path, columns, rows)
+        self.session.notify(notice, severity=severity)

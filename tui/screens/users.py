@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from rich.text import Text
@@ -13,18 +11,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
 
-from store import InvalidRecord, Store, StoreError, UserChanges, UserRow
+from store import Store, StoreError, UserChanges, UserRow
 from store.models import REVOKED
 from store.text import iso_time
 
 from ..messages import OpenUser
-from ..services import load_users
 from ..session import Session
 from ..widgets.columns import Col
 from ..widgets.footer import FittedFooter
 from ..widgets.header import AppHeader
-from ..widgets.record_table import DATA, KEY, Chunk, Record, RecordTable, record
+from ..widgets.record_table import DATA, KEY, Record, RecordTable, record
 from .base import DataScreen
+from .user_parts import UserRows, user_parts, user_search
 from .users_feed import Do, UsersFeed, Watch
 
 #: on a narrow screen the times go first (added before revoked); the name is cut
@@ -43,38 +41,13 @@ SORT_KEYS = (lambda u: u[0], lambda u: u[1].lower(), lambda u: u[2], lambda u: u
              lambda u: u[4], lambda u: u[5] or 0)
 
 
-def _search(row: UserRow) -> str:
-    """What the filter searches: the key first (the table keeps it once), name, role, status."""
-    key, name, role, status, _, _ = row
-    return f"{key}\t{name}\t{role}\t{status}".lower()
-
-
 def user_record(row: UserRow) -> Record:
     """The table's row of a user: the UserRow itself is the data."""
-    return record(row[0], row, _search(row))
+    return record(row[0], row, user_search(row))
 
 
 def _records(rows: list[UserRow]) -> list[Record]:
     return [user_record(r) for r in rows]
-
-
-def _packed(rows: list[UserRow]) -> Chunk:
-    return Chunk(list(map(itemgetter(0), rows)), rows, list(map(_search, rows)))
-
-
-@dataclass(frozen=True)
-class UserRows:
-    """Users as the table's records, packed (off the UI thread), and the invalid stored ones."""
-
-    chunks: list[Chunk]
-    invalid: list[InvalidRecord]
-    preview: bool = False  # users to show until the whole list replaces them (Store.preview_users)
-
-
-async def _pages(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    yield first
-    async for page in rest:
-        yield page
 
 
 class UsersScreen(DataScreen[UserRows]):
@@ -89,45 +62,12 @@ class UsersScreen(DataScreen[UserRows]):
         yield RecordTable("users", COLUMNS, cells=user_cells, sort_keys=SORT_KEYS, id="users")
         yield FittedFooter(compact=True)
 
-    async def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
-        """The first page at once, then the store's pages grouped into parts that double in
-        size (each part re-filters the view: few parts for a million users). The records
-        are made and packed from each page as it comes, in a thread (the UI keeps answering
-        meanwhile): no part is ever held as a list of records. On a first load from a
-        backend whose first part is the whole list (KV), a preview comes first."""
-        pages = store.iter_user_rows()
-        ahead = asyncio.ensure_future(anext(pages))  # the whole read begins now
-        try:
-            if not self.table.loaded:  # a reload keeps showing what it has meanwhile
-                try:
-                    preview = await store.preview_users(self.PREVIEW)
-                except StoreError:
-                    preview = None  # the whole read says what is wrong
-                if preview and not ahead.done():
-                    yield UserRows([await asyncio.to_thread(_packed, preview)], [], preview=True)
-            first = await ahead
-        except StopAsyncIteration:
-            return
-        finally:
-            ahead.cancel()  # when this load was cancelled (done already: no effect)
-        group, held, size = UserRows([], []), 0, 0
-        async for rows, invalid in _pages(first, pages):
-            group.chunks.append(await asyncio.to_thread(_packed, rows))
-            group.invalid.extend(invalid)
-            held += len(rows)
-            if held >= size:
-                yield group
-                group, held, size = UserRows([], []), 0, max(50_000, 2 * size)
-        if group.chunks or group.invalid:
-            yield group
+    def fetch_parts(self, store: Store) -> AsyncIterator[UserRows]:
+        # a reload keeps showing what it has meanwhile: no preview
+        return user_parts(store, 0 if self.table.loaded else self.PREVIEW)
 
     def merge(self, parts: list[UserRows]) -> UserRows:
-        parts = [p for p in parts if not p.preview]
-        return UserRows([c for p in parts for c in p.chunks], [r for p in parts for r in p.invalid])
-
-    async def fetch(self, store: Store) -> UserRows:
-        data = await load_users(store)
-        return UserRows([_packed([u.row for u in data.users])], data.invalid)
+        return UserRows.merged(parts)
 
     def show(self, data: UserRows) -> None:
         self.table.set_chunks(data.chunks, invalid=data.invalid)

@@ -57,13 +57,14 @@ class RecordTable(Vertical):
     #: (column, reversed) of the sort, None: the order the screen gave
     sort: var[Sort] = var(None, init=False)  # not on first read: the watchers draw
     filter_text = var("", init=False)
-    #: parts of a load are still coming (set_complete); not `loading`, which is Textual's own
-    #: (it covers the widget with a spinner)
+    #: parts of a load are still coming (the count says so); not `loading`, which is
+    #: Textual's own (it covers the widget with a spinner)
     loading_more = var(False)
     #: a sort runs in a thread (SORT_IN_THREAD rows or more)
     sorting = var(False)
     loaded = var(False)
-    #: why the first load failed ("" when not known); None: it did not
+    #: why the first load failed ("" when not known; the screen shows the error), said
+    #: instead of "loading"; None: it did not
     failed: var[str | None] = var(None)
     #: the cursor's index among the matches, their number, and the number of marked rows
     cursor = var(0)
@@ -284,15 +285,6 @@ class RecordTable(Vertical):
         self.loaded = True
         self.marks = len(self.model.marked)
         self._show(keep)
-
-    def set_complete(self, complete: bool) -> None:
-        """Say whether more parts of this load follow; the count says it is still loading."""
-        self.loading_more = not complete
-
-    def set_failed(self, why: str = "") -> None:
-        """The load failed (the error is shown by the screen): say so instead of 'loading',
-        with why when the screen knows it (the store could not be opened)."""
-        self.failed = why
 
     def patch(self, records: Sequence[Record], *, anywhere: bool = False) -> int:
         """New data for rows someone changed (TableModel.patch), drawn at once. Returns how
