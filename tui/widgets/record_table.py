@@ -28,9 +28,10 @@ from store import InvalidRecord
 from .columns import Col, as_col
 from .packed_rows import DATA, KEY, Chunk, Record, Rows, View
 from .record_grid import RecordGrid
-from .table_model import Cells, Flagged, Sort, TableModel, as_cells, next_sort, record
+from .table_model import Cells, Sort, TableModel, as_cells, next_sort, record
 
-__all__ = ["DATA", "KEY", "Chunk", "Flagged", "Record", "RecordGrid", "RecordTable", "record"]
+#: what the screens import from here (the rows they make, and the table)
+__all__ = ["DATA", "KEY", "Chunk", "Record", "RecordTable", "record"]
 
 #: a table of this many rows or more is sorted in a thread
 SORT_IN_THREAD = 50_000
