@@ -80,7 +80,7 @@ async def run(spec) -> None:
             if type(app.screen).__name__ != screen_name:
                 return False
             t = app.screen.query_one(RecordTable)
-            return t._loaded and len(t.shown_keys) > 0
+            return t.loaded and len(t.shown_keys) > 0
         return ready
 
     async with app.run_test(size=SIZE) as pilot:

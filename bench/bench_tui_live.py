@@ -66,7 +66,7 @@ async def run(db: str, rate: float, seconds: float) -> None:
         def table() -> RecordTable:
             return app.screen.query_one(RecordTable)
 
-        while not (table()._loaded and table().complete):
+        while not (table().loaded and table().complete):
             await asyncio.sleep(0.05)
         await pilot.pause(0.5)
         gaps: list[float] = []

@@ -151,7 +151,7 @@ def shows_table(app: Any, screen_type: type[Any], rows: int | None = None) -> bo
     if not isinstance(screen, screen_type):
         return False
     t = screen.query_one(RecordTable)
-    return t._loaded and (rows is None or len(t.shown_keys) == rows)
+    return t.loaded and (rows is None or len(t.shown_keys) == rows)
 
 
 async def loaded(pilot, screen_type: type[Any], n: int | None = None) -> None:

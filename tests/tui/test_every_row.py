@@ -15,6 +15,7 @@ from store.kv.store import KvStore
 from tests.helpers import SIZE, create_buckets, loaded, make_app, seed_sqlite, settle, shows, steps, until
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.users import UsersScreen
+from tui.screens.users_feed import Watch
 from tui.widgets import record_table
 from tui.widgets.record_table import RecordTable
 
@@ -303,7 +304,7 @@ async def test_a_daemons_change_re_reads_the_rows_in_view_and_the_count(many, mo
         await pilot.press("2")
         await loaded(pilot, UsersScreen)
         screen = app.screen
-        await until(pilot, lambda: screen._catch_up is None, timeout=5, what="no catch-up read pending")
+        await until(pilot, lambda: not screen.feed.catch_up, timeout=5, what="no catch-up read pending")
         t = table(app)
         before = t.records
         in_view, out_of_view = t.shown_keys[3], "u449"
@@ -340,7 +341,7 @@ async def test_a_watch_brings_each_change_to_the_users_view(many, clock):
         await pilot.press("2")
         await loaded(pilot, UsersScreen)
         screen = app.screen
-        await until(pilot, lambda: screen._watch_on, timeout=5, what="the watch begun")
+        await until(pilot, lambda: screen.feed.watch is Watch.ON, timeout=5, what="the watch begun")
         t = table(app)
         before = t.records
         in_view = t.shown_keys[3]

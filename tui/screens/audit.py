@@ -38,7 +38,7 @@ def event_record(e: AuditEvent) -> Record:
     return record(f"{e.id}-{e.phase}", e, search.lower())
 
 
-class AuditScreen(DataScreen):
+class AuditScreen(DataScreen[AuditList]):
     OPENS = OpenUser
 
     def compose(self) -> ComposeResult:

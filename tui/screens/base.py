@@ -1,139 +1,33 @@
-"""What every full screen shares: the footer's keys and what they do by default (AdminScreen);
-for a screen of store data, loading when shown and again when the data changed (DataScreen)."""
+"""A screen of store data (DataScreen): loaded when first shown, and again when the data
+changed. The keys every full screen shares are AdminScreen's (admin.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from textual import on, work
-from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from store import Store, StoreError
+from store import Store
 
 from .. import heap
-from ..messages import AddUser, ChangeUser, ChangeUsers, OpenHistory, OpenRoom, OpenUser
-from ..services import UserChange
-from ..session import Session
+from ..messages import OpenRoom, OpenUser
 from ..widgets.record_table import RecordTable
-from .export import ExportScreen, write_table
+from .admin import AdminScreen
+from .export import ExportScreen, save_table
+
+__all__ = ["AdminScreen", "DataScreen"]
+
+#: what a screen's fetch reads and its show shows; D: the same, carried by Loaded
+T = TypeVar("T")
+D = TypeVar("D")
 
 
-class AdminScreen(Screen[None]):
-    """A full screen of the app, made with the session (never with the app itself).
-
-    Every full screen offers the same keys, in the help screen's order: Textual lists a
-    screen's keys before the app's in the footer, so the order holds only with the keys kept
-    together here. A screen overrides the actions it gives a meaning to: filter, the selected
-    user of r and i, m on the migration screen.
-    """
-
-    BINDINGS = [
-        Binding("1", "show('rooms')", "Rooms"),
-        Binding("2", "show('users')", "Users"),
-        Binding("3", "show('migration')", "Migrate"),
-        Binding("4", "show('health')", "Health"),
-        Binding("5", "show('audit')", "Audit"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "back", "Back", show=False),  # in the help; the footer is full
-        Binding("r", "revoke", "Revoke"),
-        Binding("i", "reinstate", "Reinstate"),
-        Binding("a", "add_user", "Add"),
-        Binding("h", "history", "History"),
-        Binding("e", "export", "Save table", show=False),
-        Binding("m", "migrate", "Migrate", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-    ]
-
-    def __init__(self, session: Session, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.session = session
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Under a dialog (a confirmation, the form, help) every key goes to the dialog, so the
-        # footer left in view beneath it does not offer this screen's keys.
-        return self.is_active
-
-    def on_mount(self) -> None:
-        for box in self.query(Input):
-            box.cursor_blink = self.session.blink  # off for pictures, so they are stable
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        # One place turns a failed worker into a readable message; the screen stays usable.
-        if event.state == WorkerState.ERROR:
-            self.session.report_error(event.worker.error)
-
-    # -- the keys -------------------------------------------------------------------------
-    def action_show(self, mode: str) -> None:
-        if self.app.current_mode != mode:
-            self.app.switch_mode(mode)
-
-    def action_back(self) -> None:
-        if len(self.app.screen_stack) > 1:  # the first screen of a mode stays
-            self.dismiss()
-
-    def action_help(self) -> None:
-        self.app.push_screen("help")
-
-    def action_filter(self) -> None:
-        self.session.notify("nothing to filter here", severity="warning")
-
-    def action_export(self) -> None:
-        self.session.notify("no table to save here", severity="warning")
-
-    def action_sort(self) -> None:
-        self.session.notify("nothing to sort here", severity="warning")
-
-    def action_migrate(self) -> None:
-        self.session.notify("m starts the migration on the migration screen (3)")
-
-    def action_revoke(self) -> None:
-        self._change_user(UserChange.REVOKE)
-
-    def action_reinstate(self) -> None:
-        self._change_user(UserChange.REINSTATE)
-
-    def action_add_user(self) -> None:
-        if not self.session.refuse_change("add user") and self.session.store is not None:
-            self.post_message(AddUser())
-
-    def selected_user_key(self) -> str | None:
-        """The user that r, i and h act on here, if any."""
-        return None
-
-    def action_history(self) -> None:
-        key = self.selected_user_key()
-        if key is None:
-            self.session.notify("select a user first (2: users, or a member in a room)", severity="warning")
-        elif self.session.store is not None:
-            self.post_message(OpenHistory(key))
-
-    def marked_user_keys(self) -> list[str]:
-        """The users marked here with space, which r and i then act on together."""
-        return []
-
-    def _change_user(self, change: UserChange) -> None:
-        if self.session.refuse_change(change) or self.session.store is None:
-            return
-        marked = self.marked_user_keys()
-        if marked:
-            self.post_message(ChangeUsers(change, marked))
-            return
-        key = self.selected_user_key()
-        if key is None:
-            self.session.notify("select a user first (2: users, or a member in a room)",
-                                severity="warning")
-            return
-        self.post_message(ChangeUser(change, key))
-
-
-class DataScreen(AdminScreen):
+class DataScreen(AdminScreen, Generic[T]):
     """Store data in a RecordTable: fetch() runs in a worker when the screen is first shown,
     and again whenever the session announces a change, at once while the screen is in view
     (also under a dialog), else as soon as it is shown again. No announced change is lost:
@@ -148,11 +42,12 @@ class DataScreen(AdminScreen):
     _painted: asyncio.Event
 
     @dataclass
-    class Loaded(Message):
+    class Loaded(Message, Generic[D]):
         """What fetch() read, carried from the worker to the screen (a worker never touches
-        a widget): part 0 is shown, later parts extend it; complete: the last one."""
+        a widget): part 0 is shown, later parts extend it; complete: the last one. data
+        None: the end of a load shown part by part."""
 
-        data: Any
+        data: D | None
         part: int = 0
         complete: bool = True
 
@@ -181,7 +76,7 @@ class DataScreen(AdminScreen):
         store = self.session.store
         if store is None:
             if self.session.open_error:
-                self.table.set_failed(self.session.open_error)
+                self.table.failed = self.session.open_error
             return  # the app announces the store once it is open
         self.stale = False
         self._load(store)
@@ -191,7 +86,7 @@ class DataScreen(AdminScreen):
         # The first load shows each part as it comes (the first rows long before a million
         # are read); a reload gathers its parts and swaps once, so the view never shrinks.
         progressive = not self.table.loaded
-        parts: list[Any] = []  # a reload's parts, until it swaps
+        parts: list[T] = []  # a reload's parts, until it swaps
         n = 0
         self._painted = asyncio.Event()  # set once the first part is on screen
         async for data in self.fetch_parts(store):
@@ -210,47 +105,47 @@ class DataScreen(AdminScreen):
         else:
             self.post_message(self.Loaded(parts[0] if len(parts) == 1 else self.merge(parts)))
 
-    async def fetch(self, store: Store) -> Any:
+    async def fetch(self, store: Store) -> T:
         """Read this screen's data (in a worker)."""
         raise NotImplementedError
 
-    async def fetch_parts(self, store: Store) -> AsyncIterator[Any]:
+    async def fetch_parts(self, store: Store) -> AsyncIterator[T]:
         """The data in parts (a screen of many rows overrides it); by default fetch() whole."""
         yield await self.fetch(store)
 
-    def merge(self, parts: list[Any]) -> Any:
+    def merge(self, parts: list[T]) -> T:
         """The parts of fetch_parts as one data (for show)."""
         raise NotImplementedError
 
-    def extend(self, data: Any) -> None:
+    def extend(self, data: T) -> None:
         """Show a later part of a load."""
         raise NotImplementedError
 
-    def show(self, data: Any) -> None:
+    def show(self, data: T) -> None:
         """Show what fetch() read."""
         raise NotImplementedError
 
-    def on_data_screen_loaded(self, message: Loaded) -> None:
+    def on_data_screen_loaded(self, message: Loaded[T]) -> None:
         if message.data is None:  # the end of a progressive load
-            self.table.set_complete(True)
+            self.table.loading_more = False
             heap.settle(len(self.table.records))
         elif message.part == 0:
             self.show(message.data)
             if not message.complete:
-                self.table.set_complete(False)
+                self.table.loading_more = True
                 self.call_after_refresh(self._painted.set)
         else:
             self.extend(message.data)
         self.after_load(message)
 
-    def after_load(self, message: Loaded) -> None:
+    def after_load(self, message: Loaded[T]) -> None:
         """A part of a load, or its end, has been shown (a screen that keeps up with
         changes between full reads re-applies them here)."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "load" and event.state == WorkerState.ERROR:
             self.stale = True  # tried again on the next change or visit
-            self.table.set_failed()
+            self.table.failed = ""
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:
@@ -276,11 +171,5 @@ class DataScreen(AdminScreen):
 
     @work(group="export", exit_on_error=False)
     async def _write_export(self, path: str, columns: tuple[str, ...], rows: Iterable[list[str]]) -> None:
-        try:
-            n = await asyncio.to_thread(write_table, path, columns, rows)
-        except FileExistsError:
-            self.session.notify(f"{path} exists already: name a new file", severity="warning")
-        except (StoreError, OSError) as e:
-            self.session.notify(f"not saved: {e}", severity="error")
-        else:
-            self.session.notify(f"saved {n:,} row(s) to {path}")
+        notice, severity = await save_table(path, columns, rows)
+        self.session.notify(notice, severity=severity)

@@ -1,8 +1,9 @@
 """Save the current table (e): a path to write, its extension choosing the format (.csv or
-.json). ModalScreen[str | None]; the screen that asked writes the file."""
+.json). ModalScreen[str | None]; the screen that asked writes the file (save_table)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from store import InvalidInput
+from store import InvalidInput, StoreError
 
 from ..cli.table_output import write_csv
 
@@ -65,3 +66,14 @@ def write_table(path: str, columns: Sequence[str], rows: Iterable[Sequence[str]]
                 f.write(("," if n > 1 else "") + "\n " + element.replace("\n", "\n "))
             f.write("\n]\n" if n else "]\n")
     return n
+
+
+async def save_table(path: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> tuple[str, str]:
+    """write_table in a thread; what to tell the user: (the notice, its severity)."""
+    try:
+        n = await asyncio.to_thread(write_table, path, columns, rows)
+    except FileExistsError:
+        return f"{path} exists already: name a new file", "warning"
+    except (StoreError, OSError) as e:
+        return f"not saved: {e}", "error"
+    return f"saved {n:,} row(s) to {path}", "information"

@@ -49,7 +49,7 @@ def history_rows(h: UserHistory) -> list[tuple[str, ...]]:
     return [cells for _, _, cells in rows]
 
 
-class HistoryScreen(DataScreen):
+class HistoryScreen(DataScreen[UserHistory]):
     OPENS = OpenUser
 
     def __init__(self, session: Session, key: str) -> None:

@@ -31,7 +31,7 @@ MISSING = "MISSING current key"
 REVOKED_HOLDS = "REVOKED, holds key"
 
 
-class RoomScreen(DataScreen):
+class RoomScreen(DataScreen[RoomDetail]):
     OPENS = OpenUser
 
     def __init__(self, session: Session, room_id: str) -> None:

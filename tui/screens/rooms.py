@@ -58,7 +58,7 @@ class RoomRows:
     invalid: list[InvalidRecord]
 
 
-class RoomsScreen(DataScreen):
+class RoomsScreen(DataScreen[RoomRows]):
     OPENS = OpenRoom
 
     def compose(self) -> ComposeResult:

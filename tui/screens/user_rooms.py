@@ -25,7 +25,7 @@ COLUMNS = (Col("room"), Col("name", 1, shrink=True), Col("role"), Col("encrypted
            Col("current key"))
 
 
-class UserRoomsScreen(DataScreen):
+class UserRoomsScreen(DataScreen[UserRooms]):
     OPENS = OpenRoom
 
     def __init__(self, session: Session, key: str) -> None:
