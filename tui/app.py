@@ -36,6 +36,7 @@ from .config import save_theme
 from .screens.add_user import AddUserScreen, NewUser
 from .screens.audit import AuditScreen
 from .screens.confirm import ConfirmScreen
+from .screens.detail import DetailScreen
 from .screens.health import HealthScreen
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
@@ -252,6 +253,9 @@ class MembershipApp(App[None]):
 
     def on_open_history(self, message: messages.OpenHistory) -> None:
         self.push_screen(HistoryScreen(self.session, message.key))
+
+    def on_open_detail(self, message: messages.OpenDetail) -> None:
+        self.push_screen(DetailScreen(message.entry))
 
     def on_change_user(self, message: messages.ChangeUser) -> None:
         self._change_user(message.change, message.key)

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from store.audit import AuditEvent
+from store.models import Revision
+
 from .services import UserChange
 
 
@@ -32,6 +35,13 @@ class OpenHistory(Message):
     """Show a user's history: its record's revisions and the audit events naming it (h)."""
 
     key: str
+
+
+@dataclass
+class OpenDetail(Message):
+    """Show one whole audit event or stored revision (enter on a history row)."""
+
+    entry: AuditEvent | Revision
 
 
 @dataclass

@@ -62,7 +62,10 @@ class AuditScreen(DataScreen):
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:
+        # only the user the event names, in place of DataScreen's handler (which would open
+        # the row's key as a user): Textual runs every class's handler unless told not to
         event.stop()
+        event.prevent_default()
         key = self.selected_user_key()
         if key is not None:
             self.post_message(OpenUser(key))
