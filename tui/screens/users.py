@@ -29,7 +29,7 @@ from ..widgets.record_table import DATA, KEY, Chunk, Record, RecordTable, record
 from .base import DataScreen
 
 #: on a narrow screen the times go first (added before revoked); the name is cut
-COLUMNS = (Col("key"), Col("name", 1, shrink=True), Col("role"), Col("status"), Col("added", 3),
+COLUMNS = (Col("key", middle=True), Col("name", 1, shrink=True), Col("role"), Col("status"), Col("added", 3),
            Col("revoked", 2))
 
 

@@ -32,7 +32,7 @@ from textual.widgets import DataTable, Input, Static
 from store import InvalidRecord
 from store.text import printable
 
-from .columns import Col, Layout, as_col, fit_columns
+from .columns import Col, Layout, as_col, cut, fit_columns
 from .packed_rows import DATA, KEY, Chunk, Picked, Record, Rows, View, narrowed, position
 
 # Record: one row, (key, data, search): its key (what enter opens), its data, and the
@@ -63,18 +63,6 @@ def safe_cell(cell: str | Text) -> str | Text:
         plain = cell.plain
         return cell if printable(plain) == plain else Text(printable(plain), style=cell.style)
     return printable(cell)
-
-
-def cut(cell: str | Text, width: int | None) -> str | Text:
-    """The cell in at most width cells, its end replaced by "…" when it is longer."""
-    if width is None:
-        return cell
-    text = cell if isinstance(cell, Text) else Text(cell)
-    if text.cell_len <= width:
-        return cell
-    text = text.copy()
-    text.truncate(width, overflow="ellipsis")
-    return text
 
 
 class Cell:
@@ -655,14 +643,15 @@ class RecordTable(Vertical):
     def _row_cells(self, r: Record) -> list[Cell]:
         """The cells of the columns shown, a cut column's text ending in "…"."""
         cells = self._cells_of(r[DATA])
-        row = [as_text(cut(safe_cell(cells[i]), width)) for i, width in self._layout]
+        row = [as_text(cut(safe_cell(cells[i]), width, self._specs[i].middle)) for i, width in self._layout]
         if self.marked and r[KEY] in self.marked:
             row[0] = self._first_cell(r)
         return row
 
     def _first_cell(self, r: Record) -> Cell:
         """The first cell of a row, with the mark when it is marked."""
-        cell = safe_cell(self._cells_of(r[DATA])[0])
+        width = self._layout[0][1]
+        cell = cut(safe_cell(self._cells_of(r[DATA])[0]), width and width - MARK_WIDTH, self._specs[0].middle)
         if r[KEY] not in self.marked:
             return as_text(cell)
         return Cell(Text.assemble(("● ", "bold yellow"), cell if isinstance(cell, Text) else Text(cell)))
