@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from store import NatsSpec
 from store.audit import AuditEvent
 from store.models import Revision
 
@@ -70,3 +71,10 @@ class QuorumChecked(Message):
     """A fresh health report of the KV backend the app has open: whether its quorum is lost."""
 
     lost: bool
+
+
+@dataclass
+class OpenBackend(Message):
+    """Browse this KV deployment from now on (o: a migration's target)."""
+
+    spec: NatsSpec

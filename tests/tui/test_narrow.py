@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 from tests.helpers import SIZE, loaded, make_app, until
 from tui.screens.audit import AuditScreen
@@ -16,6 +15,7 @@ from tui.screens.migration import MigrationScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rooms import RoomsScreen
 from tui.screens.users import UsersScreen
+from tui.textual_private import FooterKey, screen_line
 from tui.widgets.columns import Col, fit_columns
 from tui.widgets.flow_text import flow, middle_ellipsis, path_parts
 from tui.widgets.record_table import RecordTable
@@ -25,7 +25,7 @@ NARROW = (80, 24)
 
 def line(app, y: int) -> str:
     """The text of one line of the screen as drawn."""
-    return "".join(seg.text for seg in app.screen._compositor.render_strips()[y])
+    return screen_line(app.screen, y)
 
 
 def table(app) -> RecordTable:

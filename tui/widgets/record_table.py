@@ -32,6 +32,8 @@ from textual.widgets import DataTable, Input, Static
 from store import InvalidRecord
 from store.text import printable
 
+from .. import keys
+from ..keys import Scope
 from .columns import Col, Layout, as_col, cut, fit_columns
 from .packed_rows import DATA, KEY, Chunk, Picked, Record, Rows, View, narrowed, position
 
@@ -123,16 +125,7 @@ class RecordGrid(DataTable):
     """The DataTable of a RecordTable: the cursor keys move through every match, the window
     following (the table does the moving); enter opens the selected row."""
 
-    # enter is in the help, not the footer: the footer is full, and enter opening a row is
-    # what everyone tries first
-    BINDINGS = [
-        Binding("enter", "select_cursor", "Open", show=False),
-        Binding("g,home", "first", "First row", show=False),
-        Binding("G,end", "last", "Last row", show=False),
-        Binding("s", "sort", "Sort", show=False),
-        Binding("y", "copy", "Copy key", show=False),
-        Binding("space", "mark", "Mark", show=False),
-    ]
+    BINDINGS = keys.bindings(Scope.TABLE)  # tui/keys.py: enter, g G, j k, s, y, space
 
     @property
     def records(self) -> RecordTable:
