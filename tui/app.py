@@ -31,7 +31,7 @@ from store.spec import Clock
 from store.text import printable
 
 from . import keys, messages
-from .backends import Choice, choices, same_backend
+from .backends import Choice, choices, load_recent, same_backend, save_recent
 from .commands import AdminCommands
 from .config import ContextSettings, save_theme
 from .keys import Scope
@@ -88,12 +88,14 @@ class MembershipApp(App[None]):
                  migration_target: NatsSpec | None = None, poll_interval: float = POLL_INTERVAL,
                  initial_mode: Mode = "rooms", blink: bool = True,
                  screens: Mapping[Mode, ScreenFactory] | None = None, label: str = "",
-                 color: str = "", theme: str = "", config_file: Path | None = None) -> None:
+                 color: str = "", theme: str = "", config_file: Path | None = None,
+                 recent_file: Path | None = None) -> None:
         """screens: the first screen of a mode made otherwise (a test fixes the migration
         screen's formatters, or feeds the health screen by hand). label, color: the header's
         words and background for this deployment (config.toml), so production looks unlike
         staging at a glance. theme: the one to start with (config.toml's). config_file: where
-        a theme chosen in the palette is kept (None: not kept, as in tests and pictures)."""
+        a theme chosen in the palette is kept (None: not kept, as in tests and pictures).
+        recent_file: where the backends opened are kept for `:` in the next runs (None: not)."""
         # NO_COLOR set and not empty (no-color.org): no colour at all. Textual reads it too,
         # and with ANSI colours on its filter drops every colour instead of turning them grey
         # (an empty NO_COLOR, which Textual also takes for set, still gives greys)
@@ -119,7 +121,8 @@ class MembershipApp(App[None]):
         #: started read-only: every backend opened with `:` is read-only too
         self.read_only = spec.read_only
         #: the backends opened before the one open now, newest first (`:` offers them)
-        self.recent: list[Choice] = []
+        self.recent_file = recent_file
+        self.recent: list[Choice] = load_recent(recent_file, self.read_only) if recent_file else []
         self.session = self._new_session(spec)
         for mode, make in self._factories.items():
             self.add_mode(mode, partial(make, self.session))
@@ -139,6 +142,17 @@ class MembershipApp(App[None]):
         self._apply_color()
         self.switch_mode(self.initial_mode)
         self._open_store()
+        self._keep_recent()
+
+    def _keep_recent(self) -> None:
+        """The backend open now first, then the ones before it, for the next runs' `:`."""
+        if self.recent_file is None:
+            return
+        try:
+            save_recent(self.recent_file, [self.session.spec, *(c.spec for c in self.recent)])
+        except OSError as e:
+            self.notify(f"the backends opened are not kept for the next start ({self.recent_file}: "
+                        f"{e.strerror or e})", severity="warning")
 
     def _new_session(self, spec: StoreSpec) -> Session:
         return Session(spec, self._clock, Signal(self, "changed"), self.notify, self.migration_target,
@@ -252,6 +266,7 @@ class MembershipApp(App[None]):
         self._update_sub_title()
         self.notify(f"opened {choice.spec.label}")
         self._open_store()
+        self._keep_recent()
 
     def data_changed(self) -> None:
         """The data may have changed: every data screen reloads, now or when next shown."""

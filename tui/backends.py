@@ -1,18 +1,22 @@
 """The backends `:` offers to open without leaving (k9s's `:ctx`): the natscli contexts, the
-backends opened earlier in this run, and the migration's target.
+backends opened recently (in this run and before: kept in $XDG_STATE_HOME/membership-admin/
+recent.json, never with a secret), and the migration's target.
 
-Pure functions of what the app knows and of the operator's files: the picker
-(screens/backends.py) shows them, the app switches (app.py switch_backend).
+Functions of what the app knows and of the operator's files: the picker (screens/backends.py)
+shows them, the app switches (app.py switch_backend).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
-from store import NatsSpec, StoreError, StoreSpec
+from store import NatsSpec, SqliteSpec, StoreError, StoreSpec
 
 from .cli import nats_context
 from .cli.common import CommandError
@@ -84,3 +88,75 @@ def choices(current: StoreSpec, recent: Sequence[Choice], target: NatsSpec | Non
             seen.add(same_backend(c.spec))
             unique.append(c)
     return unique, problems
+
+
+# -- the backends opened recently, kept between runs ------------------------------------------
+#: how many the file keeps, newest first
+KEEP = 10
+#: a kept KV deployment's settings that name files or a user, never a secret
+_NATS_FILES = ("user", "creds", "nkey", "ca", "cert", "key")
+
+
+def recent_path(env: Mapping[str, str] = os.environ) -> Path:
+    base = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "membership-admin" / "recent.json"
+
+
+def entry_of(spec: StoreSpec) -> dict[str, Any] | None:
+    """What the file keeps of a backend: a path, a context's name, or a URL with the files it
+    needs. None for a backend that needs a secret to open (a password or a token, also in its
+    URL): it is offered in this run only."""
+    if isinstance(spec, SqliteSpec):
+        return {"sqlite": os.path.abspath(spec.path)}
+    if spec.context:
+        return {"context": spec.context, "prefix": spec.bucket_prefix}
+    if spec.password or spec.token or spec.shown_url != spec.url:
+        return None
+    files = {f: getattr(spec, f) for f in _NATS_FILES if getattr(spec, f)}
+    return {"url": spec.url, "prefix": spec.bucket_prefix} | files
+
+
+def choice_of(entry: object, read_only: bool, env: Mapping[str, str] = os.environ) -> Choice | None:
+    """A kept entry as a choice again (None: not one this version wrote, or a context gone)."""
+    if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+        return None
+    try:
+        if "sqlite" in entry:
+            spec: StoreSpec = SqliteSpec(entry["sqlite"], read_only=read_only)
+        elif "context" in entry:
+            like = NatsSpec(url="", bucket_prefix=entry.get("prefix", ""))
+            return replace(context_choice(entry["context"], like, read_only, env), kind="recent")
+        elif "url" in entry:
+            spec = NatsSpec(url=entry["url"], bucket_prefix=entry.get("prefix", ""), read_only=read_only,
+                            **{f: entry[f] for f in _NATS_FILES if f in entry})
+        else:
+            return None
+    except StoreError:
+        return None
+    return Choice("recent", spec.label, spec)
+
+
+def load_recent(path: Path, read_only: bool, env: Mapping[str, str] = os.environ) -> list[Choice]:
+    """The backends kept in path, newest first; nothing when there is no such regular file or
+    it cannot be read (a convenience: it never stops the program)."""
+    try:
+        if not path.is_file():  # a FIFO would block the start
+            return []
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return []
+    found = [choice_of(e, read_only, env) for e in entries] if isinstance(entries, list) else []
+    return [c for c in found if c is not None]
+
+
+def save_recent(path: Path, specs: Sequence[StoreSpec]) -> None:
+    """Keep these backends (newest first) for the next runs. Raises OSError."""
+    entries: list[dict[str, Any]] = []
+    for spec in specs:
+        entry = entry_of(spec)
+        if entry is not None and entry not in entries:
+            entries.append(entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(entries[:KEEP], indent=1) + "\n", encoding="utf-8")
+    part.replace(path)  # whole or not at all: another instance may read it meanwhile

@@ -116,3 +116,38 @@ async def test_o_after_a_migration_opens_its_target(tmp_path, nats_server, bucke
         await until(pilot, lambda: app.sub_title.startswith("nats:"), what="the header on the target")
         await pilot.press("2")
         await loaded(pilot, UsersScreen, USERS)
+
+
+async def test_the_backends_opened_are_offered_in_the_next_run_never_with_a_secret(tmp_path, nats_server,
+                                                                                  bucket_prefix):
+    import os
+
+    from tui.backends import load_recent
+
+    recent = tmp_path / "state" / "recent.json"
+    sqlite = demo_file(tmp_path / "demo.sqlite")
+    target = NatsSpec(nats_server.url, bucket_prefix=bucket_prefix, replicas=1)
+    await seed_kv(target, frozen_clock)
+    app = make_app(sqlite, clock=frozen_clock, migration_target=target, recent_file=recent)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, RoomsScreen, 5)
+        await pick(pilot, "migration target")
+        await until(pilot, lambda: app.sub_title.startswith("nats:"), what="the header on KV")
+    opened = [f"nats:{nats_server.url} prefix={bucket_prefix}", f"sqlite:{os.path.abspath(sqlite.path)}"]
+    assert [c.spec.label for c in load_recent(recent, read_only=False)] == opened  # newest first
+    # the next run, on another file, offers both
+    other = demo_file(tmp_path / "other.sqlite")
+    app = make_app(other, clock=frozen_clock, recent_file=recent)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, RoomsScreen, 5)
+        await pilot.press("colon")
+        await until(pilot, lambda: isinstance(app.screen, BackendPicker))
+        assert [c.spec.label for c in app.screen.found] == opened
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.sub_title == f"sqlite:{os.path.abspath(sqlite.path)}", what="reopened")
+    # a password is never written: such a backend is offered in its own run only
+    secret = NatsSpec(nats_server.url.replace("nats://", "nats://admin:s3cret@"), bucket_prefix=bucket_prefix)
+    app = make_app(secret, clock=frozen_clock, recent_file=recent)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+    assert "s3cret" not in recent.read_text() and "admin" not in recent.read_text()
