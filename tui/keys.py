@@ -61,7 +61,7 @@ S, T, A = Scope.SCREEN, Scope.TABLE, Scope.APP
 #: keep these places in its footer, before `?`)
 MIGRATE = Key(S, "m", "migrate", "Start", "on the migration screen: start (or re-run) the migration",
               footer=False, palette="Start migration", palette_help="on the migration screen")
-OPEN_TARGET = Key(S, "o", "open_target", "Open target",
+OPEN_TARGET = Key(S, "o", "open_target", "Target",
                   "on the migration screen after a migration: open its target (as : does)", footer=False)
 
 KEYS: tuple[Key, ...] = (
