@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: the reason of a deny for a backend that did not answer with a state known to be current
 UNCONFIRMED = "backend unavailable or state not confirmed current"
+#: the reason of a deny for a key on no allowlist: an answer read from a current state
+UNKNOWN_USER = "unknown user"
 
 
 class Store(abc.ABC):
@@ -350,7 +352,7 @@ class Store(abc.ABC):
         try:
             user = await asyncio.wait_for(self._decision_user(k), self.op_timeout)
         except NotFound:
-            return Decision(False, "unknown user")
+            return Decision(False, UNKNOWN_USER)
         except BadRecord as e:
             return Decision(False, str(e))
         except TimeoutError:

@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from . import posture
 from .aio import gather_settled, stop
-from .base import Store
+from .base import UNKNOWN_USER, Store
 from .errors import Absent, StoreError, Unavailable
 from .kv import KvStore
 from .kv.connection import stream_name
@@ -82,6 +82,23 @@ class ProbeResult:
     allowed: bool
     reason: str
     seconds: float
+
+    @property
+    def answered(self) -> bool:
+        """The store answered as a healthy one does: an allow, or the deny of a key on no
+        allowlist (read from a state known to be current). Any other deny (no quorum, no
+        answer in time, a revoked or invalid record) is one a person must look at."""
+        return self.allowed or self.reason == UNKNOWN_USER
+
+    def verdict(self) -> tuple[str, str]:
+        """What a probe's line says: its word (allow, answered, deny) and why. The default
+        probe key is on no allowlist, so a healthy deployment denies it, and that deny is the
+        healthy answer: it is said as one, not as an alarm."""
+        if self.allowed:
+            return "allow", self.reason
+        if self.answered:
+            return "answered", "deny: not on the allowlist, as expected of a probe key"
+        return "deny", self.reason
 
 
 @dataclass(frozen=True)

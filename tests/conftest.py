@@ -16,10 +16,12 @@ from tests.helpers import FixedClock, run_sync
 @pytest.fixture(autouse=True)
 def no_operator_settings(monkeypatch, tmp_path_factory) -> None:
     """Code under test never reads the developer's NATS_* variables, natscli contexts or
-    config.toml: a test that wants them sets its own."""
+    config.toml, nor keeps its backends opened among the developer's: a test that wants
+    them sets its own."""
     for name in [n for n in os.environ if n.startswith("NATS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

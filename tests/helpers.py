@@ -250,6 +250,8 @@ EXE = Path(sys.executable).parent / "membership-admin"
 #: an empty config home: the program under test never reads the developer's natscli
 #: contexts or config.toml
 _EMPTY_CONFIG = tempfile.mkdtemp(prefix="ma-test-config-")
+#: where the program under test keeps its recent backends (not the developer's)
+_STATE = tempfile.mkdtemp(prefix="ma-test-state-")
 
 
 def cli_env(**overrides: str) -> dict[str, str]:
@@ -257,6 +259,7 @@ def cli_env(**overrides: str) -> dict[str, str]:
     empty XDG_CONFIG_HOME, then overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
     env["XDG_CONFIG_HOME"] = _EMPTY_CONFIG
+    env["XDG_STATE_HOME"] = _STATE
     env.update(overrides)
     return env
 

@@ -20,7 +20,6 @@ from typing import Literal
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
@@ -33,12 +32,16 @@ from store.plan_apply import Result, apply_plan
 from store.spec import Clock
 from store.text import printable
 
-from . import messages
+from . import keys, messages
+from .backends import Choice, choices, load_recent, same_backend, save_recent
 from .commands import AdminCommands
-from .config import save_theme
+from .config import ContextSettings, save_theme
+from .keys import Scope
 from .screens.add_user import AddUserScreen, NewUser
 from .screens.audit import AuditScreen
+from .screens.backends import BackendPicker
 from .screens.confirm import ConfirmScreen, PlanScreen
+from .screens.detail import DetailScreen
 from .screens.health import HealthScreen
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
@@ -48,7 +51,7 @@ from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
 from .services import UserChange, health_loop, load_user_rooms, weak_trail
-from .session import Session
+from .session import POLL_INTERVAL, Session
 from .widgets.record_table import RecordTable
 
 Mode = Literal["rooms", "users", "migration", "health", "audit"]
@@ -83,27 +86,28 @@ class MembershipApp(App[None]):
     #: classes each screen takes by the terminal's size (app.tcss: narrow and short layouts)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
-    #: the keys the screens do not own (theirs are in screens/base.py)
-    BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+p", "command_palette", "Palette", show=False),  # the footer shows it
-    ]
+    #: the keys the screens do not own (tui/keys.py declares every key)
+    BINDINGS = keys.bindings(Scope.APP)
 
     def __init__(self, spec: StoreSpec, *, clock: Clock = system_clock,
-                 migration_target: NatsSpec | None = None, poll_interval: float = 1.0,
+                 migration_target: NatsSpec | None = None, poll_interval: float = POLL_INTERVAL,
                  initial_mode: Mode = "rooms", blink: bool = True,
                  screens: Mapping[Mode, ScreenFactory] | None = None, label: str = "",
-                 color: str = "", theme: str = "", config_file: Path | None = None) -> None:
+                 color: str = "", theme: str = "", config_file: Path | None = None,
+                 recent_file: Path | None = None) -> None:
         """screens: the first screen of a mode made otherwise (a test fixes the migration
         screen's formatters, or feeds the health screen by hand). label, color: the header's
         words and background for this deployment (config.toml), so production looks unlike
         staging at a glance. theme: the one to start with (config.toml's). config_file: where
-        a theme chosen in the palette is kept (None: not kept, as in tests and pictures)."""
+        a theme chosen in the palette is kept (None: not kept, as in tests and pictures).
+        recent_file: where the backends opened are kept for `:` in the next runs (None: not)."""
         # NO_COLOR set and not empty (no-color.org): no colour at all. Textual reads it too,
         # and with ANSI colours on its filter drops every colour instead of turning them grey
         # (an empty NO_COLOR, which Textual also takes for set, still gives greys)
         self.colourless = bool(os.environ.get("NO_COLOR"))
         super().__init__(ansi_color=True if self.colourless else None)
+        self._clock = clock
+        self._blink = blink
         self.label = label
         self.color = color
         self.config_file = config_file
@@ -115,9 +119,17 @@ class MembershipApp(App[None]):
             self._unknown_theme = start
         #: the theme in the config file (or the default): only a change from it is written
         self._kept_theme = self.theme
-        self.session = Session(spec, clock, Signal(self, "changed"), self.notify,
-                               migration_target, blink)
-        for mode, make in {**MODE_SCREENS, **(screens or {})}.items():
+        #: what each mode's first screen is made by (made anew when another backend opens)
+        self._factories = {**MODE_SCREENS, **(screens or {})}
+        #: the migration's target whichever backend is open (`:` offers it)
+        self.migration_target = migration_target
+        #: started read-only: every backend opened with `:` is read-only too
+        self.read_only = spec.read_only
+        #: the backends opened before the one open now, newest first (`:` offers them)
+        self.recent_file = recent_file
+        self.recent: list[Choice] = load_recent(recent_file, self.read_only) if recent_file else []
+        self.session = self._new_session(spec)
+        for mode, make in self._factories.items():
             self.add_mode(mode, partial(make, self.session))
         self.poll_interval = poll_interval
         self.initial_mode = initial_mode
@@ -132,12 +144,32 @@ class MembershipApp(App[None]):
             self.notify(f"config.toml: no theme named {self._unknown_theme!r} here; the default is used",
                         severity="warning")
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        if self.color:
-            # a rule of its own after app.tcss: every screen's header takes the colour
-            self.stylesheet.add_source(f"Header {{ background: {self.color}; }}", read_from=("config.toml", "color"))
-            self.refresh_css()
+        self._apply_color()
         self.switch_mode(self.initial_mode)
         self._open_store()
+        self._keep_recent()
+
+    def _keep_recent(self) -> None:
+        """The backend open now first, then the ones before it, for the next runs' `:`."""
+        if self.recent_file is None:
+            return
+        try:
+            save_recent(self.recent_file, [self.session.spec, *(c.spec for c in self.recent)])
+        except OSError as e:
+            self.notify(f"the backends opened are not kept for the next start ({self.recent_file}: "
+                        f"{e.strerror or e})", severity="warning")
+
+    def _new_session(self, spec: StoreSpec) -> Session:
+        return Session(spec, self._clock, Signal(self, "changed"), self.notify, self.migration_target,
+                       self._blink)
+
+    def _apply_color(self) -> None:
+        """The header's colour of this deployment (config.toml): a rule of its own after
+        app.tcss, so every screen's header takes it (none: the theme's)."""
+        if self.color or ("config.toml", "color") in self.stylesheet.source:
+            css = f"Header {{ background: {self.color}; }}" if self.color else "/* the theme's */"
+            self.stylesheet.add_source(css, read_from=("config.toml", "color"))
+            self.refresh_css()
 
     @work(exclusive=True, group="store", exit_on_error=False)
     async def _open_store(self) -> None:
@@ -186,6 +218,60 @@ class MembershipApp(App[None]):
         assert isinstance(spec, NatsSpec)  # started only for a KV backend
         await health_loop(lambda report: self.set_quorum_lost(report.overall == NO_QUORUM),
                           spec, QUORUM_INTERVAL, pick_probe=False, posture=False)
+
+    # -- another backend, without leaving (`:`, `o` after a migration) ----------------------
+    def action_open_backend(self) -> None:
+        self._pick_backend()
+
+    @work(exclusive=True, group="pick-backend", exit_on_error=False)
+    async def _pick_backend(self) -> None:
+        session = self.session
+        found, problems = choices(session.spec, self.recent, self.migration_target, read_only=self.read_only)
+        picked = await self.push_screen_wait(BackendPicker(session.spec.label, found, problems))
+        if picked is not None:
+            await self.switch_backend(picked)
+
+    def on_open_backend(self, message: messages.OpenBackend) -> None:
+        spec = replace(message.spec, read_only=self.read_only)
+        self.run_worker(self.switch_backend(Choice("migration target", spec.label, spec)),
+                        group="switch-backend", exclusive=True, exit_on_error=False)
+
+    async def switch_backend(self, choice: Choice) -> None:
+        """Browse choice's backend from now on: every view is made anew for it (none keeps
+        rows, marks or a follow of the old one), on the same view as now; the header follows."""
+        old = self.session
+        if same_backend(choice.spec) == same_backend(old.spec):
+            self.notify(f"{old.spec.label} is open already")
+            return
+        if any(w.group == "migration" and not w.is_finished for w in self.workers):
+            # its thread cannot be stopped with the screen: the backend stays until it ends
+            self.notify("a migration is running: another backend opens once it has ended", severity="warning")
+            return
+        for group in ("store", "watch-changes", "watch-quorum"):
+            self.workers.cancel_group(self, group)
+        kept = Choice("recent", old.spec.label, old.spec, ContextSettings(label=self.label, color=self.color))
+        self.recent = [kept] + [c for c in self.recent if same_backend(c.spec) != same_backend(choice.spec)
+                                and same_backend(c.spec) != same_backend(old.spec)]
+        self.session = self._new_session(choice.spec)
+        mode = self.current_mode
+        # the mode on screen cannot be removed: a blank one stands in while the views are made anew
+        self.add_mode("switching", Screen)
+        await self.switch_mode("switching")
+        for name, make in self._factories.items():
+            await self.remove_mode(name)
+            self.add_mode(name, partial(make, self.session))
+        await self.switch_mode(mode)
+        await self.remove_mode("switching")
+        if old.store is not None:
+            await old.store.close()
+        self.label, self.color = choice.settings.label, choice.settings.color
+        self._apply_color()
+        self.set_class(False, "-quorum-lost")
+        self.backend = Backend.OPENING
+        self._update_sub_title()
+        self.notify(f"opened {choice.spec.label}")
+        self._open_store()
+        self._keep_recent()
 
     def data_changed(self) -> None:
         """The data may have changed: every data screen reloads, now or when next shown."""
@@ -239,6 +325,12 @@ class MembershipApp(App[None]):
             label = f"{self.label} · {label}"
         self.sub_title = printable(label)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c, which does not quit in Textual: which keys do, as plain text (Textual's own
+        hint is markup, and notify here shows text as it is)."""
+        keys_ = " or ".join(k.written for k in keys.KEYS if k.action == "quit")
+        self.notify(f"press {keys_} (or ctrl+q) to quit", title="Do you want to quit?")
+
     def notify(self, message: str, **kwargs) -> None:
         message = printable(message)  # store messages may quote stored text
         self.notices.append(message)
@@ -258,6 +350,9 @@ class MembershipApp(App[None]):
 
     def on_open_history(self, message: messages.OpenHistory) -> None:
         self.push_screen(HistoryScreen(self.session, message.key))
+
+    def on_open_detail(self, message: messages.OpenDetail) -> None:
+        self.push_screen(DetailScreen(message.entry))
 
     def on_change_user(self, message: messages.ChangeUser) -> None:
         self._change_user(message.change, message.key)

@@ -1,5 +1,5 @@
-"""The command palette provider (ctrl+p): the same actions as the keys, run on the screen the
-palette was opened from (every full screen has them; see screens/base.py)."""
+"""The command palette provider (ctrl+p): the same actions as the keys (tui/keys.py), run on
+the screen the palette was opened from (every full screen has them; see screens/base.py)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,10 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-#: (name, action, help); an action without a namespace is the screen's
-COMMANDS = [
-    ("Rooms", "show('rooms')", "show the rooms (1)"),
-    ("Users", "show('users')", "show the allowlist (2)"),
-    ("Migration", "show('migration')", "SQLite -> JetStream KV (3)"),
-    ("Health", "show('health')", "KV quorum health (4)"),
-    ("Audit trail", "show('audit')", "who changed what, when and why (5)"),
-    ("Filter", "filter", "filter the current table (/)"),
-    ("Sort", "sort", "sort the current table by the next column (s)"),
-    ("Save table", "export", "the current table as .csv or .json (e)"),
-    ("Back", "back", "go back (escape)"),
-    ("Revoke selected user", "revoke", "revoke, after a confirmation (r)"),
-    ("Reinstate selected user", "reinstate", "reinstate, after a confirmation (i)"),
-    ("Add user", "add_user", "a form that validates as you type (a)"),
-    ("History of selected user", "history", "its revisions and audit events (h)"),
-    ("Start migration", "migrate", "on the migration screen (m)"),
-    ("Help", "help", "every key (?)"),
-    ("Quit", "app.quit", "leave (q)"),
-]
+from .keys import commands
+
+#: the palette's commands: (name, action, help), an action without a namespace the screen's
+COMMANDS = [(c.name, c.action, c.help) for c in commands()]
 
 
 class AdminCommands(Provider):

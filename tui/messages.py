@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from store import NatsSpec
+from store.audit import AuditEvent
+from store.models import Revision
+
 from .services import UserChange
 
 
@@ -32,6 +36,13 @@ class OpenHistory(Message):
     """Show a user's history: its record's revisions and the audit events naming it (h)."""
 
     key: str
+
+
+@dataclass
+class OpenDetail(Message):
+    """Show one whole audit event or stored revision (enter on a history row)."""
+
+    entry: AuditEvent | Revision
 
 
 @dataclass
@@ -60,3 +71,10 @@ class QuorumChecked(Message):
     """A fresh health report of the KV backend the app has open: whether its quorum is lost."""
 
     lost: bool
+
+
+@dataclass
+class OpenBackend(Message):
+    """Browse this KV deployment from now on (o: a migration's target)."""
+
+    spec: NatsSpec

@@ -15,6 +15,10 @@ from textual.signal import Signal
 from store import NatsSpec, Store, StoreError, StoreSpec
 from store.spec import Clock
 
+#: seconds between two reads of the open backend's change marker (what others changed shows
+#: within it; the help says so)
+POLL_INTERVAL = 1.0
+
 
 @dataclass(eq=False)
 class Session:

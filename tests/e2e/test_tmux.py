@@ -118,7 +118,7 @@ def test_bulk_revoke_with_marks_in_a_real_terminal(tmp_path, tmux):
 
 #: every key hint the footer may show, whole
 HINTS = {"1 Rooms", "2 Users", "3 Migrate", "4 Health", "5 Audit", "/ Filter", "r Revoke",
-         "i Reinstate", "a Add", "h History", "? Help", "q Quit"}
+         "i Reinstate", "a Add", "h History", "? Help", "q Quit", "m Start", "o Target"}
 #: SGR parameters that set a colour (foreground, background, 8/16/256/true colour)
 COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
 

@@ -28,6 +28,12 @@ def test_migration_from_the_tui_in_tmux(tmp_path, tmux, nats_server, bucket_pref
     shown = tmux.wait_for("parity  identical", "parity: identical", timeout=60)
     assert "✔ backup" in shown and "verified" in shown
     assert "parity: identical" in shown
+    # o: the target opens in the same program, the header saying so (no second terminal)
+    tmux.keys("o")
+    tmux.wait_for(f"prefix={bucket_prefix}", timeout=20)
+    tmux.keys("2")
+    users = tmux.wait_for("mallory_", timeout=20)
+    assert "sqlite:" not in users.splitlines()[0]
     tmux.keys("q")
     _wait_gone(tmux)
 

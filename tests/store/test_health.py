@@ -95,6 +95,11 @@ def test_health_command(nats_server, bucket_prefix, capsys):
     out = capsys.readouterr().out
     assert "healthy" in out and bucket_prefix + "users" in out
     assert "is_authorized(alice): allow" in out
+    # the default probe key is on no allowlist: its deny is the healthy answer, said as one
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "probe is_authorized(health-probe): answered in " in out and "deny: not on the allowlist" in out
+    assert "unknown user" not in out and "): deny" not in out  # read as an alarm before
     assert main(args + ["--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["overall"] == "healthy" and len(doc["buckets"]) == 5

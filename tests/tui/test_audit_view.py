@@ -112,3 +112,55 @@ async def test_kv_buckets_made_by_the_tool_keep_sixteen_revisions(nats_server, b
             await s.reinstate_user("bob")
         history = await s.user_history("bob")
     assert len(history) == 16 and history[-1].user is not None and history[-1].user.status == "active"
+
+
+async def test_enter_opens_only_what_a_row_names(tmp_path, clock):
+    """enter on the audit view: the event's user, one screen; an event naming no user (a
+    migration): nothing. enter on a history row: that event or revision whole, in a pane."""
+    from store import open_store
+    from store.audit import Action, Actor, AuditEvent, AuditPhase
+    from tui.screens.detail import DetailScreen
+    from tui.screens.user_rooms import UserRoomsScreen
+
+    spec = await seed_sqlite(tmp_path / "demo.sqlite", clock)
+    migration = AuditEvent("m1", clock() + 60, AuditPhase.DONE, Actor("ada", "admin-1", "sqlite:demo"),
+                           Action.MIGRATE, "sqlite:demo.sqlite -> nats://127.0.0.1:4222")
+    store = await open_store(spec, clock)
+    try:
+        await store.write_audit([migration])
+    finally:
+        await store.close()
+    app = make_app(spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await loaded(pilot, AuditScreen, USERS + 2)
+        assert rows(app)[0][1] == "migrate"
+        base = len(app.screen_stack)
+        await pilot.press("enter")  # the migration's event: it names no user
+        await pilot.pause(0.3)
+        assert len(app.screen_stack) == base and isinstance(app.screen, AuditScreen)
+        await pilot.press("down", "enter")  # mallory's revoke
+        await until(pilot, lambda: isinstance(app.screen, UserRoomsScreen), what="the user's rooms")
+        await pilot.pause(0.3)
+        assert len(app.screen_stack) == base + 1 and app.screen.key == MALLORY
+        await pilot.press("escape")
+        await loaded(pilot, AuditScreen)
+        await pilot.press("h")  # mallory's history
+        await loaded(pilot, HistoryScreen)
+        first = rows(app)[0]
+        assert first[1] == "revoke_user done"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail pane")
+        await pilot.pause(0.3)
+        assert len(app.screen_stack) == base + 2  # the pane alone, no "user 0"
+        text = app.screen.text
+        assert '"action": "revoke_user"' in text and '"reason": "left the company' in text
+        assert '"status": "revoked"' in text  # the record after the change, whole
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        # SQLite's one stored revision: the current record
+        at = [r[1] for r in rows(app)].index("current record")
+        app.screen.query_one(RecordTable).grid.move_cursor(row=at)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail pane")
+        assert app.screen.title_text == "current record" and f'"key": "{MALLORY}"' in app.screen.text

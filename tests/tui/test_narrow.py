@@ -3,9 +3,10 @@ resize), key hints are whole, the header keeps the backend, info lines break bet
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 from tests.helpers import SIZE, loaded, make_app, until
 from tui.screens.audit import AuditScreen
@@ -14,6 +15,7 @@ from tui.screens.migration import MigrationScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rooms import RoomsScreen
 from tui.screens.users import UsersScreen
+from tui.textual_private import FooterKey, screen_line
 from tui.widgets.columns import Col, fit_columns
 from tui.widgets.flow_text import flow, middle_ellipsis, path_parts
 from tui.widgets.record_table import RecordTable
@@ -23,7 +25,7 @@ NARROW = (80, 24)
 
 def line(app, y: int) -> str:
     """The text of one line of the screen as drawn."""
-    return "".join(seg.text for seg in app.screen._compositor.render_strips()[y])
+    return screen_line(app.screen, y)
 
 
 def table(app) -> RecordTable:
@@ -145,3 +147,77 @@ async def test_the_header_keeps_the_backend_at_80_columns(tmp_path, clock, read_
         await pilot.resize_terminal(320, 36)  # room for the whole of tmp_path
         await until(pilot, lambda: f"membership-admin — PRODUCTION · sqlite:{spec.path}" in line(app, 0),
                     what="the whole header on a wide terminal")
+
+
+def test_a_long_identifier_is_shortened_in_its_middle_before_text_is_cut():
+    from tui.widgets.columns import cut
+
+    cols = (Col("key", middle=True), Col("name", 1, shrink=True), Col("role"), Col("status"),
+            Col("added", 3), Col("revoked", 2))
+    natural = [64, 20, 5, 7, 16, 16]
+    # 80 columns: added goes, the key is shortened, the name and status stay whole
+    assert fit_columns(cols, natural, 78) == ((0, 20), (1, None), (2, None), (3, None), (5, None))
+    # narrower: the name is whole as long as the key can be shorter, then cut
+    assert fit_columns(cols, natural, 58) == ((0, 18), (1, None), (2, None), (3, None))
+    assert fit_columns(cols, natural, 52) == ((0, 17), (1, 15), (2, None), (3, None))
+    key = "7f3a9c0d" + "0" * 48 + "d6e7f809"
+    assert str(cut(key, 17, middle=True)) == "7f3a9c0d…d6e7f809"
+    assert str(cut(key, 16, middle=True)) == "7f3a9c0d…6e7f809"
+    assert cut(key, 64, middle=True) == key
+
+
+async def test_64_character_keys_at_80x24_keep_the_name_and_the_whole_status(tmp_path, clock):
+    """A user key of 64 hex digits is shortened in its middle, the name and status stay (they
+    were hidden and cut to "revoke"); y copies the key whole."""
+    from store import open_store
+    from tests.helpers import seed_sqlite
+
+    spec = await seed_sqlite(tmp_path / "demo.sqlite", clock)
+    keys = [hashlib.sha256(f"k{i}".encode()).hexdigest() for i in range(3)]
+    store = await open_store(spec, clock)
+    try:
+        for i, key in enumerate(keys):
+            await store.add_user(key, f"operator {i}")
+        await store.revoke_user(keys[0])
+    finally:
+        await store.close()
+    app = make_app(spec)
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.press("2")
+        await loaded(pilot, UsersScreen, 11)
+        t = table(app)
+        assert t.shown_columns[:4] == ["key", "name", "role", "status"]
+        t.grid.move_cursor(row=t.shown_keys.index(keys[0]))
+        await pilot.pause()
+        y = t.grid.region.y + 1 + t.shown_keys.index(keys[0])
+        shown = line(app, y)
+        cell = shown.split()[0]
+        assert cell[:8] == keys[0][:8] and cell[-8:] == keys[0][-8:] and "…" in cell, shown
+        assert "operator 0" in shown and " revoked " in shown, shown
+        await pilot.press("y")
+        assert app.clipboard == keys[0]
+
+
+async def test_a_long_migration_target_leaves_by_and_reason_in_the_audit_view(tmp_path, clock):
+    from store import open_store
+    from store.audit import Action, Actor, AuditEvent, AuditPhase
+    from tests.helpers import seed_sqlite
+
+    spec = await seed_sqlite(tmp_path / "demo.sqlite", clock)
+    target = ("sqlite:/srv/membership/data/production/membershipd.sqlite -> "
+              "nats://admin:***@nats-1.prod.example.org:4222,nats-2.prod.example.org:4222 prefix=prod_")
+    event = AuditEvent("m1", clock() + 60, AuditPhase.DONE, Actor("ada", "admin-1", "sqlite:x"),
+                       Action.MIGRATE, target, reason="moving to the cluster")
+    store = await open_store(spec, clock)
+    try:
+        await store.write_audit([event])
+    finally:
+        await store.close()
+    app = make_app(spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await loaded(pilot, AuditScreen, 10)
+        assert table(app).shown_columns == ["time", "action", "phase", "target", "by", "result", "reason"]
+        shown = line(app, table(app).grid.region.y + 1)
+        assert "sqlite:/srv/" in shown and "prefix=prod_" in shown and "…" in shown, shown
+        assert "ada@admin-1" in shown and "moving to" in shown, shown  # the reason cut, not pushed out

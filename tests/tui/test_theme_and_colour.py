@@ -13,6 +13,7 @@ from tests.helpers import SIZE, loaded, make_app, until
 from tui.cli import main
 from tui.config import config_path, save_theme, saved_theme, with_theme
 from tui.screens.rooms import RoomsScreen
+from tui.textual_private import screen_strips
 from tui.widgets.record_table import RecordTable
 
 
@@ -125,7 +126,7 @@ def test_a_theme_that_is_not_text_is_exit_2(tmp_path, monkeypatch, capsys, sqlit
 def coloured_segments(app) -> list[str]:
     """The styles with a colour (not the terminal's default) in what the screen draws."""
     found = set()
-    for strip in app.screen._compositor.render_strips():
+    for strip in screen_strips(app.screen):
         for seg in strip:
             st = seg.style
             if st is not None and any(c is not None and not c.is_default for c in (st.color, st.bgcolor)):
@@ -147,7 +148,7 @@ async def test_no_color_gives_a_tui_without_colour(sqlite_spec, monkeypatch, no_
             assert coloured_segments(app) == []
             grid = app.screen.query_one(RecordTable).grid
             row = grid.region.y + grid.header_height  # the first row, where the cursor is
-            assert all(seg.style.reverse for seg in app.screen._compositor.render_strips()[row]
+            assert all(seg.style.reverse for seg in screen_strips(app.screen)[row]
                        if seg.text.strip())
         else:
             assert coloured_segments(app)

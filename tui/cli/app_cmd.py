@@ -68,11 +68,13 @@ def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None,
             header: ContextSettings | None = None, theme: str = "") -> int:
     """theme: config.toml's; one chosen in the palette is written there for the next start."""
     from tui.app import MembershipApp  # textual loads only when a TUI is wanted
+    from tui.backends import recent_path
 
     header = header or ContextSettings()
     sigterm_as_before()
     MembershipApp(spec, clock=system_clock, migration_target=migration_target,
-                  label=header.label, color=header.color, theme=theme, config_file=config_path()).run()
+                  label=header.label, color=header.color, theme=theme, config_file=config_path(),
+                  recent_file=recent_path()).run()
     return 0
 
 

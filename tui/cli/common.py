@@ -12,7 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from store import BadRecord, InvalidInput, Refused, Store, StoreError, StoreSpec, Unavailable, open_store
+from store import BadRecord, Refused, Store, StoreError, StoreSpec, Unavailable, open_store
 from store.audit import MAX_REASON, check_reason
 
 EXIT_OK = 0
@@ -199,19 +199,28 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
         if terminated:
             raise Terminated
         return box[0]
-    except Unavailable as e:
-        raise CommandError(f"unavailable: {e}", EXIT_UNAVAILABLE) from None
-    except InvalidInput as e:
-        raise CommandError(str(e), EXIT_USAGE) from None
-    except BadRecord as e:  # a stored record that breaks the contract: found, not bad usage
-        raise CommandError(str(e), EXIT_FOUND) from None
-    except Refused as e:  # permissions, read-only: the backend or the mode says no
-        raise CommandError(f"refused: {e}", EXIT_REFUSED) from None
     except StoreError as e:
-        raise CommandError(str(e), EXIT_USAGE) from None
+        raise command_error(e) from None
     finally:
         if main_thread and before is not None:
             signal.signal(signal.SIGTERM, before)  # the loop's handler went with the loop
+
+
+def command_error(e: StoreError) -> CommandError:
+    """A store error as the command's one line and exit status: the one mapping (run_async,
+    and a migration's failed event, which carries its error rather than raising it)."""
+    if isinstance(e, Unavailable):
+        return CommandError(f"unavailable: {e}", EXIT_UNAVAILABLE)
+    if isinstance(e, BadRecord):  # a stored record that breaks the contract: found, not bad usage
+        return CommandError(str(e), EXIT_FOUND)
+    if isinstance(e, Refused):  # permissions, read-only: the backend or the mode says no
+        return CommandError(f"refused: {e}", EXIT_REFUSED)
+    return CommandError(str(e), EXIT_USAGE)  # InvalidInput and the rest: bad usage or input
+
+
+def exit_code(e: StoreError) -> int:
+    """The exit status of a command that ends with this store error (SPEC section 7)."""
+    return command_error(e).code
 
 
 def _background_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:

@@ -143,8 +143,8 @@ def render(report: HealthReport) -> str:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
     if report.probe:
         p = report.probe
-        lines.append(f"probe is_authorized({p.key}): {'allow' if p.allowed else 'deny'} "
-                     f"in {p.seconds * 1000:.1f} ms: {p.reason}")
+        word, why = p.verdict()
+        lines.append(f"probe is_authorized({p.key}): {word} in {p.seconds * 1000:.1f} ms: {why}")
     lines += posture_lines(report)
     return "\n".join(lines)
 

@@ -38,7 +38,7 @@ def nagios(report: HealthReport) -> tuple[str, int]:
             f"no_quorum={counts[NO_QUORUM]};;1;0"]
     if report.probe:
         p = report.probe
-        summary += f"; probe {'allow' if p.allowed else 'deny'} in {p.seconds * 1000:.1f} ms"
+        summary += f"; probe {p.verdict()[0]} in {p.seconds * 1000:.1f} ms"
         perf.append(f"probe={p.seconds:.6f}s;;;0")
     if report.posture:
         summary += f"; {len(report.posture)} posture finding(s)"

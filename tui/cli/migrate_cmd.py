@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from store import Snapshot, Store
+from store import Snapshot, Store, StoreError
 from store.audit import Action, AuditEvent, AuditPhase
 from store.migrate import MigrationEvent, MigrationReport, migrate, read_buckets
 from store.parity import diff, diff_raw, render_table
@@ -23,8 +23,6 @@ from store.text import printable
 from .common import (
     EXIT_FOUND,
     EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CommandError,
     add_backend_args,
@@ -151,9 +149,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                                     skip_invalid=args.skip_invalid, reason=reason):
                 progress.show(ev)
                 if ev.phase == "failed":
-                    code = {"unavailable": EXIT_UNAVAILABLE, "refused": EXIT_REFUSED}.get(ev.error_kind, EXIT_USAGE)
-                    prefix = {"unavailable": "unavailable: ", "refused": "refused: "}.get(ev.error_kind, "")
-                    raise CommandError(prefix + ev.message, code)
+                    # run_async maps it to its line and exit status, as any store error
+                    raise ev.error if ev.error is not None else StoreError(ev.message)
                 if ev.report is not None:
                     report = ev.report
         return _answer(args, report.to_json, lambda: _summary(report), report.identical)

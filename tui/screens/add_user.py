@@ -46,6 +46,7 @@ class AddUserScreen(ModalScreen["NewUser | None"]):
             yield Static("Add a user", classes="dialog-title")
             yield Label("key (public key: 1-128 of A-Z a-z 0-9 _ -)")
             yield Input(id="key", placeholder="key")
+            yield Static(id="stored", classes="stored")  # the key as stored, when it differs
             yield Label("name")
             yield Input(id="name", placeholder="name (optional)")
             yield Label("role")
@@ -59,6 +60,7 @@ class AddUserScreen(ModalScreen["NewUser | None"]):
     def on_mount(self) -> None:
         for box in self.query(Input):
             box.cursor_blink = self.blink
+        self.query_one("#stored", Static).display = False
         self.query_one("#key", Input).focus()
 
     def _values(self) -> tuple[str, str, str]:
@@ -70,6 +72,14 @@ class AddUserScreen(ModalScreen["NewUser | None"]):
         problem = check(key, name)
         self.query_one("#error", Static).update(problem)
         self.query_one("#add", Button).disabled = bool(problem)
+        # keys are stored lower-case (store.ids): say so before, not after, it is added
+        stored = self.query_one("#stored", Static)
+        try:
+            kept = ids.key(key)
+        except InvalidInput:
+            kept = ""
+        stored.display = bool(kept) and kept != key
+        stored.update(f"stored as {kept} (keys are kept in lower case)" if stored.display else "")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._submit()

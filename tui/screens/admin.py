@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from .. import keys
+from ..keys import Scope
 from ..messages import AddUser, ChangeUser, ChangeUsers, OpenHistory
 from ..services import UserChange
 from ..session import Session
@@ -23,22 +24,7 @@ class AdminScreen(Screen[None]):
     user of r and i, m on the migration screen.
     """
 
-    BINDINGS = [
-        Binding("1", "show('rooms')", "Rooms"),
-        Binding("2", "show('users')", "Users"),
-        Binding("3", "show('migration')", "Migrate"),
-        Binding("4", "show('health')", "Health"),
-        Binding("5", "show('audit')", "Audit"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "back", "Back", show=False),  # in the help; the footer is full
-        Binding("r", "revoke", "Revoke"),
-        Binding("i", "reinstate", "Reinstate"),
-        Binding("a", "add_user", "Add"),
-        Binding("h", "history", "History"),
-        Binding("e", "export", "Save table", show=False),
-        Binding("m", "migrate", "Migrate", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-    ]
+    BINDINGS = keys.bindings(Scope.SCREEN)  # tui/keys.py: every key, declared once
 
     def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(**kw)

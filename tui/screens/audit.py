@@ -19,9 +19,10 @@ from ..widgets.header import AppHeader
 from ..widgets.record_table import Record, RecordTable, record
 from .base import DataScreen
 
-#: on a narrow screen who did it goes first, then the reason (cut before it goes)
-COLUMNS = (Col("time"), Col("action"), Col("phase"), Col("target"), Col("by", 2), Col("result"),
-           Col("reason", 1, shrink=True))
+#: on a narrow screen who did it goes first, then the reason (cut before it goes); a long
+#: target (a migration's source and target) is cut in its middle, never pushing them out
+COLUMNS = (Col("time"), Col("action"), Col("phase"), Col("target", shrink=True, middle=True), Col("by", 2),
+           Col("result"), Col("reason", 1, shrink=True))
 #: actions whose target is a user key (a migration's is its source and target)
 USER_ACTIONS = ("add_user", "revoke_user", "reinstate_user")
 
@@ -62,7 +63,10 @@ class AuditScreen(DataScreen[AuditList]):
 
     @on(RecordTable.Opened)
     def _open(self, event: RecordTable.Opened) -> None:
+        # only the user the event names, in place of DataScreen's handler (which would open
+        # the row's key as a user): Textual runs every class's handler unless told not to
         event.stop()
+        event.prevent_default()
         key = self.selected_user_key()
         if key is not None:
             self.post_message(OpenUser(key))

@@ -1,4 +1,4 @@
-"""The help screen: every key of SPEC section 8."""
+"""The help screen: every key of SPEC section 8 (declared in tui/keys.py)."""
 
 from __future__ import annotations
 
@@ -11,29 +11,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS = [
-    ("1 2 3 4 5", "rooms, users, migration, health, audit trail"),
-    ("/", "filter the table: typing narrows it; enter: to the table; escape: clears"),
-    ("enter", "open the selected row (a room's detail; a user's rooms)"),
-    ("escape", "back"),
-    ("g G", "first, last row (also home, end; pgup pgdn: a page): every row is reachable"),
-    ("s", "sort by the next column (again: reversed); the header shows the order"),
-    ("y", "copy the selected row's key (OSC 52: works over ssh)"),
-    ("space", "mark the selected row; r and i on marked users act on all of them"),
-    ("e", "save the current table (filtered, sorted) as .csv or .json"),
-    ("r", "revoke the selected user (confirm with y; tab: a reason; n or escape cancels)"),
-    ("i", "reinstate the selected user (same confirmation)"),
-    ("h", "the selected user's history: its revisions and the audit events naming it"),
-    ("a", "add a user (a form that validates as you type)"),
-    ("m", "on the migration screen: start (or re-run) the migration"),
-    ("?", "this help"),
-    ("ctrl+p", "command palette"),
-    ("q", "quit"),
-]
+from ..keys import help_lines
+from ..session import POLL_INTERVAL
 
-
+#: (key, what it does), in the order of tui/keys.py, where every key is declared
+KEYS = help_lines()
 NOTES = ["Sealed keys are shown as fingerprints only.",
-         "Changes by others (the daemon, another admin) appear within 2 s."]
+         f"Changes by others (the daemon, another admin) appear within {POLL_INTERVAL:g} s."]
 
 
 def help_table() -> Padding:

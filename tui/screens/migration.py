@@ -30,6 +30,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from store import NatsSpec, SqliteSpec
 from store.migrate import WRITE_ORDER, MigrationEvent, migrate
 
+from .. import keys
+from ..keys import Scope
+from ..messages import OpenBackend
 from ..services import watch_health
 from ..session import Session
 from ..widgets.flow_text import FlowText, path_parts
@@ -114,6 +117,7 @@ class MigrationScreen(AdminScreen):
     #: two columns from this width on (the health table needs about 45 beside the steps' 72)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (115, "-wide")]
 
+    BINDINGS = keys.bindings(Scope.MIGRATION)  # m and o in this screen's footer
     AUTO_FOCUS = "#migration-body"  # keys (m, 1-4, q) must reach the bindings, not the target field
 
     def __init__(self, session: Session, *, format_path: Callable[[str], str] = str,
@@ -233,6 +237,12 @@ class MigrationScreen(AdminScreen):
     @on(Input.Submitted, "#migration-target")
     def _target_entered(self) -> None:
         self.set_focus(self.query_one("#migration-body"))  # back to the keys; m starts
+
+    def action_open_target(self) -> None:
+        if self.outcome != Outcome.DONE or self._target is None:
+            self.session.notify("o opens the target once a migration is done (m starts one)", severity="warning")
+        else:
+            self.post_message(OpenBackend(self._target))
 
     def action_migrate(self) -> None:
         source = self.session.spec

@@ -26,7 +26,7 @@ from .user_parts import UserRows, user_parts, user_search
 from .users_feed import Do, UsersFeed, Watch
 
 #: on a narrow screen the times go first (added before revoked); the name is cut
-COLUMNS = (Col("key"), Col("name", 1, shrink=True), Col("role"), Col("status"), Col("added", 3),
+COLUMNS = (Col("key", middle=True), Col("name", 1, shrink=True), Col("role"), Col("status"), Col("added", 3),
            Col("revoked", 2))
 
 

@@ -22,18 +22,6 @@ def safe_cell(cell: str | Text) -> str | Text:
     return printable(cell)
 
 
-def cut(cell: str | Text, width: int | None) -> str | Text:
-    """The cell in at most width cells, its end replaced by "…" when it is longer."""
-    if width is None:
-        return cell
-    text = cell if isinstance(cell, Text) else Text(cell)
-    if text.cell_len <= width:
-        return cell
-    text = text.copy()
-    text.truncate(width, overflow="ellipsis")
-    return text
-
-
 class Cell:
     """A cell's text as the DataTable draws it: one line, never wrapped, never read as
     markup. A str given to the DataTable is read as markup (a stored name such as "[red]x"

@@ -167,12 +167,12 @@ class HealthPanel(Static):
             p = report.probe
             probe = Text("probe ", style="bold")
             probe.append(f"is_authorized({p.key}) ")
-            probe.append("allow" if p.allowed else "deny",
-                         style="bold green" if p.allowed else "bold red")
+            word, why = p.verdict()  # a deny the store answered is healthy: green, not red
+            probe.append(word, style="bold green" if p.answered else "bold red")
             took = self.format_seconds(p.seconds)
             if took:
                 probe.append(f" in {took}")
-            probe.append(f"\n{printable(p.reason)}", style="dim")
+            probe.append(f"\n{printable(why)}", style="dim")
             parts.append(probe)
         if self.show_posture and (report.posture or report.posture_notes):
             parts.append(posture_text(report))

@@ -15,14 +15,15 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.actions import SkipAction
-from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from store.text import printable
 
-from .cells import Cell, as_text, cut, marked_cell, safe_cell
-from .columns import Col, Layout, fit_columns
+from .. import keys
+from ..keys import Scope
+from .cells import Cell, as_text, marked_cell, safe_cell
+from .columns import Col, Layout, cut, fit_columns
 from .packed_rows import DATA, KEY, Record
 from .table_model import TableModel
 
@@ -37,19 +38,7 @@ class RecordGrid(DataTable):
     """The cursor keys move through every match, the window following; enter opens the
     selected row (the RecordTable around it posts Opened)."""
 
-    # enter is in the help, not the footer: the footer is full, and enter opening a row is
-    # what everyone tries first
-    BINDINGS = [
-        Binding("enter", "select_cursor", "Open", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g,home", "first", "First row", show=False),
-        Binding("G,end", "last", "Last row", show=False),
-        Binding("s", "sort", "Sort", show=False),
-        Binding("y", "copy", "Copy key", show=False),
-        Binding("space", "mark", "Mark", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+    BINDINGS = keys.bindings(Scope.TABLE)  # tui/keys.py: enter, escape, g G, j k, s, y, space
 
     def __init__(self, model: TableModel, specs: Sequence[Col], window: int) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True)
@@ -200,15 +189,19 @@ class RecordGrid(DataTable):
     def _row_cells(self, r: Record) -> list[Cell]:
         """The cells of the columns shown, a cut column's text ending in "…"."""
         cells = self.model.cells_of(r[DATA])
-        row = [as_text(cut(safe_cell(cells[i]), width)) for i, width in self.fitted]
+        row = [as_text(cut(safe_cell(cells[i]), width, self.specs[i].middle)) for i, width in self.fitted]
         if self.model.is_marked(r[KEY]):
             row[0] = self._first_cell(r)
         return row
 
     def _first_cell(self, r: Record) -> Cell:
         """The first cell of a row, with the mark when it is marked."""
-        cell = safe_cell(self.model.cells_of(r[DATA])[0])
-        return marked_cell(cell) if self.model.is_marked(r[KEY]) else as_text(cell)
+        marked = self.model.is_marked(r[KEY])
+        width = self.fitted[0][1]
+        if width is not None and marked:
+            width -= MARK_WIDTH
+        cell = cut(safe_cell(self.model.cells_of(r[DATA])[0]), width, self.specs[0].middle)
+        return marked_cell(cell) if marked else as_text(cell)
 
     # -- the keys ----------------------------------------------------------------------------
     @property
