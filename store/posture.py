@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .kv.audit_check import audit_stream_problems
+
 #: the first release without the stream loss on a process crash (2.10.20-2.10.22)
 FIXED_VERSION = (2, 10, 23)
 #: buckets an authorization decision reads
@@ -98,28 +100,16 @@ def mirror_findings(streams: Sequence[dict], auth_streams: dict[str, str]) -> li
 
 
 def audit_findings(stream: str, info: dict | None, users_replicas: int | None) -> list[Finding]:
-    """The audit stream against SPEC section 10."""
+    """The audit stream against SPEC section 10 (the check `audit init` makes too)."""
     if info is None:
         return [Finding("audit", stream, "missing: every change is refused (fail closed)",
                         "membership-admin audit init (with the migrator's rights)")]
-    cfg = info.get("config") or {}
-    wrong: list[tuple[str, str]] = []
-    if not cfg.get("deny_delete"):
-        wrong.append(("events can be deleted (deny_delete off)", "deny_delete: true"))
-    if not cfg.get("deny_purge"):
-        wrong.append(("the stream can be purged (deny_purge off)", "deny_purge: true"))
-    if cfg.get("storage", "file") != "file":
-        wrong.append((f"{cfg.get('storage')} storage: lost on a restart", "file storage (a new stream)"))
-    if int(cfg.get("max_age", 0) or 0) > 0:
-        wrong.append((f"events expire after {cfg['max_age'] / 1e9:g}s", "max_age 0"))
-    for key, what in (("max_msgs", "count"), ("max_bytes", "size"), ("max_msgs_per_subject", "per-subject count")):
-        if int(cfg.get(key, -1) or -1) > 0:
-            wrong.append((f"a {what} limit ({key} {cfg[key]}) drops old events", f"{key} -1"))
-    replicas = int(cfg.get("num_replicas", 1) or 1)
-    if users_replicas and replicas < users_replicas:
-        wrong.append((f"{replicas} replica(s), fewer than the users bucket's {users_replicas}",
-                      f"--replicas {users_replicas}"))
-    return [Finding("audit", stream, problem, f"nats stream edit {stream}: {fix}") for problem, fix in wrong]
+    # a stream's storage and its deny flags are fixed at creation: the fix is a stream made as
+    # `audit init` makes it, the events copied over, where `nats stream edit` cannot change it
+    fix = (f"nats stream edit {stream}, or a new stream as `membership-admin audit init` makes it "
+           "(file storage, no limits, deny_delete and deny_purge)")
+    return [Finding("audit", stream, problem, fix)
+            for problem in audit_stream_problems(info.get("config") or {}, users_replicas)]
 
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")

@@ -54,7 +54,7 @@ async def test_history_audit_and_mirror_findings_made_and_cleared(nats_server, b
         report = await check_health(spec)
         wrong = [f.problem for f in report.posture if f.check == "audit"]
         assert any("deny_delete" in w for w in wrong) and any("deny_purge" in w for w in wrong)
-        assert any("expire after 86400s" in w for w in wrong) and any("max_msgs 1000" in w for w in wrong)
+        assert any("max_age 86400s" in w for w in wrong) and any("max_msgs 1000" in w for w in wrong)
         assert all(f.fix.startswith(f"nats stream edit {audit}") for f in report.posture if f.check == "audit")
         await edit(nats_server.url, audit, deny_delete=True, deny_purge=True, max_age=0, max_msgs=-1)
         assert ("audit", audit) not in await findings(spec)
