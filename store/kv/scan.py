@@ -11,6 +11,11 @@ the sequence of the newest matching message as the leader had it before the scan
 started (the leader floor); a scan that falls short is made again (landing elsewhere,
 or later) until the operation timeout, then Unavailable.
 
+A scan may also name the keys whose newest message a migration of this tool did not
+write (no MIGRATION_HEADER): the records changed since, by the daemon or an admin, that a
+migration must not overwrite unnoticed (SPEC 5.7). Only those are noted, so a scan of a
+million records a migration wrote costs one dict lookup more per message.
+
 A ScanCount, when given, tells a progress display how far the scan has come: it holds
 the scan's sink while the scan runs and reads its count when asked, so nothing more is
 done per message.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -31,6 +37,19 @@ from .connection import Connection, stream_name, subject_prefix
 from .direct import subscribe_direct
 
 _DELETED = ("DEL", "PURGE")  # KV-Operation of a delete or purge marker
+#: the header every write of a migration carries (its audit id): a record whose newest
+#: revision lacks it was written by someone else
+MIGRATION_HEADER = "Membership-Admin-Migration"
+
+
+@dataclass(frozen=True, slots=True)
+class Foreign:
+    """The newest message of a key that no migration of this tool wrote."""
+
+    seq: int
+    #: when the stream stored it, Unix seconds
+    at: int
+    deleted: bool
 
 
 class Gap(Exception):
@@ -75,16 +94,18 @@ class ScanCount:
 
 
 async def scan(conn: Connection, bucket: str, filt: str = ">", *,
-               headers_only: bool = False, count: ScanCount | None = None) -> list[tuple[str, bytes]]:
+               headers_only: bool = False, count: ScanCount | None = None,
+               foreign: dict[str, Foreign] | None = None) -> list[tuple[str, bytes]]:
     """(key, value) of every live key of the bucket (its full name) matching filt, in
     delivery order; with headers_only the values are empty. count, when given, follows
-    the scan's progress."""
+    the scan's progress; foreign, when given, receives the keys (deleted ones too) whose
+    newest message lacks MIGRATION_HEADER."""
     floor = await leader_floor(conn, bucket, filt)
     gaps = 0
     deadline = time.monotonic() + conn.timeout
     while True:
         try:
-            return await scan_once(conn, bucket, filt, headers_only, floor, count)
+            return await scan_once(conn, bucket, filt, headers_only, floor, count, foreign=foreign)
         except (Gap, Stalled) as e:
             gaps += 1
             if gaps == 3:
@@ -125,12 +146,15 @@ async def scan_first(conn: Connection, bucket: str, limit: int) -> list[tuple[st
 
 
 async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool,
-                    floor: int, count: ScanCount | None = None, limit: int = 0) -> list[tuple[str, bytes]]:
+                    floor: int, count: ScanCount | None = None, limit: int = 0,
+                    foreign: dict[str, Foreign] | None = None) -> list[tuple[str, bytes]]:
     """One consumer pass (with a limit: until that many messages came, unchecked). Raises:
     Gap, Stalled, Behind (short of floor), Unavailable."""
     nc = conn.nc
     inbox = nc.new_inbox()
-    sink = _ScanSink(nc, len(subject_prefix(bucket)), limit)
+    if foreign is not None:
+        foreign.clear()  # a pass made again starts over
+    sink = _ScanSink(nc, len(subject_prefix(bucket)), limit, foreign)
     sub = await subscribe_direct(nc, inbox, sink.on_msg)
     stream = stream_name(bucket)
     # named by us, so it can be deleted however the scan ends (a cancelled caller
@@ -232,6 +256,13 @@ def answer_stalled(nc: Any, heartbeat: Any, replies: set[asyncio.Future]) -> Non
         reply_empty(nc, stalled, replies)
 
 
+def _foreign(reply: str, deleted: bool) -> Foreign:
+    """The stream sequence and time of a delivered message, from its ack subject."""
+    toks = reply.split(".")
+    sseq, ts = (toks[5], toks[7]) if len(toks) == 9 else (toks[7], toks[9])
+    return Foreign(int(sseq), int(ts) // 1_000_000_000, deleted)
+
+
 def _pending(reply: str) -> int:
     """num_pending of a JetStream ack subject, v1 (9 tokens) or v2
     ($JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>.<token>)."""
@@ -244,8 +275,10 @@ class _ScanSink:
     and how many data messages came (delete markers too).
     Only key and value are kept: a million nats-py Msg objects would cost ~250 MB."""
 
-    def __init__(self, nc: Any, key_start: int, limit: int = 0) -> None:
+    def __init__(self, nc: Any, key_start: int, limit: int = 0,
+                 foreign: dict[str, Foreign] | None = None) -> None:
         self.nc = nc
+        self.foreign = foreign
         self.key_start = key_start
         self.limit = limit  # done after this many messages (0: when the consumer has no more)
         self.rows: list[tuple[str, bytes]] = []
@@ -258,8 +291,11 @@ class _ScanSink:
         if reply and reply[:8] == "$JS.ACK.":
             self.delivered += 1
             headers = m.headers
-            if not headers or headers.get("KV-Operation") not in _DELETED:
+            deleted = bool(headers) and headers.get("KV-Operation") in _DELETED
+            if not deleted:
                 self.rows.append((m.subject[self.key_start:], m.data))
+            if self.foreign is not None and (not headers or MIGRATION_HEADER not in headers):
+                self.foreign[m.subject[self.key_start:]] = _foreign(reply, deleted)
             # num_pending 0 ends the scan: the last token of a v1 ack subject; the
             # v2 form (12 tokens) ends with a random token instead
             if (reply.endswith(".0") or (reply.count(".") >= 11 and _pending(reply) == 0)

@@ -15,7 +15,7 @@ import sys
 from store import StoreError
 from store.text import printable
 
-from . import app_cmd, audit_cmd, completion_cmd, data, health_cmd, migrate_cmd
+from . import app_cmd, audit_cmd, completion_cmd, data, health_cmd, migrate_cmd, signals
 from .common import EXIT_HELP, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, Parser, add_backend_args, replicas_arg
 
 
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"membership-admin: {printable(e)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        if signals.terminated():
+            print("membership-admin: terminated (SIGTERM)", file=sys.stderr)
+            return signals.EXIT_TERMINATED
         print("membership-admin: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
