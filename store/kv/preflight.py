@@ -38,8 +38,9 @@ async def check_migration_rights(store: KvStore, actions: tuple[str, ...] = ("mi
         creates.append(audit.name)
     publishes = [store.subject_prefix(b) + PROBE_KEY for b in BUCKETS]
     publishes += [f"{audit.name}.{a}" for a in actions]
-    await gather_settled(*(_create(store, name) for name in creates),
-                         *(_publish(store, subject) for subject in publishes))
+    # creations first, then writes: which refusal is named does not depend on timing
+    await gather_settled(*(_create(store, name) for name in creates))
+    await gather_settled(*(_publish(store, subject) for subject in publishes))
 
 
 async def _create(store: KvStore, stream: str) -> None:
