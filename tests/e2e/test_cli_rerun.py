@@ -160,3 +160,28 @@ def test_stopped_during_the_backup_leaves_no_file_it_did_not_announce(tmp_path, 
     left = set(os.listdir(tmp_path)) - before
     assert not [n for n in left if n.endswith(".tmp")], left
     assert all(n in seen + rest for n in left if "backup" in n), (left, seen)
+
+
+def test_an_interrupt_right_after_done_is_never_a_death_by_signal(db, nats_server, bucket_prefix):
+    """Finding 7: one SIGINT right after `done` killed the process (exit -2) once it had
+    finished: the interpreter's shutdown restores the default handler. Now the result
+    stands (0), or, earlier, it is an interrupt with its one line (130)."""
+    for i, delay in enumerate((0.0, 0.02, 0.05, 0.1, 0.2)):
+        proc = start_migration(db, kv_args(nats_server.url, f"{bucket_prefix}{i}_"), "--no-backup")
+        _, rest = stop_at(proc, "done:", signal.SIGINT) if not delay else _late(proc, delay)
+        assert proc.returncode in (0, 130), (delay, proc.returncode, rest)
+        assert "Traceback" not in rest
+        if proc.returncode == 130:
+            assert rest.strip().splitlines()[-1] == "membership-admin: interrupted", rest
+
+
+def _late(proc: subprocess.Popen, delay: float) -> tuple[str, str]:
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("done:"):
+            time.sleep(delay)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGINT)
+            break
+    _, rest = proc.communicate(timeout=30)
+    return "", rest

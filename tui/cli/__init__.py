@@ -65,6 +65,15 @@ def setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The program (argv None: the process's own arguments), or one command run in-process."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:
+            signals.ignore_after_the_end()
+
+
+def _main(argv: list[str] | None) -> int:
     setup_logging()
     try:
         args = build_parser().parse_args(argv)

@@ -36,6 +36,15 @@ def _on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
 
+def ignore_after_the_end() -> None:
+    """Once the program's result is decided, an interrupt changes nothing: ignored. Else a
+    Ctrl-C in the last moments (the interpreter's shutdown restores the default handler)
+    killed the process with -2 after it had reported success; an ignored signal stays
+    ignored through the shutdown."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 @contextmanager
 def terminated_as_interrupted() -> Iterator[None]:
     """Within the block, SIGTERM is an interrupt (see the module doc)."""
