@@ -18,7 +18,8 @@ Events (frozen dataclasses, cheap to pass to a UI thread or message):
 - MigrationEvent.message: one human line about the phase.
 - MigrationEvent.progress: per bucket (BucketProgress: bucket, done, total) during
   and after import, in write order.
-- MigrationEvent.backup: the BackupInfo once the backup is made.
+- MigrationEvent.backup: the BackupInfo once the backup is made (also on a failed event
+  after it: the backup is kept, and named).
 - MigrationEvent.parity: the ParityReport once parity is known.
 - MigrationEvent.report: the MigrationReport, on the final "done" event only.
 - MigrationEvent.error / error_kind: on the final "failed" event only: the StoreError
@@ -350,6 +351,7 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
     sq = kv = writer = None
     exporting: asyncio.Task | None = None
     task: asyncio.Task | None = None
+    info: BackupInfo | None = None  # once made, named by every later event: a failed run keeps it
     try:
         yield ev(Phase.CONNECT, f"opening {source.label} and {target.label}")
         if source.read_only or target.read_only:
@@ -367,7 +369,6 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             # the export reads while the backup is written: both only read the database, and
             # VACUUM INTO runs in SQLite's C code without the GIL, so the two overlap
             exporting = asyncio.create_task(sq.export_snapshot())
-            info: BackupInfo | None = None
             if backup:
                 yield ev(Phase.BACKUP, f"backing up {source.path}")
                 info = await make_backup(source.path, now)
@@ -480,13 +481,13 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             note = None
         conflicts_found = e.conflicts if isinstance(e, KvChangesFound) else ()
         yield ev(Phase.FAILED, str(e), error=e, error_kind="conflicts" if conflicts_found else _kind(e),
-                 conflicts=conflicts_found)
+                 conflicts=conflicts_found, backup=info)
     except OSError as e:
         err = StoreError(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "))
-        yield ev(Phase.FAILED, str(err), error=err, error_kind="error")
+        yield ev(Phase.FAILED, str(err), error=err, error_kind="error", backup=info)
     except Exception as e:
         err = StoreError(f"internal error: {type(e).__name__}: {e}")
-        yield ev(Phase.FAILED, str(err), error=err, error_kind="error")
+        yield ev(Phase.FAILED, str(err), error=err, error_kind="error", backup=info)
     finally:
         if kv is not None:  # the intents recorded: so are their ends
             for one, _ in overwrites:

@@ -172,8 +172,9 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             if floor:
                 raise Behind(0)
             return []
+        initial = info.get("num_pending", 0) + info.get("delivered", {}).get("consumer_seq", 0)
         if count is not None:  # delivery may have begun before the answer came
-            count._begin(sink, info.get("num_pending", 0) + info.get("delivered", {}).get("consumer_seq", 0))
+            count._begin(sink, initial)
         # bounded by progress: every op_timeout a message must have arrived. Heartbeats do
         # not count: a consumer the server has stalled (1 export of 610k records in 20)
         # sends them on and on, and the scan waited forever; it is made again instead
@@ -195,6 +196,10 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             raise Gap()
         if sseq < floor:
             raise Behind(sseq)
+        if sink.delivered > initial:
+            # more than one message per key: written while the scan ran, or a replica that
+            # was catching up delivered a key's older revision before its newest
+            return _newest(sink.rows, sink.deletes)
         return sink.rows
     finally:
         if count is not None:
@@ -256,6 +261,18 @@ def answer_stalled(nc: Any, heartbeat: Any, replies: set[asyncio.Future]) -> Non
         reply_empty(nc, stalled, replies)
 
 
+def _newest(rows: list[tuple[str, bytes]], deletes: list[tuple[int, str]]) -> list[tuple[str, bytes]]:
+    """Each key once, with its last value delivered, and none whose delete marker came after
+    it (deletes: (how many rows had come, key) at each marker)."""
+    last: dict[str, int] = {}
+    for i, (key, _) in enumerate(rows):
+        last[key] = i
+    for pos, key in deletes:
+        if last.get(key, pos) < pos:
+            del last[key]
+    return [rows[i] for i in sorted(last.values())]
+
+
 def _foreign(reply: str, deleted: bool) -> Foreign:
     """The stream sequence and time of a delivered message, from its ack subject."""
     toks = reply.split(".")
@@ -282,6 +299,8 @@ class _ScanSink:
         self.key_start = key_start
         self.limit = limit  # done after this many messages (0: when the consumer has no more)
         self.rows: list[tuple[str, bytes]] = []
+        #: (len(rows) then, key) at each delete marker: a later marker removes a key read before
+        self.deletes: list[tuple[int, str]] = []
         self.delivered = 0
         self.done = asyncio.get_running_loop().create_future()
         self._replies: set[asyncio.Future] = set()
@@ -294,8 +313,13 @@ class _ScanSink:
             deleted = bool(headers) and headers.get("KV-Operation") in _DELETED
             if not deleted:
                 self.rows.append((m.subject[self.key_start:], m.data))
-            if self.foreign is not None and (not headers or MIGRATION_HEADER not in headers):
-                self.foreign[m.subject[self.key_start:]] = _foreign(reply, deleted)
+            else:
+                self.deletes.append((len(self.rows), m.subject[self.key_start:]))
+            if self.foreign is not None:  # the newest message of a key decides
+                if not headers or MIGRATION_HEADER not in headers:
+                    self.foreign[m.subject[self.key_start:]] = _foreign(reply, deleted)
+                else:
+                    self.foreign.pop(m.subject[self.key_start:], None)
             # num_pending 0 ends the scan: the last token of a v1 ack subject; the
             # v2 form (12 tokens) ends with a random token instead
             if (reply.endswith(".0") or (reply.count(".") >= 11 and _pending(reply) == 0)

@@ -171,7 +171,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 if ev.phase == "failed":
                     code = {"unavailable": EXIT_UNAVAILABLE, "refused": EXIT_REFUSED}.get(ev.error_kind, EXIT_USAGE)
                     prefix = {"unavailable": "unavailable: ", "refused": "refused: "}.get(ev.error_kind, "")
-                    raise CommandError(prefix + ev.message, code)
+                    kept = f" (backup kept: {ev.backup.path})" if ev.backup else ""
+                    raise CommandError(prefix + ev.message + kept, code)
                 if ev.report is not None:
                     report = ev.report
         return _answer(args, report.to_json, lambda: _summary(report), report.identical)
@@ -183,8 +184,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def _conflicts(args: argparse.Namespace, ev: MigrationEvent) -> None:
     """The records changed in KV that the run would have overwritten, on stdout."""
     if args.json:
-        print(json.dumps({"written": 0, "conflicts": [c.to_json() for c in ev.conflicts]}, indent=2))
+        print(json.dumps({"written": 0, "backup": ev.backup.to_json() if ev.backup else None,
+                          "conflicts": [c.to_json() for c in ev.conflicts]}, indent=2))
         return
+    if ev.backup:
+        print(f"backup: {ev.backup.path} (kept)")
     print(f"{len(ev.conflicts)} record(s) changed in KV since the last migration; nothing was written:")
     for c in ev.conflicts:
         print(f"  {c.line()}")
