@@ -81,8 +81,8 @@ AUTHORIZE_BOUND = OP_TIMEOUT + 0.5
 #: the seeded users (make_db: u000000 and u000004 revoked) and keys added later
 SEEDED = [f"u{i:06d}" for i in range(6)]
 KEYS = SEEDED + ["n1", "n2"]
-EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "3"))
-STEPS = int(os.environ.get("LIFECYCLE_STEPS", "12"))
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "4"))
+STEPS = int(os.environ.get("LIFECYCLE_STEPS", "15"))
 #: a reactivation in KV needs one of these events naming the user
 REACTIVATING = {"reinstate_user", "overwrite_kv"}
 
