@@ -432,19 +432,20 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             await writer.close()
             progress = _progress(totals, writer.acked, unchanged)
             n_same = sum(unchanged.values())
+            yield ev(Phase.IMPORT, f"wrote {sum(totals.values()) - n_same} records in {import_seconds:.1f}s"
+                     + (f", {n_same} already there unchanged" if n_same else "")
+                     + (f", {len(conflicts)} changed in KV overwritten" if conflicts else ""), progress=progress)
 
             pruned: dict[str, int] = {}
             if prune_extra:
                 yield ev(Phase.PRUNE, "deleting records only in KV")
                 pruned = await prune(kv, written, mark)
                 yield ev(Phase.PRUNE, f"deleted {sum(pruned.values())} records only in KV")
+            # an overwrite (a prune's delete included) is done once the prune is
             for one, c in overwrites:
                 before, after = audit_values(c)
                 await kv.audit.publish_outcome(one.event(AuditPhase.DONE, before, after))
             overwrites = []
-            yield ev(Phase.IMPORT, f"wrote {sum(totals.values()) - n_same} records in {import_seconds:.1f}s"
-                     + (f", {n_same} already there unchanged" if n_same else "")
-                     + (f", {len(conflicts)} changed in KV overwritten" if conflicts else ""), progress=progress)
 
             yield ev(Phase.PARITY, "copying the audit trail")
             audit = await copy_audit(sq, kv, RECORD_DEADLINE)
