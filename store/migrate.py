@@ -404,15 +404,19 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             await kv.ensure_buckets(target.replicas)
             replicas = kv.replicas_used
             intent = kv.audit_note(Action.MIGRATE, f"{source.label} -> {target.label}", reason)
-            await kv.audit.publish(intent.event(AuditPhase.INTENT, before=None,
-                                                after={"prune": prune_extra, "skip_invalid": skip_invalid,
-                                                       "overwrite_kv_changes": overwrite_kv_changes}))
+            # a stream made a moment ago may not answer yet (its leader being elected): an
+            # event is published again until RECORD_DEADLINE (Nats-Msg-Id: never twice)
+            publish = kv.audit.publish
+            await until_available(partial(publish, intent.event(
+                AuditPhase.INTENT, before=None, after={"prune": prune_extra, "skip_invalid": skip_invalid,
+                                                       "overwrite_kv_changes": overwrite_kv_changes})),
+                RECORD_DEADLINE)
             note = intent
             # each overwritten record has its own change: the intent acknowledged before the write
             for c in conflicts:
                 one = kv.audit_note(Action.OVERWRITE_KV, c.target, reason)
                 before, after = audit_values(c)
-                await kv.audit.publish(one.event(AuditPhase.INTENT, before, after))
+                await until_available(partial(publish, one.event(AuditPhase.INTENT, before, after)), RECORD_DEADLINE)
                 overwrites.append((one, c))
 
             unchanged: dict[str, int] = {}

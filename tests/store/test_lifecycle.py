@@ -26,7 +26,8 @@ migration wrote last, whose record differs from SQLite's.
 CI runs a fixed budget, derandomized (6 examples of at most 15 steps, the same every run;
 well under 90 s). A longer run, for a release (new sequences each time; -s shows how many
 steps ran, of which rule, and how long it took):
-    LIFECYCLE_RANDOM=1 LIFECYCLE_EXAMPLES=60 LIFECYCLE_STEPS=25 .venv/bin/pytest -q -s tests/store/test_lifecycle.py
+    LIFECYCLE_RANDOM=1 LIFECYCLE_EXAMPLES=60 LIFECYCLE_STEPS=25 .venv/bin/pytest -q -s -o faulthandler_timeout=0 \
+        tests/store/test_lifecycle.py
 """
 
 from __future__ import annotations
