@@ -36,6 +36,8 @@ class Action(StrEnum):
     REINSTATE_USER = "reinstate_user"
     MIGRATE = "migrate"
     EXPORT_TO_SQLITE = "export_to_sqlite"
+    #: a migration run with --overwrite-kv-changes replaced a record changed in KV (SPEC 5.7)
+    OVERWRITE_KV = "overwrite_kv"
 
 
 class AuditPhase(StrEnum):

@@ -18,7 +18,8 @@ Events (frozen dataclasses, cheap to pass to a UI thread or message):
 - MigrationEvent.message: one human line about the phase.
 - MigrationEvent.progress: per bucket (BucketProgress: bucket, done, total) during
   and after import, in write order.
-- MigrationEvent.backup: the BackupInfo once the backup is made.
+- MigrationEvent.backup: the BackupInfo once the backup is made (also on a failed event
+  after it: the backup is kept, and named).
 - MigrationEvent.parity: the ParityReport once parity is known.
 - MigrationEvent.report: the MigrationReport, on the final "done" event only.
 - MigrationEvent.error / error_kind: on the final "failed" event only: the StoreError
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
@@ -45,10 +46,13 @@ from typing import Any, Literal, TypeVar
 
 from .aio import settle
 from .audit import Action, AuditPhase, Note
-from .backup import BackupInfo, backup_database
+from .backup import BackupInfo, make_backup
 from .base import Store
-from .errors import InvalidInput, Refused, StoreError, Unavailable
+from .conflicts import KvConflict, audit_values, explain, find_conflicts
+from .errors import InvalidInput, ReadOnly, Refused, StoreError, Unavailable
 from .kv import KvStore, PipelinedWriter
+from .kv.preflight import check_migration_rights
+from .kv.scan import MIGRATION_HEADER, Foreign
 from .layout import BY_NAME, WRITE_GROUPS, WRITE_ORDER
 from .models import InvalidRecord, Snapshot
 from .parity import ParityReport, diff_raw
@@ -71,7 +75,7 @@ class Phase(StrEnum):
 
 
 #: what a failed migration's error was: bad input (exit 2), the backend (exit 3), or else
-ErrorKind = Literal["", "invalid", "unavailable", "refused", "error"]
+ErrorKind = Literal["", "invalid", "unavailable", "refused", "conflicts", "error"]
 
 PROGRESS_INTERVAL = 0.2
 #: a record not acknowledged this long after its first send fails the migration; also how
@@ -109,6 +113,9 @@ class MigrationReport:
     #: the audit trail (SPEC 10), apart from the data: SQLite's events, how many this run
     #: copied into the stream, and how many of them the stream still lacks
     audit: AuditParity | None = None
+    #: records changed in KV since the last migration, overwritten as asked
+    #: (--overwrite-kv-changes), each with its own audit event (SPEC 5.7)
+    overwritten: tuple[KvConflict, ...] = ()
 
     @property
     def records(self) -> int:
@@ -146,6 +153,7 @@ class MigrationReport:
             "skip_invalid": self.skip_invalid,
             "parity": self.parity.to_json(),
             "audit": self.audit.to_json() if self.audit else None,
+            "overwritten": [c.to_json() for c in self.overwritten],
         }
 
 
@@ -204,6 +212,20 @@ class MigrationEvent:
     report: MigrationReport | None = None
     error: StoreError | None = field(default=None, compare=False)
     error_kind: ErrorKind = ""
+    #: records changed in KV since the last migration (SPEC 5.7): on the failed event of a
+    #: run that found them (nothing written), or the import event of one overwriting them
+    conflicts: tuple[KvConflict, ...] = ()
+
+
+class KvChangesFound(StoreError):
+    """Records changed in KV since the last migration would be overwritten: nothing is
+    written unless the run is asked to overwrite them."""
+
+    def __init__(self, conflicts: Sequence[KvConflict]) -> None:
+        self.conflicts = tuple(conflicts)
+        super().__init__(f"{len(self.conflicts)} record(s) changed in KV since the last migration "
+                         "would be overwritten: nothing was written (--overwrite-kv-changes "
+                         "overwrites them, each with an audit event)")
 
 
 T = TypeVar("T")
@@ -255,21 +277,25 @@ async def import_snapshot(writer: PipelinedWriter, snap: Snapshot,
 
 # -- prune ---------------------------------------------------------------------------
 
-async def prune(kv_store: KvStore, expected: dict[str, dict[str, bytes]]) -> dict[str, int]:
-    """Delete the KV records whose keys are not expected (see parity.expected_rows)."""
+async def prune(kv_store: KvStore, expected: dict[str, dict[str, bytes]],
+                headers: dict[str, str] | None = None) -> dict[str, int]:
+    """Delete the KV records whose keys are not expected (see parity.expected_rows), each
+    delete marker carrying headers (the migration's mark)."""
     pruned: dict[str, int] = {}
     # reverse of the write order: a room disappears before its members and keys
     for b in reversed(WRITE_ORDER):
         live = await kv_store.scan(b, headers_only=True)
         extra = sorted({key for key, _ in live} - expected[b].keys())
-        await kv_store.delete_keys(b, extra)
+        await kv_store.delete_keys(b, extra, headers)
         pruned[b] = len(extra)
     return pruned
 
 
-async def read_buckets(kv_store: Store, deadline: float = 0.0) -> dict[str, list[tuple[str, bytes]]]:
+async def read_buckets(kv_store: Store, deadline: float = 0.0,
+                       foreign: dict[str, dict[str, Foreign]] | None = None) -> dict[str, list[tuple[str, bytes]]]:
     """The live (key, value) rows of every bucket of an open KV store (a KvStore; any other
-    Store is a TypeError), by base name (for parity.diff_raw).
+    Store is a TypeError), by base name (for parity.diff_raw). foreign, when given, receives
+    per bucket the keys whose newest revision no migration wrote (store.conflicts).
 
     A bucket whose read fails (a stream electing a new leader after a node restart)
     is read again until `deadline` seconds have passed; then Unavailable.
@@ -279,7 +305,8 @@ async def read_buckets(kv_store: Store, deadline: float = 0.0) -> dict[str, list
     out: dict[str, list[tuple[str, bytes]]] = {}
     until = time.monotonic() + deadline
     for b in WRITE_ORDER:
-        out[b] = await until_available(partial(kv_store.scan, b), until - time.monotonic())
+        mine = foreign.setdefault(b, {}) if foreign is not None else None
+        out[b] = await until_available(partial(kv_store.scan, b, foreign=mine), until - time.monotonic())
     return out
 
 
@@ -303,13 +330,20 @@ def _kind(e: BaseException) -> ErrorKind:
 
 async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
                   prune_extra: bool = False, skip_invalid: bool = False,
+                  overwrite_kv_changes: bool = False,
                   now: float | None = None, reason: str | None = None,
                   ) -> AsyncIterator[MigrationEvent]:
-    """Run the migration, yielding MigrationEvents; the last is "done" or "failed". Its
-    audit event (SPEC 10) goes to the target's stream: the intent before anything is
-    written (refused: nothing is), then done with the counts and parity, or failed."""
+    """Run the migration, yielding MigrationEvents; the last is "done" or "failed".
+
+    Refused before anything is written: a read-only source or target (SPEC 5.9); a NATS
+    user who may not create what is missing or write where the migration writes (5.8: no
+    bucket or stream is made); records changed in KV since the last migration that it
+    would overwrite (5.7: "conflicts", unless overwrite_kv_changes, when each overwrite has
+    its own audit event). Its audit event (SPEC 10) goes to the target's stream: the intent
+    before the first write, then done with the counts and parity, or failed."""
     t0 = time.monotonic()
     note: Note | None = None
+    overwrites: list[tuple[Note, KvConflict]] = []
 
     def ev(phase: Phase, message: str = "", **kw: Any) -> MigrationEvent:
         return MigrationEvent(phase, message, elapsed=time.monotonic() - t0, **kw)
@@ -317,15 +351,17 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
     sq = kv = writer = None
     exporting: asyncio.Task | None = None
     task: asyncio.Task | None = None
+    info: BackupInfo | None = None  # once made, named by every later event: a failed run keeps it
     try:
         yield ev(Phase.CONNECT, f"opening {source.label} and {target.label}")
+        if source.read_only or target.read_only:
+            ro = source if source.read_only else target
+            raise ReadOnly(f"{ro.label} is read-only: the migration is refused, nothing was written")
         sq = await SqliteStore.open(source)
-        kv = await KvStore.create(replace(target, read_only=False))
-        replicas = kv.replicas_used
-        intent = kv.audit_note(Action.MIGRATE, f"{source.label} -> {target.label}", reason)
-        await kv.audit.publish(intent.event(AuditPhase.INTENT, before=None,
-                                            after={"prune": prune_extra, "skip_invalid": skip_invalid}))
-        note = intent
+        kv = await KvStore.open(target, missing_ok=True)
+        # nothing is created before every creation and write is known to be permitted
+        await check_migration_rights(kv, (Action.MIGRATE, Action.OVERWRITE_KV) if overwrite_kv_changes
+                                     else (Action.MIGRATE,))
 
         # over a million live records from here to the parity result: a cyclic GC pass
         # would rescan them all, again and again (the same pause as the exports)
@@ -333,10 +369,9 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             # the export reads while the backup is written: both only read the database, and
             # VACUUM INTO runs in SQLite's C code without the GIL, so the two overlap
             exporting = asyncio.create_task(sq.export_snapshot())
-            info: BackupInfo | None = None
             if backup:
                 yield ev(Phase.BACKUP, f"backing up {source.path}")
-                info = await asyncio.to_thread(backup_database, source.path, now)
+                info = await make_backup(source.path, now)
                 state = "verified" if info.verified else f"NOT verified ({info.note})"
                 yield ev(Phase.BACKUP, f"backup {info.path} ({info.size} bytes) {state}", backup=info)
             else:
@@ -355,9 +390,38 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             yield ev(Phase.IMPORT, "reading what the target holds already", progress=_progress(totals, {}, {}))
             # what is already there with the same bytes is not written again: a second run
             # changes nothing (no new revisions for the daemon's watchers to see)
-            existing = {b: dict(rows) for b, rows in (await read_buckets(kv, RECORD_DEADLINE)).items()}
+            foreign: dict[str, dict[str, Foreign]] = {}
+            existing = {b: dict(rows) for b, rows in (await read_buckets(kv, RECORD_DEADLINE, foreign)).items()}
+            conflicts = find_conflicts(snap, existing, foreign, prune_extra)
+            del foreign
+            if conflicts:
+                conflicts = explain(conflicts, await kv.audit_events())
+                if not overwrite_kv_changes:
+                    raise KvChangesFound(conflicts)
+                yield ev(Phase.IMPORT, f"overwriting {len(conflicts)} record(s) changed in KV since the last "
+                         "migration, as asked", conflicts=tuple(conflicts))
+
+            await kv.ensure_buckets(target.replicas)
+            replicas = kv.replicas_used
+            intent = kv.audit_note(Action.MIGRATE, f"{source.label} -> {target.label}", reason)
+            # a stream made a moment ago may not answer yet (its leader being elected): an
+            # event is published again until RECORD_DEADLINE (Nats-Msg-Id: never twice)
+            publish = kv.audit.publish
+            await until_available(partial(publish, intent.event(
+                AuditPhase.INTENT, before=None, after={"prune": prune_extra, "skip_invalid": skip_invalid,
+                                                       "overwrite_kv_changes": overwrite_kv_changes})),
+                RECORD_DEADLINE)
+            note = intent
+            # each overwritten record has its own change: the intent acknowledged before the write
+            for c in conflicts:
+                one = kv.audit_note(Action.OVERWRITE_KV, c.target, reason)
+                before, after = audit_values(c)
+                await until_available(partial(publish, one.event(AuditPhase.INTENT, before, after)), RECORD_DEADLINE)
+                overwrites.append((one, c))
+
             unchanged: dict[str, int] = {}
-            writer = await kv.writer(record_deadline=RECORD_DEADLINE)
+            mark = {MIGRATION_HEADER: intent.id}
+            writer = await kv.writer(record_deadline=RECORD_DEADLINE, headers=mark)
             t_import = time.monotonic()
             written: dict[str, dict[str, bytes]] = {}
             task = asyncio.create_task(import_snapshot(writer, snap, kv.subject_prefix, written, existing,
@@ -373,13 +437,19 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             progress = _progress(totals, writer.acked, unchanged)
             n_same = sum(unchanged.values())
             yield ev(Phase.IMPORT, f"wrote {sum(totals.values()) - n_same} records in {import_seconds:.1f}s"
-                     + (f", {n_same} already there unchanged" if n_same else ""), progress=progress)
+                     + (f", {n_same} already there unchanged" if n_same else "")
+                     + (f", {len(conflicts)} changed in KV overwritten" if conflicts else ""), progress=progress)
 
             pruned: dict[str, int] = {}
             if prune_extra:
                 yield ev(Phase.PRUNE, "deleting records only in KV")
-                pruned = await prune(kv, written)
+                pruned = await prune(kv, written, mark)
                 yield ev(Phase.PRUNE, f"deleted {sum(pruned.values())} records only in KV")
+            # an overwrite (a prune's delete included) is done once the prune is
+            for one, c in overwrites:
+                before, after = audit_values(c)
+                await kv.audit.publish_outcome(one.event(AuditPhase.DONE, before, after))
+            overwrites = []
 
             yield ev(Phase.PARITY, "copying the audit trail")
             audit = await copy_audit(sq, kv, RECORD_DEADLINE)
@@ -396,29 +466,39 @@ async def migrate(source: SqliteSpec, target: NatsSpec, *, backup: bool = True,
             source=source.path, target=target.label, replicas=replicas, backup=info,
             counts=dict(totals), unchanged=dict(unchanged), pruned=pruned, parity=parity,
             duration=time.monotonic() - t0, import_seconds=import_seconds, retries=writer.retries,
-            invalid=invalid, skip_invalid=skip_invalid, audit=audit)
+            invalid=invalid, skip_invalid=skip_invalid, audit=audit, overwritten=tuple(conflicts))
         await kv.audit.publish_outcome(note.event(
             AuditPhase.DONE, before=None,
             after={"counts": dict(totals), "written": report.written, "pruned": pruned,
+                   "overwritten": len(conflicts),
                    "parity": "identical" if parity.identical else f"{len(parity.differences)} difference(s)",
                    "audit": audit.to_json()}))
         note = None
         yield ev(Phase.DONE, f"migrated {report.records} records, parity {text}",
                  progress=progress, backup=info, parity=parity, report=report)
     except StoreError as e:
+        if kv is not None:
+            for one, _ in overwrites:
+                await kv.audit.publish_outcome(one.event(AuditPhase.FAILED, result=str(e)))
+            overwrites = []
         if note is not None and kv is not None:
             await kv.audit.publish_outcome(note.event(AuditPhase.FAILED, result=str(e)))
             note = None
-        yield ev(Phase.FAILED, str(e), error=e, error_kind=_kind(e))
+        conflicts_found = e.conflicts if isinstance(e, KvChangesFound) else ()
+        yield ev(Phase.FAILED, str(e), error=e, error_kind="conflicts" if conflicts_found else _kind(e),
+                 conflicts=conflicts_found, backup=info)
     except OSError as e:
         err = StoreError(f"{e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "))
-        yield ev(Phase.FAILED, str(err), error=err, error_kind="error")
+        yield ev(Phase.FAILED, str(err), error=err, error_kind="error", backup=info)
     except Exception as e:
         err = StoreError(f"internal error: {type(e).__name__}: {e}")
-        yield ev(Phase.FAILED, str(err), error=err, error_kind="error")
+        yield ev(Phase.FAILED, str(err), error=err, error_kind="error", backup=info)
     finally:
-        if note is not None and kv is not None:  # the intent was recorded: so is its end
-            await settle(kv.audit.publish_outcome(note.event(AuditPhase.FAILED, result="interrupted")))
+        if kv is not None:  # the intents recorded: so are their ends
+            for one, _ in overwrites:
+                await settle(kv.audit.publish_outcome(one.event(AuditPhase.FAILED, result="interrupted")))
+            if note is not None:
+                await settle(kv.audit.publish_outcome(note.event(AuditPhase.FAILED, result="interrupted")))
         for t in (exporting, task):
             if t is not None and not t.done():
                 t.cancel()

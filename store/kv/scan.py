@@ -11,6 +11,11 @@ the sequence of the newest matching message as the leader had it before the scan
 started (the leader floor); a scan that falls short is made again (landing elsewhere,
 or later) until the operation timeout, then Unavailable.
 
+A scan may also name the keys whose newest message a migration of this tool did not
+write (no MIGRATION_HEADER): the records changed since, by the daemon or an admin, that a
+migration must not overwrite unnoticed (SPEC 5.7). Only those are noted, so a scan of a
+million records a migration wrote costs one dict lookup more per message.
+
 A ScanCount, when given, tells a progress display how far the scan has come: it holds
 the scan's sink while the scan runs and reads its count when asked, so nothing more is
 done per message.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -30,6 +36,19 @@ from .connection import Connection, stream_name, subject_prefix
 from .direct import subscribe_direct
 
 _DELETED = ("DEL", "PURGE")  # KV-Operation of a delete or purge marker
+#: the header every write of a migration carries (its audit id): a record whose newest
+#: revision lacks it was written by someone else
+MIGRATION_HEADER = "Membership-Admin-Migration"
+
+
+@dataclass(frozen=True, slots=True)
+class Foreign:
+    """The newest message of a key that no migration of this tool wrote."""
+
+    seq: int
+    #: when the stream stored it, Unix seconds
+    at: int
+    deleted: bool
 
 
 class Gap(Exception):
@@ -74,16 +93,18 @@ class ScanCount:
 
 
 async def scan(conn: Connection, bucket: str, filt: str = ">", *,
-               headers_only: bool = False, count: ScanCount | None = None) -> list[tuple[str, bytes]]:
+               headers_only: bool = False, count: ScanCount | None = None,
+               foreign: dict[str, Foreign] | None = None) -> list[tuple[str, bytes]]:
     """(key, value) of every live key of the bucket (its full name) matching filt, in
     delivery order; with headers_only the values are empty. count, when given, follows
-    the scan's progress."""
+    the scan's progress; foreign, when given, receives the keys (deleted ones too) whose
+    newest message lacks MIGRATION_HEADER."""
     floor = await leader_floor(conn, bucket, filt)
     gaps = 0
     deadline = time.monotonic() + conn.timeout
     while True:
         try:
-            return await scan_once(conn, bucket, filt, headers_only, floor, count)
+            return await scan_once(conn, bucket, filt, headers_only, floor, count, foreign=foreign)
         except (Gap, Stalled) as e:
             gaps += 1
             if gaps == 3:
@@ -124,12 +145,15 @@ async def scan_first(conn: Connection, bucket: str, limit: int) -> list[tuple[st
 
 
 async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool,
-                    floor: int, count: ScanCount | None = None, limit: int = 0) -> list[tuple[str, bytes]]:
+                    floor: int, count: ScanCount | None = None, limit: int = 0,
+                    foreign: dict[str, Foreign] | None = None) -> list[tuple[str, bytes]]:
     """One consumer pass (with a limit: until that many messages came, unchecked). Raises:
     Gap, Stalled, Behind (short of floor), Unavailable."""
     nc = conn.nc
     inbox = nc.new_inbox()
-    sink = _ScanSink(nc, len(subject_prefix(bucket)), limit)
+    if foreign is not None:
+        foreign.clear()  # a pass made again starts over
+    sink = _ScanSink(nc, len(subject_prefix(bucket)), limit, foreign)
     sub = await subscribe_direct(nc, inbox, sink.on_msg)
     try:
         try:
@@ -141,8 +165,9 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             if floor:
                 raise Behind(0)
             return []
+        initial = info.get("num_pending", 0) + info.get("delivered", {}).get("consumer_seq", 0)
         if count is not None:  # delivery may have begun before the answer came
-            count._begin(sink, info.get("num_pending", 0) + info.get("delivered", {}).get("consumer_seq", 0))
+            count._begin(sink, initial)
         # bounded by progress: every op_timeout a message must have arrived. Heartbeats do
         # not count: a consumer the server has stalled (1 export of 610k records in 20)
         # sends them on and on, and the scan waited forever; it is made again instead
@@ -164,6 +189,10 @@ async def scan_once(conn: Connection, bucket: str, filt: str, headers_only: bool
             raise Gap()
         if sseq < floor:
             raise Behind(sseq)
+        if sink.delivered > initial:
+            # more than one message per key: written while the scan ran, or a replica that
+            # was catching up delivered a key's older revision before its newest
+            return _newest(sink.rows, sink.deletes)
         return sink.rows
     finally:
         if count is not None:
@@ -223,6 +252,25 @@ def answer_stalled(nc: Any, heartbeat: Any, replies: set[asyncio.Future]) -> Non
         reply_empty(nc, stalled, replies)
 
 
+def _newest(rows: list[tuple[str, bytes]], deletes: list[tuple[int, str]]) -> list[tuple[str, bytes]]:
+    """Each key once, with its last value delivered, and none whose delete marker came after
+    it (deletes: (how many rows had come, key) at each marker)."""
+    last: dict[str, int] = {}
+    for i, (key, _) in enumerate(rows):
+        last[key] = i
+    for pos, key in deletes:
+        if last.get(key, pos) < pos:
+            del last[key]
+    return [rows[i] for i in sorted(last.values())]
+
+
+def _foreign(reply: str, deleted: bool) -> Foreign:
+    """The stream sequence and time of a delivered message, from its ack subject."""
+    toks = reply.split(".")
+    sseq, ts = (toks[5], toks[7]) if len(toks) == 9 else (toks[7], toks[9])
+    return Foreign(int(sseq), int(ts) // 1_000_000_000, deleted)
+
+
 def _pending(reply: str) -> int:
     """num_pending of a JetStream ack subject, v1 (9 tokens) or v2
     ($JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>.<token>)."""
@@ -235,11 +283,15 @@ class _ScanSink:
     and how many data messages came (delete markers too).
     Only key and value are kept: a million nats-py Msg objects would cost ~250 MB."""
 
-    def __init__(self, nc: Any, key_start: int, limit: int = 0) -> None:
+    def __init__(self, nc: Any, key_start: int, limit: int = 0,
+                 foreign: dict[str, Foreign] | None = None) -> None:
         self.nc = nc
+        self.foreign = foreign
         self.key_start = key_start
         self.limit = limit  # done after this many messages (0: when the consumer has no more)
         self.rows: list[tuple[str, bytes]] = []
+        #: (len(rows) then, key) at each delete marker: a later marker removes a key read before
+        self.deletes: list[tuple[int, str]] = []
         self.delivered = 0
         self.done = asyncio.get_running_loop().create_future()
         self._replies: set[asyncio.Future] = set()
@@ -249,8 +301,16 @@ class _ScanSink:
         if reply and reply[:8] == "$JS.ACK.":
             self.delivered += 1
             headers = m.headers
-            if not headers or headers.get("KV-Operation") not in _DELETED:
+            deleted = bool(headers) and headers.get("KV-Operation") in _DELETED
+            if not deleted:
                 self.rows.append((m.subject[self.key_start:], m.data))
+            else:
+                self.deletes.append((len(self.rows), m.subject[self.key_start:]))
+            if self.foreign is not None:  # the newest message of a key decides
+                if not headers or MIGRATION_HEADER not in headers:
+                    self.foreign[m.subject[self.key_start:]] = _foreign(reply, deleted)
+                else:
+                    self.foreign.pop(m.subject[self.key_start:], None)
             # num_pending 0 ends the scan: the last token of a v1 ack subject; the
             # v2 form (12 tokens) ends with a random token instead
             if (reply.endswith(".0") or (reply.count(".") >= 11 and _pending(reply) == 0)

@@ -59,7 +59,7 @@ from .connection import Connection, Refusals, connect, stream_name, subject_pref
 from .history import user_revisions
 from .propagation import Replication, replication_of
 from .quorum import confirmed_read
-from .scan import ScanCount, scan_first
+from .scan import Foreign, ScanCount, scan_first
 from .scan import scan as scan_bucket
 from .watch import watch
 from .writer import PipelinedWriter
@@ -134,6 +134,10 @@ class KvStore(Store):
             error = Absent if len(missing) == len(BUCKETS) else Unavailable
             raise error(f"{what} exist (prefix {self.spec.bucket_prefix!r}, {self.spec.shown_url}): "
                         "nothing was migrated there, or the prefix is wrong")
+
+    def has_bucket(self, base: str) -> bool:
+        """Whether the bucket exists (as found at open, or created since)."""
+        return bool(self._exists.get(base))
 
     def bucket(self, base: str) -> str:
         """The full bucket name of one of BUCKETS, e.g. bucket("users") -> "pfx_users"."""
@@ -231,32 +235,39 @@ class KvStore(Store):
         exist. Raises: Unavailable."""
         return await self.conn.stream_info(self.bucket(base))
 
-    async def scan(self, base: str, filt: str = ">", *, headers_only: bool = False) -> list[tuple[str, bytes]]:
+    async def scan(self, base: str, filt: str = ">", *, headers_only: bool = False,
+                   foreign: dict[str, Foreign] | None = None) -> list[tuple[str, bytes]]:
         """(key, value) of every live key of the bucket matching filt (a subject filter on
         the key), read by one ordered consumer that reached the leader's last message;
-        values raw, to be decoded in bulk (empty with headers_only). Raises: Unavailable."""
+        values raw, to be decoded in bulk (empty with headers_only). foreign, when given,
+        receives the keys whose newest revision no migration wrote (store.kv.scan).
+        Raises: Unavailable."""
         if not self._exists.get(base):
             return []
         count = self._scans[base] = ScanCount()
-        return await scan_bucket(self.conn, self.bucket(base), filt, headers_only=headers_only, count=count)
+        return await scan_bucket(self.conn, self.bucket(base), filt, headers_only=headers_only, count=count,
+                                 foreign=foreign)
 
     def read_progress(self) -> dict[str, tuple[int, int]]:
         return {b.name: (c.done, c.total) for b in LAYOUT if (c := self._scans.get(b.name)) is not None}
 
-    async def writer(self, *, record_deadline: float) -> PipelinedWriter:
+    async def writer(self, *, record_deadline: float, headers: dict[str, str] | None = None) -> PipelinedWriter:
         """A started PipelinedWriter on this connection: a write not acknowledged within
-        op_timeout is sent again, until record_deadline; close it after use."""
+        op_timeout is sent again, until record_deadline; every write carries headers; close
+        it after use."""
         self._writable()
-        writer = PipelinedWriter(self.nc, ack_timeout=self.op_timeout, record_deadline=record_deadline)
+        writer = PipelinedWriter(self.nc, ack_timeout=self.op_timeout, record_deadline=record_deadline,
+                                 headers=headers)
         await writer.start()
         # refused writes fail the writer at once; the hook goes with the connection
         self.conn.refusals.on_prefix(f"$KV.{self.spec.bucket_prefix}", writer.refuse)
         return writer
 
-    async def delete_keys(self, base: str, keys: Sequence[str]) -> None:
-        """Delete these keys of the bucket, 256 at a time. Raises: ReadOnly, Unavailable."""
+    async def delete_keys(self, base: str, keys: Sequence[str], headers: dict[str, str] | None = None) -> None:
+        """Delete these keys of the bucket, 256 at a time, each delete marker carrying
+        headers too. Raises: ReadOnly, Unavailable."""
         for i in range(0, len(keys), 256):
-            await gather_settled(*(self._delete(base, k) for k in keys[i:i + 256]))
+            await gather_settled(*(self._delete(base, k, headers) for k in keys[i:i + 256]))
 
     # -- one key ---------------------------------------------------------------
     def _writable(self) -> None:
@@ -311,10 +322,12 @@ class KvStore(Store):
         except Conflict:
             raise Conflict(f"{what} was changed meanwhile; re-read and retry") from None
 
-    async def _delete(self, base: str, key: str) -> None:
+    async def _delete(self, base: str, key: str, headers: dict[str, str] | None = None) -> None:
         self._writable()
-        await self.conn.bounded(self._kv[base].delete(key), f"delete {self.bucket(base)} {key}",
-                                self._write_subjects(base, key))
+        # a marker with headers of our own is published as nats-py's delete would make it
+        op = (self.js.publish(self.subject_prefix(base) + key, b"", headers={"KV-Operation": "DEL", **headers})
+              if headers else self._kv[base].delete(key))
+        await self.conn.bounded(op, f"delete {self.bucket(base)} {key}", self._write_subjects(base, key))
 
     # -- decoding --------------------------------------------------------------
     def _decode_all(self, bucket: Bucket, rows: list[tuple[str, bytes]], invalid: list[InvalidRecord]) -> list[Any]:

@@ -34,8 +34,10 @@ class PipelinedWriter:
     whole write fails with Unavailable.
     """
 
-    def __init__(self, nc: Any, *, ack_timeout: float, record_deadline: float) -> None:
+    def __init__(self, nc: Any, *, ack_timeout: float, record_deadline: float,
+                 headers: dict[str, str] | None = None) -> None:
         self._nc = nc
+        self._headers = headers or None  # on every message (a migration's mark, see store.kv.scan)
         self._ack_timeout = ack_timeout
         self._deadline = record_deadline
         # reply subject -> (subject, payload, tag, first_sent, sent_at); insertion order is
@@ -122,7 +124,7 @@ class PipelinedWriter:
         if attempts > 1:
             self._attempts[seq] = attempts
         try:
-            await self._nc.publish(subject, payload, reply=seq)
+            await self._nc.publish(subject, payload, reply=seq, headers=self._headers)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -142,7 +144,7 @@ class PipelinedWriter:
         rec = (subject, payload, tag, now, now)
         self._pending[reply] = rec
         try:
-            await self._nc.publish(subject, payload, reply=reply)
+            await self._nc.publish(subject, payload, reply=reply, headers=self._headers)
         except asyncio.CancelledError:
             raise
         except Exception as e:

@@ -15,7 +15,7 @@ from store import NatsSpec, SqliteSpec, open_store
 from store.backup import backup_database, backup_name
 from store.dev.local_nats import free_port
 from store.errors import InvalidInput
-from store.migrate import WRITE_ORDER, migrate, run_migration
+from store.migrate import WRITE_ORDER, KvChangesFound, migrate, run_migration
 from store.parity import ONLY_IN_KV, diff
 from store.restore import write_database
 from store.snapshot import export_json
@@ -136,12 +136,31 @@ async def test_a_run_again_writes_only_what_differs(db, nats_server, bucket_pref
         users = await js.key_value(f"{bucket_prefix}users")
         await users.delete("u000001")  # as if a crash had lost it
         await users.put("u000002", b'{"key":"u000002"}')  # a stale value
+        # changed in KV since the migration, by someone else: a re-run writes nothing (SPEC 5.7)
+        with pytest.raises(KvChangesFound) as found:
+            await run_migration(SqliteSpec(str(db)), target, backup=False)
+        assert {(c.bucket, c.key, c.kv) for c in found.value.conflicts} == {
+            ("users", "u000001", None), ("users", "u000002", b'{"key":"u000002"}')}
+        assert (await users.get("u000002")).value == b'{"key":"u000002"}'
     finally:
         await nc.close()
-    again = await run_migration(SqliteSpec(str(db)), target, backup=False)
+    again = await run_migration(SqliteSpec(str(db)), target, backup=False, overwrite_kv_changes=True)
     assert again.identical
     assert again.written == 2 and again.unchanged["users"] == again.counts["users"] - 2
+    assert {c.key for c in again.overwritten} == {"u000001", "u000002"}
     assert await kv_state(target) == await sqlite_state(db)
+    # each overwrite is its own audited change; then the records are the migration's again
+    kv = await open_store(target)
+    try:
+        events = await kv.audit_events()
+    finally:
+        await kv.close()
+    done = {e.target: e for e in events if e.action == "overwrite_kv" and e.phase == "done"}
+    assert set(done) == {"u000001", "u000002"}
+    assert done["u000001"].before is None and done["u000001"].after["key"] == "u000001"
+    assert done["u000002"].before == {"key": "u000002"}
+    third = await run_migration(SqliteSpec(str(db)), target, backup=False)
+    assert third.identical and third.written == 0
 
 
 async def test_records_only_in_kv_are_reported_then_pruned_when_asked(db, nats_server, bucket_prefix, clock):
@@ -161,7 +180,16 @@ async def test_records_only_in_kv_are_reported_then_pruned_when_asked(db, nats_s
         ("members", "kv-only.extra", ONLY_IN_KV), ("rooms_by_member", "extra.kv-only", ONLY_IN_KV)}
     assert report.pruned == {}
 
-    pruned = await run_migration(SqliteSpec(str(db)), target, backup=False, prune_extra=True)
+    # an admin added them in KV after the migration: pruning them overwrites KV's changes
+    with pytest.raises(KvChangesFound) as found:
+        await run_migration(SqliteSpec(str(db)), target, backup=False, prune_extra=True)
+    assert {(c.bucket, c.key, c.sqlite) for c in found.value.conflicts} == {
+        ("users", "extra", None), ("rooms", "kv-only", None), ("members", "kv-only.extra", None),
+        ("rooms_by_member", "extra.kv-only", None)}
+    by = {c.key: c.by for c in found.value.conflicts}
+    assert "add_user" in by["extra"] and by["kv-only"] == ""  # the trail knows who added the user
+    pruned = await run_migration(SqliteSpec(str(db)), target, backup=False, prune_extra=True,
+                                 overwrite_kv_changes=True)
     assert pruned.identical
     assert pruned.pruned == {"rooms": 1, "rooms_by_member": 1, "members": 1, "room_keys": 0, "users": 1}
     assert export_json(await kv_state(target)) == export_json(await sqlite_state(db))
@@ -197,7 +225,8 @@ async def test_r3_migration_survives_a_node_restart(tmp_path, cluster, bucket_pr
     killed = restarted = False
     report = None
     async for ev in migrate(SqliteSpec(str(path)), target, backup=False):
-        if ev.phase == "import" and not killed:
+        # the writes begin (the buckets are made after the conflict check, SPEC 5.7)
+        if ev.phase == "import" and ev.message.startswith("importing") and not killed:
             cluster.kill(1)
             killed = True
         elif ev.phase == "import" and killed and not restarted and ev.elapsed > 1.0:

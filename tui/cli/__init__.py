@@ -26,6 +26,7 @@ from .common import (
     Parser,
     Terminated,
     add_backend_args,
+    ignore_after_the_end,
     replicas_arg,
     sigterm_handled,
 )
@@ -77,6 +78,15 @@ def setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The program (argv None: the process's own arguments), or one command run in-process."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:
+            ignore_after_the_end()
+
+
+def _main(argv: list[str] | None) -> int:
     setup_logging()
     with sigterm_handled():
         return _run(argv)

@@ -37,8 +37,10 @@ def _specs(args: argparse.Namespace) -> tuple[StoreSpec, NatsSpec | None]:
     """The backend to browse and, with --db, the migration screen's target: the KV deployment
     that flags, environment or a natscli context name (none: typed on the screen)."""
     if getattr(args, "db", None):
-        return (sqlite_spec(args, read_only=bool(getattr(args, "read_only", False))),
-                nats_settings(args, replicas=getattr(args, "replicas", None) or 3))
+        target = nats_settings(args, replicas=getattr(args, "replicas", None) or 3)
+        if target is not None:  # a read-only context refuses the migration into it (SPEC 5.9)
+            target = replace(target, read_only=tui_read_only(target, args))
+        return (sqlite_spec(args, read_only=bool(getattr(args, "read_only", False))), target)
     spec = backend_spec(args)
     return replace(spec, read_only=tui_read_only(spec, args)), None
 

@@ -58,6 +58,15 @@ def sigterm_handled() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
+def ignore_after_the_end() -> None:
+    """Once the program's result is decided, an interrupt changes nothing: ignored. Else a
+    Ctrl-C in the last moments (the interpreter's shutdown restores the default handler)
+    killed the process with -2 after it had reported success; an ignored signal stays
+    ignored through the shutdown."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def sigterm_as_before() -> None:
     """The TUI keeps SIGTERM's default (a Terminated raised inside Textual's loop would end
     it at any point); a handler of its own (the demo's) is left in place."""

@@ -1,7 +1,8 @@
 """`migrate-to-kv`, `diff`, `export-to-sqlite`: SPEC sections 5 and 7.
 
-Exit status: 0 done and identical; 1 differences (or invalid records); 2 bad input;
-3 the backend is unavailable.
+Exit status: 0 done and identical; 1 differences (or invalid records, or records changed
+in KV since the last migration: nothing written); 2 bad input; 3 the backend is
+unavailable; 4 refused (permissions, read-only); 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .common import (
     CommandError,
     add_backend_args,
     add_reason_arg,
+    command_error,
     reason_arg,
     replicas_arg,
     run_async,
@@ -40,7 +42,10 @@ from .progress import Display, progress_display, watch
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate-to-kv", help="copy the SQLite state into JetStream KV, then check parity",
                        description="Back up the database, export it, write every record to the KV "
-                                   "buckets, and diff both sides. Safe to run again.")
+                                   "buckets, and diff both sides. Safe to run again: a record changed "
+                                   "in KV since the last migration (by the daemon or an admin) is never "
+                                   "overwritten unless --overwrite-kv-changes; such a run lists them, "
+                                   "writes nothing and exits 1.")
     add_backend_args(p, suppress=True)
     p.add_argument("--replicas", type=replicas_arg, default=argparse.SUPPRESS,
                    help="replicas of buckets created now, 1 to 5 (default 3 where the cluster "
@@ -50,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-invalid", action="store_true",
                    help="records that break the schema's rules are never written; by default they "
                         "fail the parity (exit 1); with this they are only named")
+    p.add_argument("--overwrite-kv-changes", action="store_true",
+                   help="overwrite the records changed in KV since the last migration with SQLite's "
+                        "(each overwrite gets its own audit event); without it a run that finds "
+                        "them writes nothing and exits 1")
     p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
     add_reason_arg(p)
     p.set_defaults(func=cmd_migrate)
@@ -128,6 +137,10 @@ def _summary(report: MigrationReport) -> str:
                      "not written:")
         lines += [f"  {printable(r.bucket):<16} {printable(r.key)}  {printable(r.reason)}"
                   for r in report.invalid]
+    if report.overwritten:
+        lines.append(f"overwrote {len(report.overwritten)} record(s) changed in KV (--overwrite-kv-changes), "
+                     "each with an audit event:")
+        lines += [f"  {c.line()}" for c in report.overwritten]
     if report.audit:
         a = report.audit
         lines.append(f"audit: {a.sqlite_events} SQLite event(s), {a.copied} copied by this run, "
@@ -146,16 +159,36 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         with progress_display(quiet=args.json) as display:
             progress = MigrationProgress(display)
             async for ev in migrate(source, target, backup=not args.no_backup, prune_extra=args.prune,
-                                    skip_invalid=args.skip_invalid, reason=reason):
+                                    skip_invalid=args.skip_invalid, reason=reason,
+                                    overwrite_kv_changes=args.overwrite_kv_changes):
                 progress.show(ev)
+                if ev.phase == "failed" and ev.error_kind == "conflicts":
+                    display.stop()
+                    _conflicts(args, ev)
+                    raise CommandError(ev.message, EXIT_FOUND)
                 if ev.phase == "failed":
-                    # run_async maps it to its line and exit status, as any store error
-                    raise ev.error if ev.error is not None else StoreError(ev.message)
+                    # the one mapping of a store error to its line and exit status (cli/common.py)
+                    error = command_error(ev.error if ev.error is not None else StoreError(ev.message))
+                    kept = f" (backup kept: {ev.backup.path})" if ev.backup else ""
+                    raise CommandError(str(error) + kept, error.code)
                 if ev.report is not None:
                     report = ev.report
         return _answer(args, report.to_json, lambda: _summary(report), report.identical)
 
-    return run_async(run)
+    return run_async(run)  # SIGTERM stops it as Ctrl-C does (run_async), its clean-ups run
+
+
+def _conflicts(args: argparse.Namespace, ev: MigrationEvent) -> None:
+    """The records changed in KV that the run would have overwritten, on stdout."""
+    if args.json:
+        print(json.dumps({"written": 0, "backup": ev.backup.to_json() if ev.backup else None,
+                          "conflicts": [c.to_json() for c in ev.conflicts]}, indent=2))
+        return
+    if ev.backup:
+        print(f"backup: {ev.backup.path} (kept)")
+    print(f"{len(ev.conflicts)} record(s) changed in KV since the last migration; nothing was written:")
+    for c in ev.conflicts:
+        print(f"  {c.line()}")
 
 
 # -- diff ----------------------------------------------------------------------------

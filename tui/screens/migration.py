@@ -2,7 +2,11 @@
 
 Source: the open database (the session's spec, a SqliteSpec). Target: the session's
 migration_target (from --nats-url / --replicas), or a URL typed in the target field. `m`
-starts or re-runs.
+starts or re-runs; a read-only session (or target) refuses it and writes nothing.
+
+A run that finds records changed in KV since the last migration writes nothing (SPEC 5.7):
+the screen lists them and asks again; yes runs it once more, overwriting them (each
+overwrite audited).
 
 The migration (store.migrate.migrate, an async generator of events) runs in a thread
 worker with an event loop of its own, so a large import never stalls the UI; its events
@@ -42,11 +46,14 @@ from ..widgets.health_panel import HealthPanel
 from ..widgets.migration_progress import MigrationProgress, format_rate
 from ..widgets.parity_view import ParityView
 from .base import AdminScreen
+from .confirm import ConfirmScreen
 
 #: the steps shown, in order (prune is not offered from the TUI)
 STEPS = ("connect", "backup", "export", "import", "parity")
 #: progress ticks closer together than this are coalesced into the latest one
 MIN_TICK = 0.1
+#: changed records listed in the confirmation (the rest are counted)
+SHOWN_CONFLICTS = 12
 
 
 class StepState(StrEnum):
@@ -244,9 +251,11 @@ class MigrationScreen(AdminScreen):
         else:
             self.post_message(OpenBackend(self._target))
 
-    def action_migrate(self) -> None:
+    def action_migrate(self, overwrite_kv_changes: bool = False) -> None:
         source = self.session.spec
         notify = self.session.notify
+        if self.session.refuse_change("the migration"):
+            return
         if not isinstance(source, SqliteSpec):
             notify("the migration needs --db: the app is open on KV, there is no SQLite source",
                    severity="warning")
@@ -258,6 +267,10 @@ class MigrationScreen(AdminScreen):
         if target is None:
             notify("no target: give --nats-url or type the target URL", severity="warning")
             self.query_one("#migration-target", Input).focus()
+            return
+        if target.read_only:
+            notify(f"read-only: {target.label} is a read-only context, the migration is refused, "
+                   "nothing was written", title="Read-only", severity="warning")
             return
         self._target = target
         self.query_one("#migration-replicas", Label).update(f"replicas {self._replicas(target)}")
@@ -275,21 +288,22 @@ class MigrationScreen(AdminScreen):
         self._status("migrating…", "bold yellow")
         self._set_step("connect", StepState.RUNNING, "opening both sides")
         self._migrate(self._run, source, replace(target, replicas=self._replicas(target)),
-                      self.session.clock())
+                      self.session.clock(), overwrite_kv_changes)
 
     @work(thread=True, exclusive=True, group="migration", exit_on_error=False)
-    def _migrate(self, run: int, source: SqliteSpec, target: NatsSpec, now: float) -> None:
+    def _migrate(self, run: int, source: SqliteSpec, target: NatsSpec, now: float,
+                 overwrite: bool = False) -> None:
         """The engine runs in a thread with an event loop of its own, not in the app's loop: on
         122k writes the UI's longest stall was 0.11 s so, and 0.17 s in the app's loop
         (bench/bench_tui_migration.py measures both)."""
         worker = get_current_worker()
-        asyncio.run(self._consume(run, source, target, now, lambda: worker.is_cancelled))
+        asyncio.run(self._consume(run, source, target, now, lambda: worker.is_cancelled, overwrite))
 
     async def _consume(self, run: int, source: SqliteSpec, target: NatsSpec, now: float,
-                       cancelled: Callable[[], bool]) -> None:
+                       cancelled: Callable[[], bool], overwrite: bool = False) -> None:
         pending: MigrationEvent | None = None
         last = 0.0
-        events = self.engine(source, target, now=now)
+        events = self.engine(source, target, now=now, **({"overwrite_kv_changes": True} if overwrite else {}))
         try:
             async for ev in events:
                 if cancelled():
@@ -412,6 +426,29 @@ class MigrationScreen(AdminScreen):
         self._status(f"migration failed at {step}: m runs it again", "bold red")
         if step != "connect":
             self._watch_target_health()
+        if ev.error_kind == "conflicts":
+            self._status(f"nothing written: {len(ev.conflicts):,} record(s) changed in KV since the "
+                         "last migration", "bold red")
+            self._ask_overwrite(ev)
+
+    def _ask_overwrite(self, ev: MigrationEvent) -> None:
+        """The records changed in KV, and the question: overwrite them with SQLite's?"""
+        lines = [c.line() for c in ev.conflicts[:SHOWN_CONFLICTS]]
+        if len(ev.conflicts) > SHOWN_CONFLICTS:
+            lines.append(f"… and {len(ev.conflicts) - SHOWN_CONFLICTS:,} more")
+        body = ("Since the last migration these records were changed in KV (by the daemon or an "
+                "admin); KV is the newer side:\n\n" + "\n".join(lines)
+                + "\n\nOverwrite them with SQLite's values? Each overwrite is recorded in the audit "
+                  "trail. A revoked user may become active again.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_migrate(overwrite_kv_changes=True)
+            else:
+                self.session.notify("nothing was overwritten", severity="information")
+
+        self.app.push_screen(ConfirmScreen(f"Overwrite {len(ev.conflicts):,} record(s) changed in KV?", body,
+                                           blink=self.session.blink), answered)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # (AdminScreen's handler, called too, turns an error into one readable message)
