@@ -66,7 +66,7 @@ from hypothesis.stateful import (
 
 from store import NatsSpec, SqliteSpec, User, open_store
 from store.dev.demo import FixedClock
-from store.errors import AlreadyExists, NotFound
+from store.errors import AlreadyExists, NotFound, Unavailable
 from store.layout import BUCKETS, USERS
 from store.models import Status
 from tests.e2e.test_cli_migrate import make_db
@@ -82,7 +82,7 @@ AUTHORIZE_BOUND = OP_TIMEOUT + 0.5
 #: the seeded users (make_db: u000000 and u000004 revoked) and keys added later
 SEEDED = [f"u{i:06d}" for i in range(6)]
 KEYS = SEEDED + ["n1", "n2"]
-EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "8"))
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", "15"))
 #: a reactivation in KV needs one of these events naming the user
 REACTIVATING = {"reinstate_user", "overwrite_kv"}
@@ -145,6 +145,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.events_seen = 0
         self.exports = 0
         self.killed = False
+        self.trail_dropped = False
 
     # -- plumbing --------------------------------------------------------------------
     def sqlite_spec(self) -> SqliteSpec:
@@ -430,10 +431,42 @@ class Lifecycle(RuleBasedStateMachine):
         finally:
             await nc.close()
 
-    # (audit init, SPEC 10, is built on another branch: once `membership-admin audit init`
-    # exists, a rule goes here that makes a deployment the daemon's way (buckets, no stream),
-    # checks that a change is refused, runs `audit init`, and checks that the change then
-    # goes through with its events and that nothing but the stream was created.)
+    # -- a deployment the daemon made: its buckets, no audit stream (SPEC 10) -----------------
+    # once in a life: the trail goes with the stream (the invariants then read the new one)
+    @precondition(lambda self: bool(self.kv_users) and not self.trail_dropped)
+    @rule()
+    @logged
+    def audit_init_where_the_trail_is_missing(self) -> None:
+        self.begin()
+        self.trail_dropped = True
+        assert self.kv_users
+        key = sorted(self.kv_users)[0]
+        audit = f"{self.prefix}membership_audit"
+
+        async def drop_the_trail() -> None:
+            nc = await nats.connect(self.cluster.url.split(","))
+            try:
+                await nc.jetstream(timeout=10).delete_stream(audit)
+            finally:
+                await nc.close()
+        run(self.loop, drop_the_trail())
+        self.events_seen = 0
+
+        async def change_is_refused() -> None:
+            s = await self.kv()
+            try:
+                with pytest.raises(Unavailable, match="audit init"):  # fail closed: no trail, no change
+                    await s.set_user_status(key, Status.REVOKED if self.kv_users[key].status == Status.ACTIVE
+                                            else Status.ACTIVE)
+            finally:
+                await s.close()
+        run(self.loop, change_is_refused())
+        code, _, err = cli("audit", "init", "--nats-url", self.target.url, "--bucket-prefix", self.prefix,
+                           "--op-timeout", str(OP_TIMEOUT))
+        assert code == 0, err
+        code, _, err = cli("audit", "init", "--nats-url", self.target.url, "--bucket-prefix", self.prefix,
+                           "--op-timeout", str(OP_TIMEOUT))
+        assert code == 0, err  # idempotent: the stream it made is not weak
 
     # -- invariants --------------------------------------------------------------------------
     @initialize(backup=st.booleans())
