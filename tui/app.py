@@ -87,12 +87,14 @@ class MembershipApp(App[None]):
                  migration_target: NatsSpec | None = None, poll_interval: float = 1.0,
                  initial_mode: Mode = "rooms", blink: bool = True,
                  screens: Mapping[Mode, ScreenFactory] | None = None, label: str = "",
-                 color: str = "", theme: str = "", config_file: Path | None = None) -> None:
+                 color: str = "", theme: str = "", config_file: Path | None = None,
+                 migration_note: str = "") -> None:
         """screens: the first screen of a mode made otherwise (a test fixes the migration
         screen's formatters, or feeds the health screen by hand). label, color: the header's
         words and background for this deployment (config.toml), so production looks unlike
         staging at a glance. theme: the one to start with (config.toml's). config_file: where
-        a theme chosen in the palette is kept (None: not kept, as in tests and pictures)."""
+        a theme chosen in the palette is kept (None: not kept, as in tests and pictures).
+        migration_note: why the migration screen has no target (Session.migration_note)."""
         # NO_COLOR set and not empty (no-color.org): no colour at all. Textual reads it too,
         # and with ANSI colours on its filter drops every colour instead of turning them grey
         # (an empty NO_COLOR, which Textual also takes for set, still gives greys)
@@ -110,7 +112,7 @@ class MembershipApp(App[None]):
         #: the theme in the config file (or the default): only a change from it is written
         self._kept_theme = self.theme
         self.session = Session(spec, clock, Signal(self, "changed"), self.notify,
-                               migration_target, blink)
+                               migration_target, blink, migration_note=migration_note)
         for mode, make in {**MODE_SCREENS, **(screens or {})}.items():
             self.add_mode(mode, partial(make, self.session))
         self.poll_interval = poll_interval
