@@ -1,6 +1,6 @@
 """Regenerate screenshots/*.svg of every view from the seeded demo data, at 120x36.
 
-    .venv/bin/python -m tui.screenshots [--out DIR] [--no-kv]
+    .venv/bin/python -m tui.screenshots [--out DIR] [--no-kv] [--only NAME ...]
 
 It makes its pictures as the snapshot tests make theirs, with tui/scripted.py (the app
 factory, the steps that wait for a view) and the fixed clock, no cursor blink and a relative
@@ -118,7 +118,8 @@ async def kv_screenshots(db_path: str, out: Path, clock: FixedClock) -> list[Pat
     return written
 
 
-async def main_async(out: Path, kv: bool) -> list[Path]:
+async def main_async(out: Path, kv: bool, only: list[str] | None = None) -> list[Path]:
+    """only: these pictures of VIEWS (the KV ones are made only when none is named)."""
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -129,10 +130,11 @@ async def main_async(out: Path, kv: bool) -> list[Path]:
         os.chdir(tmp)  # the header then names "demo.sqlite", not a temporary path
         try:
             for name, view in VIEWS.items():
-                written.append(await take(name, view, out, clock))
+                if not only or name in only:
+                    written.append(await take(name, view, out, clock))
         finally:
             os.chdir(here)
-        if kv:
+        if kv and not only:
             written += await kv_screenshots(str(Path(tmp) / "demo.sqlite"), out, clock)
     return written
 
@@ -141,8 +143,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description="Regenerate screenshots/*.svg from seeded data.")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--no-kv", action="store_true", help="skip the views that need nats-server")
+    p.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(VIEWS),
+                   help="only these pictures, e.g. --only rooms.svg (a quick check of an install)")
     args = p.parse_args()
-    for path in asyncio.run(main_async(args.out, not args.no_kv)):
+    for path in asyncio.run(main_async(args.out, not args.no_kv, args.only)):
         print(path)
 
 
