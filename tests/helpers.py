@@ -219,6 +219,19 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", "app", *keys)
 
+    def keys_drawn(self, *keys: str, timeout: float = 15.0) -> None:
+        """Send keys and wait until the app has redrawn (colours included: a focus that moves
+        shows only in them). Keys sent right after one that moves the focus reach the widget
+        it leaves while the app is still busy with it (a loaded machine, parallel tests): a
+        fixed sleep only guesses how long the app takes."""
+        before = self.run("capture-pane", "-p", "-e", "-t", "app")
+        self.keys(*keys)
+        deadline = time.monotonic() + timeout
+        while self.run("capture-pane", "-p", "-e", "-t", "app") == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing redrawn within {timeout}s of {keys!r}")
+            time.sleep(0.05)
+
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
