@@ -27,6 +27,7 @@ from rich.console import Console
 from store import NatsSpec, SqliteSpec, open_store
 from store.dev.demo import DEMO_NOW, FixedClock, create_demo_database, seed_demo
 from tui.scripted import SIZE, Step, make_app, modal, select, settle, shows, shows_table, steps, until
+from tui.widgets.record_table import RecordTable
 
 __all__ = [
     "EXE", "FIXED_NOW", "ROOT", "SIZE", "FixedClock", "Step", "Tmux", "cli", "daemon_buckets",
@@ -108,7 +109,15 @@ async def loaded(pilot, screen_type: type[Any], n: int | None = None) -> None:
         return (shows_table(app, screen_type, n)
                 and not app.screen.stale  # no change announced since its last load began
                 and not any(w.group in ("load", "patch") and not w.is_finished for w in app.workers))
-    await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")
+    try:
+        await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")
+    except AssertionError as e:  # what it saw instead, so a failure says which wait it was
+        screen: Any = app.screen
+        busy = [f"{w.group}:{w.state.name}" for w in app.workers if not w.is_finished]
+        seen = f"on {type(screen).__name__}, stale {getattr(screen, 'stale', None)}, workers {busy}"
+        if isinstance(screen, screen_type):
+            seen += f", count line {text_of(screen.query_one(RecordTable).query_one('.count')).strip()!r}"
+        raise AssertionError(f"{e} ({seen}; notices {app.notices[-3:]})") from None
     await pilot.pause()
 
 
