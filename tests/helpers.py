@@ -1,5 +1,5 @@
-"""What the tests share, and the screenshot script with them: fixed time, seeded demo stores,
-waiting on a running app, the daemon's kind of KV buckets, and a real terminal under tmux.
+"""What the tests share: fixed time, seeded demo stores, waiting on a running app (with
+tui/scripted.py, re-exported here), the daemon's kind of KV buckets, and a real terminal under tmux.
 
 Fixtures stay in the conftest.py files; plain functions and classes live here, imported as
 `from tests.helpers import ...` (tests/ is a package; pytest runs from the repository root).
@@ -18,26 +18,21 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from functools import partial
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from textual.screen import Screen
 
-from store import NatsSpec, SqliteSpec, StoreSpec, open_store
+from store import NatsSpec, SqliteSpec, open_store
 from store.dev.demo import DEMO_NOW, FixedClock, create_demo_database, seed_demo
-from tui.app import MembershipApp, Mode
-from tui.screens.health import HealthScreen
-from tui.screens.migration import MigrationScreen
-from tui.session import Session
+from tui.scripted import SIZE, Step, make_app, modal, select, settle, shows, shows_table, steps, until
 from tui.widgets.record_table import RecordTable
 
 __all__ = [
     "EXE", "FIXED_NOW", "ROOT", "SIZE", "FixedClock", "Step", "Tmux", "cli", "daemon_buckets",
     "demo_file", "digest", "frozen_clock", "loaded", "make_app", "modal", "run_sync", "seed_kv",
-    "seed_sqlite", "select", "settle", "shows", "steps", "text_of", "until",
+    "seed_sqlite", "select", "settle", "shows", "shows_table", "steps", "text_of", "until",
 ]
 
 # -- time and size ----------------------------------------------------------------------------
@@ -45,8 +40,6 @@ __all__ = [
 #: the time of every test and picture: 2026-01-01T00:00:00Z. FixedClock (re-exported from
 #: store.dev.demo) starts there and moves only by hand, so the demo's timestamps differ like real ones
 FIXED_NOW = DEMO_NOW
-#: the terminal size of every TUI test and picture
-SIZE = (120, 36)
 
 
 def frozen_clock() -> int:
@@ -105,54 +98,7 @@ async def seed_kv(spec: NatsSpec, clock: Callable[[], int]) -> None:
         await store.close()
 
 
-# -- the app ---------------------------------------------------------------------------------
-
-def make_app(spec: StoreSpec, *, migration: Mapping[str, Any] | None = None,
-             health: Mapping[str, Any] | None = None, **options: Any) -> MembershipApp:
-    """The app as a test or a picture makes it: MembershipApp(spec, **options), with
-    `migration` and `health` the options of those screens (fixed formatters, a scripted
-    engine, a health panel fed by hand). No subclass: the app keeps its own CSS and modes."""
-    screens: dict[Mode, Callable[[Session], Screen]] = {}
-    if migration is not None:
-        screens["migration"] = partial(MigrationScreen, **migration)
-    if health is not None:
-        screens["health"] = partial(HealthScreen, **health)
-    return MembershipApp(spec, screens=screens, **options)
-
-
-# -- waiting on a running app (Textual's pilot) ------------------------------------------
-
-async def until(pilot, condition: Callable[[], object], timeout: float = 5.0,
-                what: str = "condition") -> None:
-    """Let the app run until condition() holds (workers, polling), or fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
-
-
-async def settle(pilot) -> None:
-    """Wait for the app's and the current screen's loads, then let their messages land."""
-    await pilot.pause()
-    for _ in range(4):
-        # the loads; not the watchers (they run for the app's lifetime) nor a change
-        # waiting on its confirmation screen
-        busy = [w for w in pilot.app.workers if w.group in ("store", "load", "patch") and not w.is_finished]
-        if busy:
-            await asyncio.gather(pilot.app.workers.wait_for_complete(busy), return_exceptions=True)
-        await pilot.pause()
-
-
-def shows_table(app: Any, screen_type: type[Any], rows: int | None = None) -> bool:
-    """A screen_type is on top with its table loaded (with that many rows in the grid)."""
-    screen: Any = app.screen
-    if not isinstance(screen, screen_type):
-        return False
-    t = screen.query_one(RecordTable)
-    return t.loaded and (rows is None or len(t.shown_keys) == rows)
-
+# -- waiting on a running app (the rest is in tui/scripted.py, which the screenshots use) ----
 
 async def loaded(pilot, screen_type: type[Any], n: int | None = None) -> None:
     """Wait until a screen_type is on top with its table loaded from the newest data (with n
@@ -163,49 +109,16 @@ async def loaded(pilot, screen_type: type[Any], n: int | None = None) -> None:
         return (shows_table(app, screen_type, n)
                 and not app.screen.stale  # no change announced since its last load began
                 and not any(w.group in ("load", "patch") and not w.is_finished for w in app.workers))
-    await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")
+    try:
+        await until(pilot, ready, timeout=10, what=f"{screen_type.__name__} loaded")
+    except AssertionError as e:  # what it saw instead, so a failure says which wait it was
+        screen: Any = app.screen
+        busy = [f"{w.group}:{w.state.name}" for w in app.workers if not w.is_finished]
+        seen = f"on {type(screen).__name__}, stale {getattr(screen, 'stale', None)}, workers {busy}"
+        if isinstance(screen, screen_type):
+            seen += f", count line {text_of(screen.query_one(RecordTable).query_one('.count')).strip()!r}"
+        raise AssertionError(f"{e} ({seen}; notices {app.notices[-3:]})") from None
     await pilot.pause()
-
-
-Step = Callable[..., Awaitable[None]] | tuple[str, ...]
-
-
-def steps(*actions: Step) -> Callable[..., Awaitable[None]]:
-    """A run_before for snap_compare (or a picture): key presses (tuples) and waits (callables)."""
-    async def run(pilot) -> None:
-        for action in actions:
-            if isinstance(action, tuple):
-                await pilot.press(*action)
-            else:
-                await action(pilot)
-        await settle(pilot)
-    return run
-
-
-def shows(screen_type: type[Any], rows: int | None = None) -> Callable[..., Awaitable[None]]:
-    """A step: wait until a screen_type shows its table loaded (with that many rows)."""
-    async def wait(pilot) -> None:
-        await until(pilot, lambda: shows_table(pilot.app, screen_type, rows), timeout=10, what=screen_type.__name__)
-        await settle(pilot)
-    return wait
-
-
-def select(key: str) -> Callable[..., Awaitable[None]]:
-    """A step: move the current table's cursor to the row with that key."""
-    async def run(pilot) -> None:
-        t = pilot.app.screen.query_one(RecordTable)
-        t.grid.move_cursor(row=t.shown_keys.index(key), animate=False)
-        await pilot.pause()
-    return run
-
-
-def modal(screen_type: type[Any]) -> Callable[..., Awaitable[None]]:
-    """A step: wait until a screen_type (a dialog) is on top."""
-    async def run(pilot) -> None:
-        await until(pilot, lambda: isinstance(pilot.app.screen, screen_type),
-                    what=screen_type.__name__)
-        await settle(pilot)
-    return run
 
 
 def text_of(widget) -> str:
@@ -317,6 +230,19 @@ class Tmux:
 
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", "app", *keys)
+
+    def keys_drawn(self, *keys: str, timeout: float = 15.0) -> None:
+        """Send keys and wait until the app has redrawn (colours included: a focus that moves
+        shows only in them). Keys sent right after one that moves the focus reach the widget
+        it leaves while the app is still busy with it (a loaded machine, parallel tests): a
+        fixed sleep only guesses how long the app takes."""
+        before = self.run("capture-pane", "-p", "-e", "-t", "app")
+        self.keys(*keys)
+        deadline = time.monotonic() + timeout
+        while self.run("capture-pane", "-p", "-e", "-t", "app") == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing redrawn within {timeout}s of {keys!r}")
+            time.sleep(0.05)
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)

@@ -22,9 +22,10 @@ def test_store_loads_neither_textual_nor_tui():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_no_ui_module_imports_a_backend_driver():
-    offenders = []
-    for path in sorted((ROOT / "tui").rglob("*.py")):
+def imports_of(folders: list[str], packages: set[str]) -> list[str]:
+    """Where a module under folders imports one of packages (absolute imports): "path:line name"."""
+    found = []
+    for path in sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -32,9 +33,13 @@ def test_no_ui_module_imports_a_backend_driver():
                 names = [node.module]
             else:
                 continue
-            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {n}"
-                          for n in names if n.split(".")[0] in DRIVERS]
-    assert offenders == []
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} {n}"
+                      for n in names if n.split(".")[0] in packages]
+    return found
+
+
+def test_no_ui_module_imports_a_backend_driver():
+    assert imports_of(["tui"], DRIVERS) == []
 
 
 def test_runtime_store_modules_load_no_dev_tool():
@@ -45,3 +50,8 @@ def test_runtime_store_modules_load_no_dev_tool():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_package_needs_nothing_from_tests():
+    """An installed copy has no tests/ (the screenshots run from one: .ci/run proves it)."""
+    assert imports_of(["store", "tui"], {"tests", "bench"}) == []

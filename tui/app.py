@@ -94,13 +94,14 @@ class MembershipApp(App[None]):
                  initial_mode: Mode = "rooms", blink: bool = True,
                  screens: Mapping[Mode, ScreenFactory] | None = None, label: str = "",
                  color: str = "", theme: str = "", config_file: Path | None = None,
-                 recent_file: Path | None = None) -> None:
+                 recent_file: Path | None = None, migration_note: str = "") -> None:
         """screens: the first screen of a mode made otherwise (a test fixes the migration
         screen's formatters, or feeds the health screen by hand). label, color: the header's
         words and background for this deployment (config.toml), so production looks unlike
         staging at a glance. theme: the one to start with (config.toml's). config_file: where
         a theme chosen in the palette is kept (None: not kept, as in tests and pictures).
-        recent_file: where the backends opened are kept for `:` in the next runs (None: not)."""
+        recent_file: where the backends opened are kept for `:` in the next runs (None: not).
+        migration_note: why the migration screen has no target (Session.migration_note)."""
         # NO_COLOR set and not empty (no-color.org): no colour at all. Textual reads it too,
         # and with ANSI colours on its filter drops every colour instead of turning them grey
         # (an empty NO_COLOR, which Textual also takes for set, still gives greys)
@@ -128,6 +129,7 @@ class MembershipApp(App[None]):
         #: the backends opened before the one open now, newest first (`:` offers them)
         self.recent_file = recent_file
         self.recent: list[Choice] = load_recent(recent_file, self.read_only) if recent_file else []
+        self.migration_note = migration_note
         self.session = self._new_session(spec)
         for mode, make in self._factories.items():
             self.add_mode(mode, partial(make, self.session))
@@ -161,7 +163,7 @@ class MembershipApp(App[None]):
 
     def _new_session(self, spec: StoreSpec) -> Session:
         return Session(spec, self._clock, Signal(self, "changed"), self.notify, self.migration_target,
-                       self._blink)
+                       self._blink, migration_note=self.migration_note)
 
     def _apply_color(self) -> None:
         """The header's colour of this deployment (config.toml): a rule of its own after

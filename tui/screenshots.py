@@ -1,10 +1,11 @@
 """Regenerate screenshots/*.svg of every view from the seeded demo data, at 120x36.
 
-    .venv/bin/python -m tui.screenshots [--out DIR] [--no-kv]
+    .venv/bin/python -m tui.screenshots [--out DIR] [--no-kv] [--only NAME ...]
 
-Run it from a checkout: it makes its pictures as the snapshot tests make theirs, with
-tests/helpers.py (the app factory, the steps that wait for a view, the fixed clock), no
-cursor blink and a relative database name in the header, so reruns give the same files.
+It makes its pictures as the snapshot tests make theirs, with tui/scripted.py (the app
+factory, the steps that wait for a view) and the fixed clock, no cursor blink and a relative
+database name in the header, so reruns give the same files. It needs nothing from tests/:
+an installed copy runs it too (the files go to ./screenshots unless --out says otherwise).
 The migration and health views need nats-server: the seeded database is migrated to a local
 3-node cluster from the migration screen, then 2 of the 3 servers are SIGKILLed and the
 health screen is pictured once it shows no-quorum (the UI failing closed).
@@ -21,8 +22,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 from store import NatsSpec, SqliteSpec
-from store.dev.demo import REVOKED, create_demo_database, demo_key
-from tests.helpers import SIZE, FixedClock, Step, make_app, modal, select, shows, steps, until
+from store.dev.demo import REVOKED, FixedClock, create_demo_database, demo_key
 
 from .screens.add_user import AddUserScreen
 from .screens.audit import AuditScreen
@@ -34,9 +34,11 @@ from .screens.room import RoomScreen
 from .screens.rooms import RoomsScreen
 from .screens.user_rooms import UserRoomsScreen
 from .screens.users import UsersScreen
+from .scripted import SIZE, Step, make_app, modal, select, shows, steps, until
 from .widgets.health_panel import HealthPanel
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "screenshots"
+#: relative to the current folder: the repository's root in a checkout (the README's pictures)
+DEFAULT_OUT = Path("screenshots")
 #: the cluster's URL as the migration picture shows it (its ports are random)
 SHOWN_URL = "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"
 
@@ -116,7 +118,8 @@ async def kv_screenshots(db_path: str, out: Path, clock: FixedClock) -> list[Pat
     return written
 
 
-async def main_async(out: Path, kv: bool) -> list[Path]:
+async def main_async(out: Path, kv: bool, only: list[str] | None = None) -> list[Path]:
+    """only: these pictures of VIEWS (the KV ones are made only when none is named)."""
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -127,10 +130,11 @@ async def main_async(out: Path, kv: bool) -> list[Path]:
         os.chdir(tmp)  # the header then names "demo.sqlite", not a temporary path
         try:
             for name, view in VIEWS.items():
-                written.append(await take(name, view, out, clock))
+                if not only or name in only:
+                    written.append(await take(name, view, out, clock))
         finally:
             os.chdir(here)
-        if kv:
+        if kv and not only:
             written += await kv_screenshots(str(Path(tmp) / "demo.sqlite"), out, clock)
     return written
 
@@ -139,8 +143,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description="Regenerate screenshots/*.svg from seeded data.")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--no-kv", action="store_true", help="skip the views that need nats-server")
+    p.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(VIEWS),
+                   help="only these pictures, e.g. --only rooms.svg (a quick check of an install)")
     args = p.parse_args()
-    for path in asyncio.run(main_async(args.out, not args.no_kv)):
+    for path in asyncio.run(main_async(args.out, not args.no_kv, args.only)):
         print(path)
 
 

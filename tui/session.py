@@ -34,6 +34,9 @@ class Session:
     migration_target: NatsSpec | None = None
     #: text cursors blink; off for snapshots and screenshots, so pictures are stable
     blink: bool = True
+    #: why there is no migration target, said on the migration screen (the demo without a
+    #: local cluster: the message printed before the TUI started is hidden by it)
+    migration_note: str = ""
     #: the open store; None until it opens (or when it could not)
     store: Store | None = None
     #: why the store could not be opened (a missing bucket, an unreachable server), shown

@@ -90,12 +90,12 @@ def test_bulk_revoke_with_marks_in_a_real_terminal(tmp_path, tmux):
     tmux.keys("Space", "Space")  # ada, then brian (a mark moves the cursor on)
     tmux.wait_for("2 marked")
     tmux.keys("r")
-    tmux.wait_for("Revoke 2 marked user(s)?")
-    tmux.keys("Tab")
+    tmux.wait_for("Revoke 2 marked user(s)?", "finance (1)")  # the whole dialog, rooms at risk too
     # typed in the same instant, the letters would reach the No button: Textual moves the
     # focus when the tab's binding runs, after the keys queued behind it are dispatched
-    # (seen in a key log: "offb" to the button, "oarding" to the box); a person is slower
-    time.sleep(0.3)
+    # (seen in a key log: "offb" to the button, "oarding" to the box); a person waits until
+    # the box shows the focus, and so does the test (0.3 s was too short on a loaded machine)
+    tmux.keys_drawn("Tab")
     tmux.keys("-l", "offboarding")
     tmux.wait_for("offboarding")
     tmux.keys("Enter")

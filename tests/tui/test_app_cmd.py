@@ -8,7 +8,10 @@ import sqlite3
 
 from store import SqliteSpec, open_store
 from store.dev.demo import REVOKED, demo_key
+from tests.helpers import SIZE, demo_file, make_app, text_of, until
 from tui.cli import main
+from tui.cli.app_cmd import NO_SERVER
+from tui.screens.migration import MigrationScreen
 
 
 def one_line(capsys) -> str:
@@ -106,3 +109,17 @@ def test_an_unknown_header_colour_is_exit_2(tmp_path, monkeypatch, capsys):
     write_settings(tmp_path, "prod", "nats://127.0.0.1:1", '[contexts.prod]\ncolor = "blurple"\n')
     assert main([]) == 2
     assert "unknown colour 'blurple'" in one_line(capsys)
+
+
+async def test_demo_without_nats_server_says_why_on_the_migration_screen(tmp_path):
+    """The line printed before the TUI starts is hidden by it: the screen itself says it."""
+    app = make_app(demo_file(tmp_path / "demo.sqlite"), migration_note=NO_SERVER)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await until(pilot, lambda: isinstance(app.screen, MigrationScreen), what="screen 3")
+        status = " ".join(text_of(app.screen.query_one("#migration-status")).split())
+        assert "nats-server was not found" in status and "membership-admin[demo]" in status
+        # a target typed by hand is still taken: the note does not stop the screen
+        await pilot.press("m")
+        await pilot.pause()
+        assert any("no target" in n for n in app.notices)

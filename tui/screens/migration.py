@@ -204,6 +204,8 @@ class MigrationScreen(AdminScreen):
         if not isinstance(self.session.spec, SqliteSpec):
             return Text("The migration needs a SQLite source: open the app with --db PATH "
                         "(and --nats-url URL for the target).", style="bold yellow")
+        if self.session.migration_target is None and self.session.migration_note:
+            return Text(self.session.migration_note, style="bold yellow")
         return Text("m: back up, export, write every record to the KV buckets, compare both "
                     "sides (safe to run again)", style="dim")
 
