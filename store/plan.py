@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import ids
-from .audit import Actor, check_reason
+from .audit import Actor, _int, _text, check_reason
 from .errors import BadRecord, Conflict, InvalidInput, NotFound
 from .models import Status, User
 from .text import iso_time, printable
@@ -170,18 +170,6 @@ class Plan:
                 return cls.from_json(f.read())
         except (OSError, UnicodeDecodeError) as e:
             raise InvalidInput(f"cannot read the plan {path}: {getattr(e, 'strerror', None) or e}") from None
-
-
-def _text(v: Any) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"expected text, got {type(v).__name__}")
-    return v
-
-
-def _int(v: Any) -> int:
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise TypeError(f"expected an integer, got {type(v).__name__}")
-    return v
 
 
 async def make_plan(store: Any, action: PlanAction, keys: Iterable[str], reason: str | None,
